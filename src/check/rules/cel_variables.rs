@@ -1,0 +1,49 @@
+//! K012 `cel-variables`: a CEL expression reads a variable or field its field may not use.
+
+use cel::Program;
+
+use crate::check::{Rule, Scope};
+use crate::diag::{Diagnostic, Severity};
+use crate::load::Document;
+
+pub static RULE: Rule = Rule {
+    code: "K012",
+    name: "cel-variables",
+    summary: "A CEL expression uses a variable or field not available to its field.",
+    severity: Severity::Error,
+    // Runs in the same pass as K011, on every expression that compiles.
+    scope: Scope::FrontEnd,
+    doc: r#"
+What it checks: every identifier a CEL expression reads is a variable its field may use, and
+every field path below it exists:
+
+- Policy `when`: `cluster`, `now`, `budget`
+- Policy `nodeFilter`: `node`, `cluster`, `now`, `budget`
+- ScalingTarget `demand`: `pod`, `node`, `cluster`, `now`
+
+`cluster` has cpu.utilization, memory.utilization, power.watts, nodes.{total, ready,
+schedulable, cordoned}; `node` has name, labels, cpu.utilization, memory.utilization, governor,
+powerWatts, pods; `pod` has namespace, name, labels, cpu.{usage, request, limit},
+memory.{usage, request, limit}; `now` has timestamp, hour, minute, weekday; `budget` has
+power.{watts, maxWatts, percent} and disruption.{unavailable, maxUnavailable, drainsLastHour}.
+Variables bound by macros (`exists`, `all`, `map`, …) are allowed inside them.
+
+Why: CEL in kilter has no static type checker at run time; a misspelt variable would be an
+evaluation error on every cycle, and the policy would never act.
+
+Example:
+
+    when: 'node.cpu.utilization < 0.5'   # `node` is not available in `when`: use nodeFilter
+"#,
+};
+
+pub(crate) fn check_program(doc: &Document, path: &str, field: &str, program: &Program, out: &mut Vec<Diagnostic>) {
+    for f in crate::expr::check_references(program, field) {
+        let span = super::span_in_string(doc, path, f.offset, f.len);
+        out.push(
+            Diagnostic::error("K012", &doc.file, span, format!("in `{field}`: {}", f.message))
+                .with_label("this is read here")
+                .with_help_opt(f.help),
+        );
+    }
+}

@@ -1,0 +1,54 @@
+//! K009 `one-action`: a policy must have exactly one action.
+
+use crate::check::{Rule, Scope};
+use crate::diag::{Diagnostic, Severity};
+use crate::load::Document;
+use crate::model::Object;
+
+pub static RULE: Rule = Rule {
+    code: "K009",
+    name: "one-action",
+    summary: "A policy must set exactly one action.",
+    severity: Severity::Error,
+    scope: Scope::Document(check),
+    doc: r#"
+What it checks: `spec.action` of a Policy sets exactly one of `governor`, `consolidate`,
+`cordon`, `drain` or `resize`.
+
+Why: one policy, one decision: the plan explains every action by the policy that asked for it,
+and priorities order policies, not actions inside one. Write two policies instead.
+
+Example:
+
+    action:
+      governor: { name: powersave }
+      drain: {}          # a second action: split into another policy
+"#,
+};
+
+fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
+    let Object::Policy(p) = obj else { return };
+    let kinds = p.spec.action.kinds();
+    match kinds.len() {
+        1 => {}
+        0 => out.push(
+            doc.error("K009", "spec.action", "the policy has no action")
+                .with_help("set one of `governor`, `consolidate`, `cordon`, `drain`, `resize`"),
+        ),
+        _ => {
+            let mut d = doc
+                .error(
+                    "K009",
+                    &format!("spec.action.{}", kinds[1].field()),
+                    format!(
+                        "a policy takes exactly one action, this one sets {}",
+                        kinds.iter().map(|k| format!("`{}`", k.field())).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .with_help("split it into one policy per action");
+            d.span = doc.key_span(&format!("spec.action.{}", kinds[1].field()));
+            d = d.with_related(doc.key_span(&format!("spec.action.{}", kinds[0].field())), "first action");
+            out.push(d);
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! The one diagnostic type every stage reports, and its renderers
+//! (human via miette, json, sarif, github workflow commands).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::source::{SourceFile, Span};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// A finding at a place in a file: a stable code, a message, an optional help line and
+/// secondary labels pointing at related places in the same file.
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub file: Arc<SourceFile>,
+    pub span: Span,
+    pub label: Option<String>,
+    pub related: Vec<(Span, String)>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, file: &Arc<SourceFile>, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            file: file.clone(),
+            span,
+            label: None,
+            related: Vec::new(),
+            help: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, file: &Arc<SourceFile>, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, file, span, message)
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_help_opt(mut self, help: Option<String>) -> Self {
+        self.help = help;
+        self
+    }
+
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn with_related(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.related.push((span, label.into()));
+        self
+    }
+
+    pub fn start(&self) -> (usize, usize) {
+        self.file.line_col(self.span.start)
+    }
+
+    pub fn end(&self) -> (usize, usize) {
+        self.file.line_col(self.span.end)
+    }
+
+    /// Orders diagnostics by file, position, then code, so output is stable.
+    pub fn sort_key(&self) -> (String, usize, usize, &'static str, String) {
+        (
+            self.file.path.clone(),
+            self.span.start,
+            self.span.end,
+            self.code,
+            self.message.clone(),
+        )
+    }
+}
+
+/// Counts shown in every output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub files: usize,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+impl Summary {
+    pub fn of(files: usize, diags: &[Diagnostic]) -> Self {
+        let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+        Summary {
+            files,
+            errors,
+            warnings: diags.len() - errors,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- human (miette)
+
+struct MietteView<'a> {
+    d: &'a Diagnostic,
+    src: miette::NamedSource<Arc<str>>,
+}
+
+impl std::fmt::Debug for MietteView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.d.message)
+    }
+}
+
+impl std::fmt::Display for MietteView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.d.message)
+    }
+}
+
+impl std::error::Error for MietteView<'_> {}
+
+impl miette::Diagnostic for MietteView<'_> {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new(self.d.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.d.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.d
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.src)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let primary = miette::LabeledSpan::new_primary_with_span(
+            Some(self.d.label.clone().unwrap_or_else(|| "here".into())),
+            (self.d.span.start, self.d.span.len()),
+        );
+        let related = self
+            .d
+            .related
+            .iter()
+            .map(|(s, l)| miette::LabeledSpan::new_with_span(Some(l.clone()), (s.start, s.len())));
+        Some(Box::new(std::iter::once(primary).chain(related)))
+    }
+}
+
+/// Renders one diagnostic the way a person reads it: the source line, a caret, code and help.
+pub fn render_human(d: &Diagnostic, color: bool) -> String {
+    let theme = if color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_context_lines(1);
+    let (line, col) = d.start();
+    let view = MietteView {
+        d,
+        src: miette::NamedSource::new(format!("{}:{line}:{col}", d.file.path), d.file.text.clone()),
+    };
+    let mut out = String::new();
+    let _ = handler.render_report(&mut out, &view);
+    out
+}
+
+pub fn render_human_all(diags: &[Diagnostic], summary: Summary, color: bool) -> String {
+    let mut out = String::new();
+    for d in diags {
+        out.push_str(&render_human(d, color));
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "{} file{} linted: {} error{}, {} warning{}",
+        summary.files,
+        plural(summary.files),
+        summary.errors,
+        plural(summary.errors),
+        summary.warnings,
+        plural(summary.warnings)
+    );
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+// ---------------------------------------------------------------- json
+
+pub fn render_json(diags: &[Diagnostic], summary: Summary) -> String {
+    let items: Vec<_> = diags
+        .iter()
+        .map(|d| {
+            let (line, column) = d.start();
+            let (end_line, end_column) = d.end();
+            json!({
+                "file": d.file.path,
+                "line": line,
+                "column": column,
+                "end_line": end_line,
+                "end_column": end_column,
+                "severity": d.severity.as_str(),
+                "code": d.code,
+                "message": d.message,
+                "help": d.help,
+            })
+        })
+        .collect();
+    let v = json!({
+        "diagnostics": items,
+        "summary": { "files": summary.files, "errors": summary.errors, "warnings": summary.warnings },
+    });
+    let mut s = serde_json::to_string_pretty(&v).expect("json values serialize");
+    s.push('\n');
+    s
+}
+
+// ---------------------------------------------------------------- sarif
+
+/// SARIF 2.1.0 with one run, every rule of the registry described, columns in code points.
+pub fn render_sarif(diags: &[Diagnostic]) -> String {
+    let rules: Vec<_> = crate::check::RULES
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.code,
+                "name": r.name,
+                "shortDescription": { "text": r.summary },
+                "fullDescription": { "text": r.doc.trim() },
+                "defaultConfiguration": { "level": r.severity.as_str() },
+                "helpUri": format!("https://kilter.dev/rules/{}", r.code),
+            })
+        })
+        .collect();
+    let results: Vec<_> = diags
+        .iter()
+        .map(|d| {
+            let (sl, sc) = d.start();
+            let (el, ec) = d.end();
+            let rule_index = crate::check::RULES.iter().position(|r| r.code == d.code);
+            let mut message = d.message.clone();
+            if let Some(h) = &d.help {
+                message.push_str("\nhelp: ");
+                message.push_str(h);
+            }
+            let mut r = json!({
+                "ruleId": d.code,
+                "level": d.severity.as_str(),
+                "message": { "text": message },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": sarif_uri(&d.file.path) },
+                        "region": { "startLine": sl, "startColumn": sc, "endLine": el, "endColumn": ec }
+                    }
+                }]
+            });
+            if let Some(i) = rule_index {
+                r["ruleIndex"] = json!(i);
+            }
+            r
+        })
+        .collect();
+    let v = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "kilter",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://kilter.dev",
+                "rules": rules,
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }]
+    });
+    let mut s = serde_json::to_string_pretty(&v).expect("json values serialize");
+    s.push('\n');
+    s
+}
+
+fn sarif_uri(path: &str) -> String {
+    let p = path.strip_prefix("./").unwrap_or(path);
+    p.replace('\\', "/").replace(' ', "%20")
+}
+
+// ---------------------------------------------------------------- github
+
+/// GitHub Actions workflow commands, so findings show up as annotations on the pull request.
+pub fn render_github(diags: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diags {
+        let (line, col) = d.start();
+        let (end_line, end_col) = d.end();
+        let mut msg = format!("{} {}", d.code, d.message);
+        if let Some(h) = &d.help {
+            msg.push_str("\nhelp: ");
+            msg.push_str(h);
+        }
+        let _ = writeln!(
+            out,
+            "::{} file={},line={line},col={col},endLine={end_line},endColumn={end_col},title={}::{}",
+            d.severity.as_str(),
+            gh_escape_prop(&d.file.path),
+            gh_escape_prop(d.code),
+            gh_escape_data(&msg)
+        );
+    }
+    out
+}
+
+fn gh_escape_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn gh_escape_prop(s: &str) -> String {
+    gh_escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}

@@ -1,0 +1,403 @@
+//! The kilter DSL: parsing with recovery, lowering to the spanned tree, the canonical
+//! formatter (`kilter fmt`) and printing a model back as DSL (`kilter convert`).
+
+pub mod fmt;
+pub mod print;
+
+use std::sync::Arc;
+
+use pest::Parser as _;
+use pest::iterators::Pair;
+use pest_derive::Parser;
+
+use crate::diag::Diagnostic;
+use crate::model::{API_VERSION, Kind};
+use crate::source::{SourceFile, Span};
+use crate::tree::{Entry, Node, Value};
+
+#[derive(Parser)]
+#[grammar = "../grammar/kilter.pest"]
+pub struct KilterParser;
+
+/// A piece of the file holding at most one object, with its byte offset.
+#[derive(Clone, Copy, Debug)]
+pub struct Chunk<'a> {
+    pub start: usize,
+    pub text: &'a str,
+}
+
+/// Splits a file before every line that starts (at column 0) with an object keyword,
+/// keeping the comment lines directly above the keyword with it.
+pub fn chunks(text: &str) -> Vec<Chunk<'_>> {
+    let mut starts = vec![0];
+    let mut comment_run: Option<usize> = None;
+    let mut off = 0;
+    let mut in_cel = false;
+    for line in text.split_inclusive('\n') {
+        let was_in_cel = in_cel;
+        if line.matches('`').count() % 2 == 1 {
+            in_cel = !in_cel;
+        }
+        let starts_item = !was_in_cel
+            && ["policy", "budget", "probe", "scalingTarget"].iter().any(|k| {
+                line.strip_prefix(k)
+                    .is_some_and(|rest| rest.starts_with([' ', '\t']))
+            });
+        if starts_item && off > 0 {
+            starts.push(comment_run.unwrap_or(off));
+        }
+        let trimmed = line.trim_start();
+        if !was_in_cel && (trimmed.starts_with('#') || trimmed.starts_with("//")) && line.starts_with(['#', '/']) {
+            comment_run.get_or_insert(off);
+        } else {
+            comment_run = None;
+        }
+        off += line.len();
+    }
+    starts.dedup();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| Chunk {
+            start: s,
+            text: &text[s..starts.get(i + 1).copied().unwrap_or(text.len())],
+        })
+        .collect()
+}
+
+/// Parses one chunk; a syntax error becomes a K001 diagnostic at the right place in the file.
+pub fn parse_chunk<'a>(file: &Arc<SourceFile>, chunk: Chunk<'a>) -> Result<Pair<'a, Rule>, Diagnostic> {
+    match KilterParser::parse(Rule::chunk, chunk.text) {
+        Ok(mut pairs) => Ok(pairs.next().expect("chunk rule yields one pair")),
+        Err(e) => Err(syntax_error(file, chunk.start, e)),
+    }
+}
+
+fn syntax_error(file: &Arc<SourceFile>, base: usize, e: pest::error::Error<Rule>) -> Diagnostic {
+    let e = e.renamed_rules(rule_name);
+    let (s, end) = match e.location {
+        pest::error::InputLocation::Pos(p) => (p, p),
+        pest::error::InputLocation::Span((a, b)) => (a, b),
+    };
+    let found = file.text[base + s..]
+        .chars()
+        .next()
+        .map(|c| if c == '\n' { "end of line".to_string() } else { format!("`{c}`") })
+        .unwrap_or_else(|| "end of file".to_string());
+    let mut message = e.variant.message().to_string();
+    if let Some(rest) = message.strip_prefix("expected ") {
+        message = format!("expected {rest}, found {found}");
+    }
+    let len = file.text[base + s..].chars().next().map_or(0, char::len_utf8);
+    let span = Span::new(base + s, base + end.max(s + len));
+    let help = if found == "end of file" {
+        Some("a `{`, `[` or string may be left open above".to_string())
+    } else {
+        None
+    };
+    Diagnostic::error("K001", file, span, format!("syntax error: {message}"))
+        .with_label("here")
+        .with_help_opt(help)
+}
+
+fn rule_name(r: &Rule) -> String {
+    match r {
+        Rule::item | Rule::kind => "`policy`, `budget`, `probe` or `scalingTarget`",
+        Rule::object_name | Rule::name_part => "an object name",
+        Rule::block => "`{`",
+        Rule::entry | Rule::key => "a field name",
+        Rule::value => "a value",
+        Rule::list => "`[`",
+        Rule::ident => "a word",
+        Rule::string | Rule::string_inner => "a string",
+        Rule::cel | Rule::cel_inner => "a `CEL expression`",
+        Rule::number => "a number",
+        Rule::quantity | Rule::unit => "a quantity",
+        Rule::time => "a time",
+        Rule::EOI => "end of file",
+        _ => "more input",
+    }
+    .to_string()
+}
+
+/// Parses a DSL file into documents (one per object); every broken object is reported.
+pub fn parse(file: &Arc<SourceFile>) -> (Vec<Node>, Vec<Diagnostic>) {
+    let mut docs = Vec::new();
+    let mut diags = Vec::new();
+    for chunk in chunks(&file.text) {
+        match parse_chunk(file, chunk) {
+            Ok(pair) => {
+                let mut low = Lower { file, base: chunk.start, diags: &mut diags };
+                for p in pair.into_inner() {
+                    if p.as_rule() == Rule::item {
+                        docs.push(low.item(p));
+                    }
+                }
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+    (docs, diags)
+}
+
+struct Lower<'a> {
+    file: &'a Arc<SourceFile>,
+    base: usize,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+impl Lower<'_> {
+    fn span(&self, p: &Pair<'_, Rule>) -> Span {
+        let s = p.as_span();
+        Span::new(self.base + s.start(), self.base + s.end())
+    }
+
+    fn item(&mut self, p: Pair<'_, Rule>) -> Node {
+        let span = self.span(&p);
+        let mut inner = p.into_inner().filter(|p| p.as_rule() != Rule::COMMENT);
+        let kw = inner.next().expect("kind");
+        let name = inner.next().expect("object name");
+        let block = inner.next().expect("block");
+        let kind = Kind::from_keyword(kw.as_str()).expect("grammar only admits kinds");
+        let kw_span = self.span(&kw);
+        let name_span = self.span(&name);
+        let text_node = |s: &str, span: Span| Node::new(Value::Str(s.to_string()), span);
+
+        let mut meta = Vec::new();
+        let (ns, nm) = match name.as_str().split_once('/') {
+            Some((ns, nm)) => (Some(ns), nm),
+            None => (None, name.as_str()),
+        };
+        let nm_start = name_span.end - nm.len();
+        meta.push(Entry {
+            key: "name".into(),
+            key_span: name_span,
+            value: text_node(nm, Span::new(nm_start, name_span.end)),
+        });
+        if let Some(ns) = ns {
+            let ns_span = Span::new(name_span.start, name_span.start + ns.len());
+            meta.push(Entry { key: "namespace".into(), key_span: ns_span, value: text_node(ns, ns_span) });
+        }
+        let block_span = self.span(&block);
+        let mut spec = Vec::new();
+        let mut meta_span = name_span;
+        for e in self.entries(block) {
+            if e.key == "metadata" {
+                meta_span = e.value.span;
+                match e.value.value {
+                    Value::Map(extra) => {
+                        for x in extra {
+                            self.insert(&mut meta, x);
+                        }
+                    }
+                    _ => self.diags.push(Diagnostic::error("K004", self.file, e.value.span, "`metadata` must be a block")),
+                }
+            } else {
+                spec.push(e);
+            }
+        }
+        let entries = vec![
+            Entry { key: "apiVersion".into(), key_span: kw_span, value: text_node(API_VERSION, kw_span) },
+            Entry { key: "kind".into(), key_span: kw_span, value: text_node(kind.name(), kw_span) },
+            Entry { key: "metadata".into(), key_span: name_span, value: Node::new(Value::Map(meta), meta_span) },
+            Entry { key: "spec".into(), key_span: kw_span, value: Node::new(Value::Map(spec), block_span) },
+        ];
+        Node::new(Value::Map(entries), span)
+    }
+
+    fn insert(&mut self, entries: &mut Vec<Entry>, e: Entry) {
+        if let Some(prev) = entries.iter().find(|x| x.key == e.key) {
+            self.diags.push(
+                Diagnostic::error("K001", self.file, e.key_span, format!("duplicate field `{}`", e.key))
+                    .with_label("set again here")
+                    .with_related(prev.key_span, "first set here")
+                    .with_help("keep one of them"),
+            );
+            return;
+        }
+        entries.push(e);
+    }
+
+    fn entries(&mut self, block: Pair<'_, Rule>) -> Vec<Entry> {
+        let mut out = Vec::new();
+        for e in block.into_inner().filter(|p| p.as_rule() == Rule::entry) {
+            let mut parts = e.into_inner().filter(|p| p.as_rule() != Rule::COMMENT);
+            let key = parts.next().expect("key");
+            let key_span = self.span(&key);
+            let key_inner = key.into_inner().next().expect("ident or string");
+            let name = match key_inner.as_rule() {
+                Rule::string => unescape(key_inner.into_inner().next().map_or("", |p| p.as_str())),
+                _ => key_inner.as_str().to_string(),
+            };
+            let v = parts.next().expect("value or block");
+            let value = self.value(v);
+            self.insert(&mut out, Entry { key: name, key_span, value });
+        }
+        out
+    }
+
+    fn value(&mut self, p: Pair<'_, Rule>) -> Node {
+        let p = if p.as_rule() == Rule::value { p.into_inner().next().expect("value has one child") } else { p };
+        let span = self.span(&p);
+        let text = p.as_str();
+        let value = match p.as_rule() {
+            Rule::block => Value::Map(self.entries(p)),
+            Rule::list => Value::Seq(
+                p.into_inner()
+                    .filter(|p| p.as_rule() == Rule::value)
+                    .map(|v| self.value(v))
+                    .collect(),
+            ),
+            Rule::cel => {
+                let inner = p.into_inner().next().expect("cel inner");
+                let mut n = Node::new(Value::Str(inner.as_str().to_string()), span);
+                n.content_start = Some(self.base + inner.as_span().start());
+                return n;
+            }
+            Rule::string => {
+                let inner = p.into_inner().next().expect("string inner");
+                let raw = inner.as_str();
+                let s = unescape(raw);
+                let direct = s == raw;
+                let mut n = Node::new(Value::Str(s), span);
+                if direct {
+                    n.content_start = Some(self.base + inner.as_span().start());
+                }
+                return n;
+            }
+            Rule::quantity => match text.strip_suffix('W') {
+                Some(w) => number(w),
+                None => Value::Str(text.to_string()),
+            },
+            Rule::number => number(text),
+            Rule::boolean => Value::Bool(text == "true"),
+            Rule::null => Value::Null,
+            _ => Value::Str(text.to_string()),
+        };
+        Node::new(value, span)
+    }
+}
+
+fn number(text: &str) -> Value {
+    match text.parse::<i64>() {
+        Ok(i) => Value::Int(i),
+        Err(_) => Value::Float(text.parse().unwrap_or(f64::NAN)),
+    }
+}
+
+/// Resolves `\"`, `\\`, `\n`, `\t`, `\r` and `\u{…}`; an unknown escape keeps its character.
+pub fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('u') => {
+                let rest: String = chars.clone().collect();
+                if let Some(hex) = rest.strip_prefix('{').and_then(|r| r.split_once('}')).map(|(h, _)| h.to_string()) {
+                    if let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                        out.push(ch);
+                        for _ in 0..hex.len() + 2 {
+                            chars.next();
+                        }
+                        continue;
+                    }
+                }
+                out.push('u');
+            }
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Escapes a string for a DSL double-quoted literal.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"# night mode
+policy off-peak {
+  mode: Enforce
+  cooldown: 10m
+  nodeSelector { matchLabels { pool: workers } }
+  when: `cluster.cpu.utilization < 0.30`
+  action { governor { name: powersave, fallback: [schedutil, conservative] } }
+}
+
+budget workers {
+  power { maxWatts: 4500W, warnPercent: 75 }
+  disruption { maxUnavailable: 20% }
+}
+"#;
+
+    #[test]
+    fn lowers_to_the_yaml_shape() {
+        let f = SourceFile::new("a.kilter", SAMPLE);
+        let (docs, diags) = parse(&f);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(docs.len(), 2);
+        let p = &docs[0];
+        assert_eq!(p.at("kind").unwrap().as_str(), Some("Policy"));
+        assert_eq!(p.at("metadata.name").unwrap().as_str(), Some("off-peak"));
+        assert_eq!(p.at("spec.cooldown").unwrap().as_str(), Some("10m"));
+        assert_eq!(p.at("spec.action.governor.fallback[1]").unwrap().as_str(), Some("conservative"));
+        let when = p.at("spec.when").unwrap();
+        assert_eq!(&SAMPLE[when.content_start.unwrap()..][..7], "cluster");
+        let b = &docs[1];
+        assert_eq!(b.at("spec.power.maxWatts").unwrap().value, Value::Int(4500));
+        assert_eq!(b.at("spec.disruption.maxUnavailable").unwrap().as_str(), Some("20%"));
+    }
+
+    #[test]
+    fn every_broken_object_is_reported() {
+        let text = "policy a {\n  mode: \n}\npolicy b {\n  mode: Enforce\n}\nbudget c {\n  power { maxWatts: }\n}\n";
+        let f = SourceFile::new("a.kilter", text);
+        let (docs, diags) = parse(&f);
+        assert_eq!(docs.len(), 1);
+        assert_eq!(diags.len(), 2);
+        assert_eq!(f.line_col(diags[0].span.start), (3, 1));
+        assert_eq!(f.line_col(diags[1].span.start), (8, 21));
+    }
+
+    #[test]
+    fn namespaced_names_split() {
+        let f = SourceFile::new("a.kilter", "scalingTarget prod/web {\n  weight: 3\n}\n");
+        let (docs, _) = parse(&f);
+        assert_eq!(docs[0].at("metadata.namespace").unwrap().as_str(), Some("prod"));
+        assert_eq!(docs[0].at("metadata.name").unwrap().as_str(), Some("web"));
+    }
+
+    #[test]
+    fn escapes_round_trip() {
+        for s in ["a\"b", "tab\there", "back\\slash", "line\nbreak", "\u{1}"] {
+            let e = escape(s);
+            assert_eq!(unescape(&e[1..e.len() - 1]), s);
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! CEL in policies: compile with guards (no panic, bounded size) and check the variables
+//! and fields an expression reads against what its field may use (API.md, "CEL variables").
+
+use cel::Program;
+use cel::common::ast::{EntryExpr, Expr};
+
+/// The most characters and the deepest nesting an expression may have; keeps the parser
+/// (and later the evaluator) bounded on hostile input.
+pub const MAX_LEN: usize = 4096;
+pub const MAX_DEPTH: usize = 48;
+
+/// A problem inside an expression, at a character offset into it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub offset: usize,
+    pub len: usize,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+/// The shape of a CEL variable.
+#[derive(Clone, Copy, Debug)]
+pub enum Shape {
+    /// A scalar: no fields below it.
+    Leaf,
+    /// A map with arbitrary keys (labels).
+    Map,
+    Obj(&'static [(&'static str, Shape)]),
+}
+
+use Shape::{Leaf, Map, Obj};
+
+const UTIL: Shape = Obj(&[("utilization", Leaf)]);
+const USE: Shape = Obj(&[("usage", Leaf), ("request", Leaf), ("limit", Leaf)]);
+
+/// Every variable a kilter CEL expression may read, with its fields.
+pub const VARIABLES: &[(&str, Shape)] = &[
+    (
+        "cluster",
+        Obj(&[
+            ("cpu", UTIL),
+            ("memory", UTIL),
+            ("power", Obj(&[("watts", Leaf)])),
+            ("nodes", Obj(&[("total", Leaf), ("ready", Leaf), ("schedulable", Leaf), ("cordoned", Leaf)])),
+        ]),
+    ),
+    (
+        "node",
+        Obj(&[
+            ("name", Leaf),
+            ("labels", Map),
+            ("cpu", UTIL),
+            ("memory", UTIL),
+            ("governor", Leaf),
+            ("powerWatts", Leaf),
+            ("pods", Leaf),
+        ]),
+    ),
+    (
+        "pod",
+        Obj(&[("namespace", Leaf), ("name", Leaf), ("labels", Map), ("cpu", USE), ("memory", USE)]),
+    ),
+    ("now", Obj(&[("timestamp", Leaf), ("hour", Leaf), ("minute", Leaf), ("weekday", Leaf)])),
+    (
+        "budget",
+        Obj(&[
+            ("power", Obj(&[("watts", Leaf), ("maxWatts", Leaf), ("percent", Leaf)])),
+            ("disruption", Obj(&[("unavailable", Leaf), ("maxUnavailable", Leaf), ("drainsLastHour", Leaf)])),
+        ]),
+    ),
+];
+
+/// Which variables each CEL field may use.
+pub fn allowed_variables(field: &str) -> &'static [&'static str] {
+    match field {
+        "when" => &["cluster", "now", "budget"],
+        "nodeFilter" => &["node", "cluster", "now", "budget"],
+        "demand" => &["pod", "node", "cluster", "now"],
+        _ => &[],
+    }
+}
+
+/// Compiles an expression, turning every failure (including a parser panic) into findings.
+pub fn compile(src: &str) -> Result<Program, Vec<Finding>> {
+    let chars = src.chars().count();
+    if chars > MAX_LEN {
+        return Err(vec![Finding {
+            offset: 0,
+            len: 1,
+            message: format!("expression is {chars} characters long; the limit is {MAX_LEN}"),
+            help: None,
+        }]);
+    }
+    if src.trim().is_empty() {
+        return Err(vec![Finding { offset: 0, len: 0, message: "empty CEL expression".into(), help: None }]);
+    }
+    let mut depth = 0usize;
+    for (i, c) in src.chars().enumerate() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(vec![Finding {
+                        offset: i,
+                        len: 1,
+                        message: format!("expression nests deeper than {MAX_DEPTH} levels"),
+                        help: None,
+                    }]);
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    let owned = src.to_string();
+    let result = std::panic::catch_unwind(move || Program::compile(&owned));
+    match result {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(errs)) => Err(errs
+            .errors
+            .iter()
+            .map(|e| Finding {
+                offset: offset_of(src, e.pos.0, e.pos.1),
+                len: 1,
+                message: tidy(&e.msg),
+                help: None,
+            })
+            .collect()),
+        Err(_) => Err(vec![Finding { offset: 0, len: 1, message: "CEL expression could not be parsed".into(), help: None }]),
+    }
+}
+
+fn tidy(msg: &str) -> String {
+    let m = msg.trim();
+    if m.is_empty() { "invalid CEL syntax".into() } else { m.to_string() }
+}
+
+/// Character offset of a 1-based (line, column) position in `src`, clamped.
+fn offset_of(src: &str, line: isize, col: isize) -> usize {
+    let line = line.max(1) as usize;
+    let col = col.max(1) as usize;
+    let mut off = 0;
+    for (i, l) in src.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            return off + (col - 1).min(l.chars().count());
+        }
+        off += l.chars().count();
+    }
+    off.min(src.chars().count())
+}
+
+/// Checks every variable and field path the program reads against the field's allowed set.
+pub fn check_references(program: &Program, field: &str) -> Vec<Finding> {
+    let allowed = allowed_variables(field);
+    let mut out = Vec::new();
+    let mut bound = Vec::new();
+    walk(program, program.expression(), allowed, &mut bound, &mut out);
+    out.sort_by_key(|f| f.offset);
+    out.dedup();
+    out
+}
+
+fn position(p: &Program, id: u64) -> (usize, usize) {
+    p.source_info()
+        .offset_for(id)
+        .map(|(s, e)| (s as usize, (e.saturating_sub(s) as usize).max(1)))
+        .unwrap_or((0, 1))
+}
+
+fn walk(p: &Program, e: &cel::IdedExpr, allowed: &[&str], bound: &mut Vec<String>, out: &mut Vec<Finding>) {
+    // A select chain rooted at an identifier: `node.cpu.utilization`.
+    if let Some((root, root_id, path, ids)) = chain(e) {
+        if !bound.iter().any(|b| b == root) {
+            check_path(p, root, root_id, &path, &ids, allowed, out);
+        }
+        return;
+    }
+    match &e.expr {
+        Expr::Call(c) => {
+            if let Some(t) = &c.target {
+                walk(p, t, allowed, bound, out);
+            }
+            for a in &c.args {
+                walk(p, a, allowed, bound, out);
+            }
+        }
+        Expr::Comprehension(c) => {
+            walk(p, &c.iter_range, allowed, bound, out);
+            walk(p, &c.accu_init, allowed, bound, out);
+            let n = bound.len();
+            bound.push(c.iter_var.clone());
+            if let Some(v) = &c.iter_var2 {
+                bound.push(v.clone());
+            }
+            bound.push(c.accu_var.clone());
+            walk(p, &c.loop_cond, allowed, bound, out);
+            walk(p, &c.loop_step, allowed, bound, out);
+            walk(p, &c.result, allowed, bound, out);
+            bound.truncate(n);
+        }
+        Expr::List(l) => {
+            for x in &l.elements {
+                walk(p, x, allowed, bound, out);
+            }
+        }
+        Expr::Map(m) => {
+            for entry in &m.entries {
+                if let EntryExpr::MapEntry(me) = &entry.expr {
+                    walk(p, &me.key, allowed, bound, out);
+                    walk(p, &me.value, allowed, bound, out);
+                }
+            }
+        }
+        Expr::Struct(s) => {
+            for entry in &s.entries {
+                if let EntryExpr::StructField(f) = &entry.expr {
+                    walk(p, &f.value, allowed, bound, out);
+                }
+            }
+        }
+        Expr::Select(s) => walk(p, &s.operand, allowed, bound, out),
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
+
+type Chain<'a> = (&'a str, u64, Vec<&'a str>, Vec<u64>);
+
+fn chain(e: &cel::IdedExpr) -> Option<Chain<'_>> {
+    let mut fields = Vec::new();
+    let mut ids = Vec::new();
+    let mut cur = e;
+    loop {
+        match &cur.expr {
+            Expr::Ident(name) => {
+                fields.reverse();
+                ids.reverse();
+                return Some((name, cur.id, fields, ids));
+            }
+            Expr::Select(s) => {
+                fields.push(s.field.as_str());
+                ids.push(cur.id);
+                cur = &s.operand;
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn check_path(p: &Program, root: &str, root_id: u64, path: &[&str], ids: &[u64], allowed: &[&str], out: &mut Vec<Finding>) {
+    let (offset, _) = position(p, root_id);
+    let len = root.chars().count();
+    let Some((_, shape)) = VARIABLES.iter().find(|(n, _)| *n == root) else {
+        let help = crate::de::did_you_mean(root, allowed.iter().copied())
+            .map(|c| format!("did you mean `{c}`? This field may use {}", list(allowed)))
+            .unwrap_or_else(|| format!("this field may use {}", list(allowed)));
+        out.push(Finding { offset, len, message: format!("unknown variable `{root}`"), help: Some(help) });
+        return;
+    };
+    if !allowed.contains(&root) {
+        out.push(Finding {
+            offset,
+            len,
+            message: format!("`{root}` is not available here"),
+            help: Some(format!("this field may use {}", list(allowed))),
+        });
+        return;
+    }
+    let mut shape = *shape;
+    let mut so_far = root.to_string();
+    for (field, id) in path.iter().zip(ids) {
+        match shape {
+            Leaf => {
+                let (o, l) = position(p, *id);
+                out.push(Finding { offset: o, len: l, message: format!("`{so_far}` has no field `{field}`"), help: None });
+                return;
+            }
+            Map => return,
+            Obj(fields) => match fields.iter().find(|(n, _)| n == field) {
+                Some((_, s)) => shape = *s,
+                None => {
+                    let (o, _) = position(p, *id);
+                    let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+                    let help = crate::de::did_you_mean(field, names.iter().copied())
+                        .map(|c| format!("did you mean `{so_far}.{c}`?"))
+                        .unwrap_or_else(|| format!("`{so_far}` has {}", list(&names)));
+                    out.push(Finding {
+                        offset: o,
+                        len: 1,
+                        message: format!("`{so_far}` has no field `{field}`"),
+                        help: Some(help),
+                    });
+                    return;
+                }
+            },
+        }
+        so_far.push('.');
+        so_far.push_str(field);
+    }
+}
+
+fn list(names: &[&str]) -> String {
+    names.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let errs = compile("node.cpu.utilization < ").unwrap_err();
+        assert!(!errs.is_empty());
+        assert!(errs[0].offset >= 20, "{errs:?}");
+    }
+
+    #[test]
+    fn variables_are_checked_per_field() {
+        let p = compile("pod.cpu.usage > 0.5 && cluster.cpu.utilization < 1.0").unwrap();
+        let f = check_references(&p, "when");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].offset, 0);
+        assert!(f[0].message.contains("`pod` is not available"));
+        assert!(check_references(&p, "demand").is_empty());
+    }
+
+    #[test]
+    fn field_typos_get_suggestions() {
+        let p = compile("node.cpu.utilizaton < 0.5").unwrap();
+        let f = check_references(&p, "nodeFilter");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].help.as_deref(), Some("did you mean `node.cpu.utilization`?"));
+    }
+
+    #[test]
+    fn macro_variables_and_labels_are_allowed() {
+        let p = compile("node.labels.exists(k, k == 'pool') && node.labels['zone'] == 'a'").unwrap();
+        assert!(check_references(&p, "nodeFilter").is_empty());
+    }
+
+    #[test]
+    fn hostile_input_is_rejected_without_panic() {
+        assert!(compile(&"(".repeat(1000)).is_err());
+        assert!(compile(&"a".repeat(MAX_LEN + 1)).is_err());
+        assert!(compile("").is_err());
+    }
+}

@@ -1,0 +1,272 @@
+//! From a file to documents: runs the right front end, checks `apiVersion`/`kind` and
+//! metadata, and decodes each document into the model. Pure: callers pass the text in.
+
+use std::sync::Arc;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::de::DeserializeOwned;
+
+use crate::de::{Issue, decode, did_you_mean};
+use crate::diag::Diagnostic;
+use crate::model::{API_VERSION, Budget, Kind, Object, Policy, Probe, ScalingTarget};
+use crate::source::{SourceFile, Span};
+use crate::tree::{Node, Value};
+
+/// One document of a file: its tree (for spans) and, when it decoded cleanly, its object.
+#[derive(Clone, Debug)]
+pub struct Document {
+    pub file: Arc<SourceFile>,
+    pub node: Node,
+    pub kind: Option<Kind>,
+    pub object: Option<Object>,
+}
+
+impl Document {
+    /// The span of a path in this document, e.g. `spec.power.warnPercent`.
+    pub fn span(&self, path: &str) -> Span {
+        self.node.span_at(path)
+    }
+
+    /// The span of the key introducing a path, falling back to the value.
+    pub fn key_span(&self, path: &str) -> Span {
+        self.node.key_span(path).unwrap_or_else(|| self.span(path))
+    }
+
+    pub fn error(&self, code: &'static str, path: &str, msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(code, &self.file, self.span(path), msg)
+    }
+
+    pub fn warning(&self, code: &'static str, path: &str, msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::warning(code, &self.file, self.span(path), msg)
+    }
+
+    /// `Kind/name` (with namespace when set), for messages.
+    pub fn display_name(&self) -> String {
+        match &self.object {
+            Some(o) => match o.namespace() {
+                Some(ns) => format!("{} {ns}/{}", o.kind().name(), o.name()),
+                None => format!("{} {}", o.kind().name(), o.name()),
+            },
+            None => "document".into(),
+        }
+    }
+}
+
+/// Parses and decodes every document in a file.
+pub fn load_file(file: &Arc<SourceFile>) -> (Vec<Document>, Vec<Diagnostic>) {
+    let (nodes, mut diags) = if file.is_dsl() {
+        crate::dsl::parse(file)
+    } else {
+        let (docs, d) = crate::yaml::parse(file);
+        (docs.into_iter().map(|d| d.node).collect(), d)
+    };
+    let mut docs = Vec::new();
+    for node in nodes {
+        if matches!(node.value, Value::Null) {
+            continue; // an empty document, e.g. after a trailing `---`
+        }
+        let (doc, d) = load_document(file, node);
+        diags.extend(d);
+        if let Some(doc) = doc {
+            docs.push(doc);
+        }
+    }
+    (docs, diags)
+}
+
+fn to_diag(file: &Arc<SourceFile>, fallback: Span, i: Issue) -> Diagnostic {
+    Diagnostic::error(i.code, file, i.span.unwrap_or(fallback), i.message).with_help_opt(i.help)
+}
+
+/// Documents kilter reads elsewhere (snapshots, tests), skipped by the object loader.
+pub const AUXILIARY_KINDS: [&str; 2] = ["ClusterSnapshot", "PolicyTest"];
+
+/// Whether a document is a kilter object to validate: other API groups (Deployments,
+/// ConfigMaps living in the same GitOps repository) and kilter's auxiliary documents are not.
+fn is_kilter_object(node: &Node) -> bool {
+    let group_ok = match node.get("apiVersion").and_then(Node::as_str) {
+        Some(v) => match v.split_once('/') {
+            Some((group, _)) => group == crate::model::GROUP || did_you_mean(group, [crate::model::GROUP]).is_some(),
+            None => v != "v1",
+        },
+        None => true,
+    };
+    let kind = node.get("kind").and_then(Node::as_str);
+    group_ok && !kind.is_some_and(|k| AUXILIARY_KINDS.contains(&k))
+}
+
+const TOP_LEVEL: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "status"];
+
+/// Checks the envelope of one document and decodes its spec.
+pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    if !matches!(node.value, Value::Map(_)) {
+        diags.push(Diagnostic::error(
+            "K002",
+            file,
+            node.span,
+            format!("expected a kilter object (a mapping with apiVersion and kind), found {}", node.describe()),
+        ));
+        return (None, diags);
+    }
+    let head = Span::new(node.span.start, node.span.start);
+    if !is_kilter_object(&node) {
+        return (None, diags);
+    }
+    let mut ok = true;
+    match node.get("apiVersion") {
+        None => {
+            diags.push(
+                Diagnostic::error("K002", file, head, "missing `apiVersion`")
+                    .with_help(format!("add `apiVersion: {API_VERSION}`")),
+            );
+            ok = false;
+        }
+        Some(v) if v.as_str() != Some(API_VERSION) => {
+            diags.push(
+                Diagnostic::error("K002", file, v.span, format!("unsupported apiVersion; kilter reads `{API_VERSION}`"))
+                    .with_help(format!("write `apiVersion: {API_VERSION}`")),
+            );
+            ok = false;
+        }
+        Some(_) => {}
+    }
+    let kind = match node.get("kind") {
+        None => {
+            diags.push(
+                Diagnostic::error("K002", file, head, "missing `kind`")
+                    .with_help("one of `Policy`, `Budget`, `Probe`, `ScalingTarget`"),
+            );
+            None
+        }
+        Some(k) => match k.as_str().and_then(Kind::from_name) {
+            Some(kind) => Some(kind),
+            None => {
+                let written = k.as_str().unwrap_or("");
+                let help = did_you_mean(written, Kind::ALL.iter().map(|k| k.name()))
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .unwrap_or_else(|| "one of `Policy`, `Budget`, `Probe`, `ScalingTarget`".into());
+                diags.push(Diagnostic::error("K002", file, k.span, "unknown kind").with_help(help));
+                None
+            }
+        },
+    };
+    for e in node.entries() {
+        if !TOP_LEVEL.contains(&e.key.as_str()) {
+            let help = did_you_mean(&e.key, TOP_LEVEL).map(|c| format!("did you mean `{c}`?"));
+            diags.push(Diagnostic::error("K003", file, e.key_span, format!("unknown field `{}`", e.key)).with_help_opt(help));
+            ok = false;
+        }
+    }
+    let Some(kind) = kind else {
+        return (None, diags);
+    };
+
+    let meta = match node.get("metadata") {
+        None => {
+            diags.push(Diagnostic::error("K002", file, head, "missing `metadata` with a `name`"));
+            None
+        }
+        Some(m) => {
+            let (meta, issues) = decode::<ObjectMeta>(m);
+            diags.extend(issues.into_iter().map(|i| to_diag(file, m.span, i)));
+            meta.and_then(|meta| check_meta(file, m, kind, meta, &mut diags))
+        }
+    };
+    let spec_node = node.get("spec");
+    let object = match spec_node {
+        None => {
+            diags.push(Diagnostic::error("K004", file, head, format!("missing `spec` of the {}", kind.name())));
+            None
+        }
+        Some(spec) => {
+            let decoded = match kind {
+                Kind::Policy => spec_of(file, spec, &mut diags).map(|s| Object::Policy(Policy::new("", s))),
+                Kind::Budget => spec_of(file, spec, &mut diags).map(|s| Object::Budget(Budget::new("", s))),
+                Kind::Probe => spec_of(file, spec, &mut diags).map(|s| Object::Probe(Probe::new("", s))),
+                Kind::ScalingTarget => {
+                    spec_of(file, spec, &mut diags).map(|s| Object::ScalingTarget(ScalingTarget::new("", s)))
+                }
+            };
+            match (decoded, meta) {
+                (Some(mut o), Some(meta)) if ok => {
+                    match &mut o {
+                        Object::Policy(x) => x.metadata = meta,
+                        Object::Budget(x) => x.metadata = meta,
+                        Object::Probe(x) => x.metadata = meta,
+                        Object::ScalingTarget(x) => x.metadata = meta,
+                    }
+                    Some(o)
+                }
+                _ => None,
+            }
+        }
+    };
+    (Some(Document { file: file.clone(), node, kind: Some(kind), object }), diags)
+}
+
+fn spec_of<T: DeserializeOwned>(file: &Arc<SourceFile>, spec: &Node, diags: &mut Vec<Diagnostic>) -> Option<T> {
+    let (v, issues) = decode::<T>(spec);
+    diags.extend(issues.into_iter().map(|i| to_diag(file, spec.span, i)));
+    v
+}
+
+fn check_meta(
+    file: &Arc<SourceFile>,
+    m: &Node,
+    kind: Kind,
+    meta: ObjectMeta,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<ObjectMeta> {
+    let before = diags.len();
+    match meta.name.as_deref() {
+        None | Some("") => diags.push(Diagnostic::error("K002", file, m.span, "missing `metadata.name`")),
+        Some(name) => {
+            if let Some(why) = invalid_dns_subdomain(name) {
+                diags.push(Diagnostic::error(
+                    "K005",
+                    file,
+                    m.get("name").map_or(m.span, |n| n.span),
+                    format!("`{name}` is not a valid object name: {why}"),
+                ));
+            }
+        }
+    }
+    if let Some(ns) = meta.namespace.as_deref() {
+        let span = m.get("namespace").map_or(m.span, |n| n.span);
+        if !kind.namespaced() {
+            diags.push(
+                Diagnostic::error("K002", file, span, format!("{} is cluster-scoped and takes no namespace", kind.name()))
+                    .with_help("remove `metadata.namespace`"),
+            );
+        } else if let Some(why) = invalid_dns_label(ns) {
+            diags.push(Diagnostic::error("K005", file, span, format!("`{ns}` is not a valid namespace: {why}")));
+        }
+    }
+    (diags.len() == before).then_some(meta)
+}
+
+/// RFC 1123 subdomain, as Kubernetes requires of most object names.
+pub fn invalid_dns_subdomain(s: &str) -> Option<&'static str> {
+    if s.len() > 253 {
+        return Some("longer than 253 characters");
+    }
+    if !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') {
+        return Some("use lowercase letters, digits, `-` and `.` only");
+    }
+    if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) || !s.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Some("must start and end with a letter or digit");
+    }
+    None
+}
+
+/// RFC 1123 label, as Kubernetes requires of namespaces.
+pub fn invalid_dns_label(s: &str) -> Option<&'static str> {
+    if s.len() > 63 {
+        return Some("longer than 63 characters");
+    }
+    if s.contains('.') {
+        return Some("must not contain `.`");
+    }
+    invalid_dns_subdomain(s)
+}

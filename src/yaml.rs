@@ -1,0 +1,298 @@
+//! YAML front end: multi-document files to spanned trees.
+//!
+//! Built on `saphyr-parser`'s event stream (maintained, pure Rust, YAML 1.2) rather than the
+//! archived serde_yaml, so that every node keeps its span, duplicate keys are seen, and a
+//! syntax error in one document does not hide the others: the file is split at `---` lines
+//! and each document is parsed on its own.
+
+use std::sync::Arc;
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+
+use crate::diag::Diagnostic;
+use crate::source::{SourceFile, Span};
+use crate::tree::{Entry, Node, Value};
+
+/// One parsed document and where it sits in the file.
+#[derive(Clone, Debug)]
+pub struct Document {
+    pub node: Node,
+}
+
+/// Parses every document of a YAML file; syntax errors become K001 diagnostics.
+pub fn parse(file: &Arc<SourceFile>) -> (Vec<Document>, Vec<Diagnostic>) {
+    let mut docs = Vec::new();
+    let mut diags = Vec::new();
+    for (start, chunk) in split_documents(&file.text) {
+        let mut b = Builder {
+            file,
+            base: start,
+            chunk,
+            char_map: (!chunk.is_ascii()).then(|| chunk.char_indices().map(|(b, _)| b).collect()),
+            stack: Vec::new(),
+            anchors: Vec::new(),
+            docs: Vec::new(),
+            diags: Vec::new(),
+        };
+        if let Err(d) = b.run() {
+            b.diags.push(*d);
+        }
+        docs.extend(b.docs);
+        diags.extend(b.diags);
+    }
+    (docs, diags)
+}
+
+/// Splits at lines that start with `---`, returning (byte offset, text) per chunk.
+fn split_documents(text: &str) -> Vec<(usize, &str)> {
+    let mut starts = vec![0];
+    let mut off = 0;
+    for line in text.split_inclusive('\n') {
+        if off > 0 && line.starts_with("---") && line[3..].chars().next().is_none_or(char::is_whitespace) {
+            starts.push(off);
+        }
+        off += line.len();
+    }
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| (s, &text[s..starts.get(i + 1).copied().unwrap_or(text.len())]))
+        .collect()
+}
+
+enum Frame {
+    Seq { items: Vec<Node>, start: usize, anchor: usize },
+    Map { entries: Vec<Entry>, start: usize, key: Option<Node>, anchor: usize },
+}
+
+struct Builder<'a> {
+    file: &'a Arc<SourceFile>,
+    base: usize,
+    chunk: &'a str,
+    char_map: Option<Vec<usize>>,
+    stack: Vec<Frame>,
+    anchors: Vec<(usize, Node)>,
+    docs: Vec<Document>,
+    diags: Vec<Diagnostic>,
+}
+
+impl Builder<'_> {
+    fn byte(&self, char_index: usize) -> usize {
+        self.base
+            + match &self.char_map {
+                None => char_index.min(self.chunk.len()),
+                Some(m) => m.get(char_index).copied().unwrap_or(self.chunk.len()),
+            }
+    }
+
+    fn run(&mut self) -> Result<(), Box<Diagnostic>> {
+        let mut parser = Parser::new_from_str(self.chunk);
+        for ev in &mut parser {
+            let (event, span) = ev.map_err(|e| {
+                let at = self.byte(e.marker().index());
+                Box::new(
+                    Diagnostic::error("K001", self.file, Span::new(at, at + 1), format!("YAML syntax error: {}", e.info()))
+                        .with_label("here"),
+                )
+            })?;
+            let span = Span::new(self.byte(span.start.index()), self.byte(span.end.index()));
+            match event {
+                Event::Scalar(text, style, anchor, tag) => {
+                    let forced_str = tag.as_ref().is_some_and(|t| t.suffix == "str");
+                    let node = self.scalar(&text, style, forced_str, span);
+                    self.push(node, anchor);
+                }
+                Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq { items: Vec::new(), start: span.start, anchor }),
+                Event::MappingStart(anchor, _) => self.stack.push(Frame::Map { entries: Vec::new(), start: span.start, key: None, anchor }),
+                Event::SequenceEnd => {
+                    if let Some(Frame::Seq { items, start, anchor }) = self.stack.pop() {
+                        let end = items.last().map_or(span.end, |n| n.span.end.max(span.start));
+                        self.push(Node::new(Value::Seq(items), Span::new(start, end)), anchor);
+                    }
+                }
+                Event::MappingEnd => {
+                    if let Some(Frame::Map { entries, start, anchor, .. }) = self.stack.pop() {
+                        let end = entries.last().map_or(span.end, |e| e.value.span.end.max(span.start));
+                        self.push(Node::new(Value::Map(entries), Span::new(start, end)), anchor);
+                    }
+                }
+                Event::Alias(id) => {
+                    let node = self.anchors.iter().rev().find(|(a, _)| *a == id).map(|(_, n)| n.clone());
+                    match node {
+                        Some(mut n) => {
+                            n.span = span;
+                            n.content_start = None;
+                            self.push(n, 0);
+                        }
+                        None => self.diags.push(Diagnostic::error("K001", self.file, span, "YAML alias refers to an unknown anchor")),
+                    }
+                }
+                Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, node: Node, anchor: usize) {
+        if anchor != 0 {
+            self.anchors.push((anchor, node.clone()));
+        }
+        match self.stack.last_mut() {
+            None => self.docs.push(Document { node }),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                None => *key = Some(node),
+                Some(k) => {
+                    let name = match &k.value {
+                        Value::Str(s) => s.clone(),
+                        Value::Int(i) => i.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Float(f) => f.to_string(),
+                        Value::Null => "null".into(),
+                        Value::Seq(_) | Value::Map(_) => {
+                            self.diags.push(Diagnostic::error("K001", self.file, k.span, "mapping keys must be plain strings"));
+                            return;
+                        }
+                    };
+                    if let Some(prev) = entries.iter().find(|e| e.key == name) {
+                        self.diags.push(
+                            Diagnostic::error("K001", self.file, k.span, format!("duplicate key `{name}`"))
+                                .with_label("defined again here")
+                                .with_related(prev.key_span, "first defined here")
+                                .with_help("YAML keeps only one of them; remove one"),
+                        );
+                        return;
+                    }
+                    entries.push(Entry { key: name, key_span: k.span, value: node });
+                }
+            },
+        }
+    }
+
+    fn scalar(&self, text: &str, style: ScalarStyle, forced_str: bool, span: Span) -> Node {
+        let value = if style == ScalarStyle::Plain && !forced_str {
+            resolve_plain(text)
+        } else {
+            Value::Str(text.to_string())
+        };
+        let mut node = Node::new(value, span);
+        if matches!(node.value, Value::Str(_)) {
+            node.content_start = self.content_start(text, style, span);
+        }
+        node
+    }
+
+    /// Where the string's characters start in the source, when they map one-to-one.
+    fn content_start(&self, text: &str, style: ScalarStyle, span: Span) -> Option<usize> {
+        let src = &self.file.text;
+        let at = |start: usize| src.get(start..start + text.len()).filter(|s| *s == text).map(|_| start);
+        match style {
+            ScalarStyle::Plain => at(span.start),
+            ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => at(span.start + 1),
+            _ => {
+                let first = text.lines().next().filter(|l| !l.is_empty())?;
+                let region = src.get(span.start..span.end.min(src.len()))?;
+                let off = region.find(first)?;
+                (text.trim_end_matches('\n').lines().count() == 1).then_some(span.start + off)
+            }
+        }
+    }
+}
+
+/// YAML 1.2 core schema resolution of a plain scalar.
+pub(crate) fn resolve_plain(s: &str) -> Value {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(i) = s.parse::<i64>() {
+            return Value::Int(i);
+        }
+    }
+    if let Some(hex) = s.strip_prefix("0x") {
+        if let Ok(i) = i64::from_str_radix(hex, 16) {
+            return Value::Int(i);
+        }
+    }
+    if let Some(oct) = s.strip_prefix("0o") {
+        if let Ok(i) = i64::from_str_radix(oct, 8) {
+            return Value::Int(i);
+        }
+    }
+    match s {
+        ".inf" | ".Inf" | ".INF" | "+.inf" => return Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    let looks_float = digits.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'.')
+        && digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && digits.bytes().any(|b| b.is_ascii_digit());
+    if looks_float {
+        if let Ok(f) = s.parse::<f64>() {
+            return Value::Float(f);
+        }
+    }
+    Value::Str(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> (Vec<Document>, Vec<Diagnostic>) {
+        parse(&SourceFile::new("t.yaml", text))
+    }
+
+    #[test]
+    fn scalars_resolve_by_core_schema_and_quotes_force_strings() {
+        let (docs, diags) = load("a: 10\nb: \"10\"\nc: 0.5\nd: true\ne: ~\nf: 10m\n");
+        assert!(diags.is_empty());
+        let n = &docs[0].node;
+        assert_eq!(n.get("a").unwrap().value, Value::Int(10));
+        assert_eq!(n.get("b").unwrap().value, Value::Str("10".into()));
+        assert_eq!(n.get("c").unwrap().value, Value::Float(0.5));
+        assert_eq!(n.get("d").unwrap().value, Value::Bool(true));
+        assert_eq!(n.get("e").unwrap().value, Value::Null);
+        assert_eq!(n.get("f").unwrap().value, Value::Str("10m".into()));
+    }
+
+    #[test]
+    fn spans_point_at_values_in_later_documents() {
+        let text = "a: 1\n---\nkind: Policy\nspec:\n  when: 'x < 1'\n";
+        let f = SourceFile::new("t.yaml", text);
+        let (docs, _) = parse(&f);
+        assert_eq!(docs.len(), 2);
+        let when = docs[1].node.at("spec.when").unwrap();
+        assert_eq!(f.line_col(when.span.start), (5, 9));
+        assert_eq!(&text[when.content_start.unwrap()..][..5], "x < 1");
+    }
+
+    #[test]
+    fn a_broken_document_does_not_hide_the_next() {
+        let (docs, diags) = load("a: [1\n---\nb: 2\n");
+        assert_eq!(diags.len(), 1);
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].node.get("b").unwrap().value, Value::Int(2));
+    }
+
+    #[test]
+    fn duplicate_keys_are_reported() {
+        let (_, diags) = load("a: 1\na: 2\n");
+        assert_eq!(diags.len(), 1);
+        assert!(diags[0].message.contains("duplicate key"));
+    }
+
+    #[test]
+    fn non_ascii_text_keeps_byte_spans() {
+        let text = "d: \"é\"\nx: 5\n";
+        let f = SourceFile::new("t.yaml", text);
+        let (docs, _) = parse(&f);
+        let x = docs[0].node.get("x").unwrap();
+        assert_eq!(&text[x.span.start..x.span.end], "5");
+    }
+}
