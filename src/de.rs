@@ -97,8 +97,9 @@ struct Ctx {
     skipped_keys: RefCell<HashSet<String>>,
 }
 
-/// Decodes `T` from a node, reporting as many problems as it can find.
-/// Returns the value only when there were no errors.
+/// Decodes `T` from a node, reporting as many problems as it can find. With issues, the
+/// value (when there is one) is partial — the offending fields left out — and only good
+/// for further checks, never for acting on.
 pub fn decode<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<Issue>) {
     let mut ctx = Ctx {
         notes: RefCell::new(Vec::new()),
@@ -108,25 +109,24 @@ pub fn decode<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<Issue>) {
     let mut errors: Vec<Issue> = Vec::new();
     // Each round sets aside the value that failed and tries again, up to a bound.
     for _ in 0..64 {
-        ctx.notes.borrow_mut().clear();
         ctx.skipped_keys.borrow_mut().clear();
         let result = T::deserialize(De { node, ctx: &ctx });
         match result {
             Ok(v) => {
+                // After errors this is a partial value: the bad fields are left out.
                 let mut all = ctx.notes.take();
-                let clean = errors.is_empty() && all.is_empty();
                 all.extend(errors);
-                return (clean.then_some(v), dedup(all));
+                return (Some(v), dedup(all));
             }
             Err(e) => {
-                if let Some(f) = &e.missing_field {
-                    if ctx.skipped_keys.borrow().contains(f) {
-                        break;
-                    }
-                }
                 let span = e.span.unwrap_or(node.span);
+                // A required field that was set aside: set its whole mapping aside too,
+                // without reporting the consequence as a second error.
+                let consequence = e.missing_field.as_ref().is_some_and(|f| ctx.skipped_keys.borrow().contains(f));
                 let again = !ctx.poisoned.insert(span);
-                errors.push(e);
+                if !consequence {
+                    errors.push(e);
+                }
                 if again || span == node.span {
                     break;
                 }
@@ -450,7 +450,7 @@ mod tests {
     #[test]
     fn unknown_fields_get_a_suggestion_and_do_not_stop_decoding() {
         let (v, issues, f) = run("maxWatts: 10\nwarnPercnt: 5\nmode: Enforc\n");
-        assert!(v.is_none());
+        assert_eq!(v.unwrap().max_watts, 10.0, "the rest still decodes");
         assert_eq!(issues.len(), 2, "{issues:?}");
         let unknown = issues.iter().find(|i| i.code == "K003").unwrap();
         assert_eq!(f.line_col(unknown.span.unwrap().start), (2, 1));
@@ -472,6 +472,7 @@ mod tests {
     fn missing_required_field_is_reported() {
         let (v, issues, _) = run("warnPercent: 5\n");
         assert!(v.is_none());
+        assert_eq!(issues.len(), 1);
         assert!(issues[0].message.contains("`maxWatts`"));
     }
 

@@ -181,10 +181,9 @@ pub fn render_human(d: &Diagnostic, color: bool) -> String {
     let handler = miette::GraphicalReportHandler::new_themed(theme)
         .with_width(100)
         .with_context_lines(1);
-    let (line, col) = d.start();
     let view = MietteView {
         d,
-        src: miette::NamedSource::new(format!("{}:{line}:{col}", d.file.path), d.file.text.clone()),
+        src: miette::NamedSource::new(d.file.path.clone(), d.file.text.clone()),
     };
     let mut out = String::new();
     let _ = handler.render_report(&mut out, &view);

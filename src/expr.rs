@@ -130,9 +130,16 @@ pub fn compile(src: &str) -> Result<Program, Vec<Finding>> {
     }
 }
 
+/// Shortens the parser's messages: no token lists, `<EOF>` said in words.
 fn tidy(msg: &str) -> String {
     let m = msg.trim();
-    if m.is_empty() { "invalid CEL syntax".into() } else { m.to_string() }
+    let m = m.strip_prefix("Syntax error: ").unwrap_or(m);
+    let m = m.split(" expecting ").next().unwrap_or(m);
+    let m = m
+        .replace("'<EOF>'", "end of expression")
+        .replace("mismatched input ", "unexpected ")
+        .replace("extraneous input ", "unexpected ");
+    if m.is_empty() { "invalid CEL syntax".into() } else { m }
 }
 
 /// Character offset of a 1-based (line, column) position in `src`, clamped.
@@ -278,14 +285,18 @@ fn check_path(p: &Program, root: &str, root_id: u64, path: &[&str], ids: &[u64],
             Obj(fields) => match fields.iter().find(|(n, _)| n == field) {
                 Some((_, s)) => shape = *s,
                 None => {
-                    let (o, _) = position(p, *id);
+                    let (mut o, _) = position(p, *id);
+                    // The parser places a selection at its dot; point at the field name.
+                    if p.source_info().source.chars().nth(o) == Some('.') {
+                        o += 1;
+                    }
                     let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
                     let help = crate::de::did_you_mean(field, names.iter().copied())
                         .map(|c| format!("did you mean `{so_far}.{c}`?"))
                         .unwrap_or_else(|| format!("`{so_far}` has {}", list(&names)));
                     out.push(Finding {
                         offset: o,
-                        len: 1,
+                        len: field.chars().count(),
                         message: format!("`{so_far}` has no field `{field}`"),
                         help: Some(help),
                     });

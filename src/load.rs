@@ -12,13 +12,16 @@ use crate::model::{API_VERSION, Budget, Kind, Object, Policy, Probe, ScalingTarg
 use crate::source::{SourceFile, Span};
 use crate::tree::{Node, Value};
 
-/// One document of a file: its tree (for spans) and, when it decoded cleanly, its object.
+/// One document of a file: its tree (for spans) and its object when it decoded. When the
+/// document had errors (`valid` is false) the object is partial — the offending fields left
+/// out — and serves only further checks, never conversion or planning.
 #[derive(Clone, Debug)]
 pub struct Document {
     pub file: Arc<SourceFile>,
     pub node: Node,
     pub kind: Option<Kind>,
     pub object: Option<Object>,
+    pub valid: bool,
 }
 
 impl Document {
@@ -170,7 +173,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
         Some(m) => {
             let (meta, issues) = decode::<ObjectMeta>(m);
             diags.extend(issues.into_iter().map(|i| to_diag(file, m.span, i)));
-            meta.and_then(|meta| check_meta(file, m, kind, meta, &mut diags))
+            meta.map(|meta| check_meta(file, m, kind, meta, &mut diags))
         }
     };
     let spec_node = node.get("spec");
@@ -189,7 +192,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
                 }
             };
             match (decoded, meta) {
-                (Some(mut o), Some(meta)) if ok => {
+                (Some(mut o), Some(meta)) => {
                     match &mut o {
                         Object::Policy(x) => x.metadata = meta,
                         Object::Budget(x) => x.metadata = meta,
@@ -202,7 +205,8 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
             }
         }
     };
-    (Some(Document { file: file.clone(), node, kind: Some(kind), object }), diags)
+    let valid = ok && !diags.iter().any(|d| d.severity == crate::diag::Severity::Error);
+    (Some(Document { file: file.clone(), node, kind: Some(kind), object, valid }), diags)
 }
 
 fn spec_of<T: DeserializeOwned>(file: &Arc<SourceFile>, spec: &Node, diags: &mut Vec<Diagnostic>) -> Option<T> {
@@ -217,8 +221,7 @@ fn check_meta(
     kind: Kind,
     meta: ObjectMeta,
     diags: &mut Vec<Diagnostic>,
-) -> Option<ObjectMeta> {
-    let before = diags.len();
+) -> ObjectMeta {
     match meta.name.as_deref() {
         None | Some("") => diags.push(Diagnostic::error("K002", file, m.span, "missing `metadata.name`")),
         Some(name) => {
@@ -243,7 +246,7 @@ fn check_meta(
             diags.push(Diagnostic::error("K005", file, span, format!("`{ns}` is not a valid namespace: {why}")));
         }
     }
-    (diags.len() == before).then_some(meta)
+    meta
 }
 
 /// RFC 1123 subdomain, as Kubernetes requires of most object names.

@@ -89,7 +89,13 @@ impl Builder<'_> {
         let mut parser = Parser::new_from_str(self.chunk);
         for ev in &mut parser {
             let (event, span) = ev.map_err(|e| {
-                let at = self.byte(e.marker().index());
+                let mut at = self.byte(e.marker().index());
+                // An error found at the end of a document belongs to its last line, not to
+                // the next document's `---`.
+                let last = self.base + self.chunk.trim_end().len();
+                if at >= last && last > self.base {
+                    at = last - self.chunk[..last - self.base].chars().next_back().map_or(1, char::len_utf8);
+                }
                 Box::new(
                     Diagnostic::error("K001", self.file, Span::new(at, at + 1), format!("YAML syntax error: {}", e.info()))
                         .with_label("here"),

@@ -32,7 +32,7 @@ pub fn run(a: Args) -> u8 {
         eprint!("{}", crate::diag::render_human_all(&out.diagnostics, out.summary(), false));
         return EXIT_FINDINGS;
     }
-    let objects: Vec<_> = out.documents.into_iter().filter_map(|d| d.object).collect();
+    let objects: Vec<_> = out.documents.into_iter().filter(|d| d.valid).filter_map(|d| d.object).collect();
     let text = match a.to {
         To::Yaml => crate::convert::to_yaml(&objects),
         To::Dsl => crate::dsl::print::print(&objects),

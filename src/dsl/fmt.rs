@@ -60,10 +60,23 @@ fn comment(c: &Pair<'_, Rule>, prev_end: Option<usize>, indent: usize, lines: &m
 
 fn format_chunk(pair: Pair<'_, Rule>, lines: &mut Vec<String>) {
     let mut prev_end = None;
+    // Objects that share a chunk are separated by a blank line, before their comments.
+    let mut separated = true;
     for p in pair.into_inner() {
         match p.as_rule() {
-            Rule::COMMENT => comment(&p, prev_end, 0, lines),
+            Rule::COMMENT => {
+                let trailing = prev_end == Some(line_of(&p));
+                if !trailing && !separated {
+                    lines.push(String::new());
+                    separated = true;
+                }
+                comment(&p, prev_end, 0, lines);
+            }
             Rule::item => {
+                if !separated {
+                    lines.push(String::new());
+                }
+                separated = false;
                 prev_end = Some(end_line_of(&p));
                 let mut inner = p.into_inner();
                 let mut head = String::new();
@@ -90,8 +103,17 @@ fn format_chunk(pair: Pair<'_, Rule>, lines: &mut Vec<String>) {
     }
 }
 
-/// A `{ … }` block with one entry per line; `prefix` is what precedes the `{` on its line.
+/// A `{ … }` block: on one line when it holds only plain values and fits, else one entry
+/// per line. `prefix` is what precedes the `{` on its line.
 fn block(p: Pair<'_, Rule>, indent: usize, prefix: String, suffix: &str, lines: &mut Vec<String>) {
+    if indent > 0 || !prefix.is_empty() && !is_item_head(&prefix) {
+        if let Some(flat) = flat_block(&p) {
+            if prefix.len() + flat.len() + suffix.len() <= WIDTH {
+                lines.push(format!("{prefix}{flat}{suffix}"));
+                return;
+            }
+        }
+    }
     let children: Vec<_> = p.into_inner().collect();
     if children.is_empty() {
         lines.push(format!("{prefix}{{}}{suffix}"));
@@ -184,6 +206,28 @@ fn value(v: Pair<'_, Rule>, indent: usize, prefix: String, suffix: &str, lines: 
         }
         _ => lines.push(format!("{prefix}{}{suffix}", v.as_str())),
     }
+}
+
+fn is_item_head(prefix: &str) -> bool {
+    !prefix.starts_with(' ')
+}
+
+/// The one-line form of a block whose values are all scalars or lists of scalars.
+fn flat_block(p: &Pair<'_, Rule>) -> Option<String> {
+    let nested = p.clone().into_inner().filter(|e| e.as_rule() == Rule::entry).any(|e| {
+        e.into_inner().any(|c| match c.as_rule() {
+            Rule::block => true,
+            Rule::value => c.into_inner().next().is_some_and(|v| match v.as_rule() {
+                Rule::block => true,
+                Rule::list => v.into_inner().any(|x| {
+                    x.as_rule() == Rule::value && x.into_inner().next().is_some_and(|y| matches!(y.as_rule(), Rule::block | Rule::list))
+                }),
+                _ => false,
+            }),
+            _ => false,
+        })
+    });
+    if nested { None } else { inline(p) }
 }
 
 /// The one-line form of a value, or None when it holds comments.

@@ -74,7 +74,21 @@ pub fn parse_chunk<'a>(file: &Arc<SourceFile>, chunk: Chunk<'a>) -> Result<Pair<
 }
 
 fn syntax_error(file: &Arc<SourceFile>, base: usize, e: pest::error::Error<Rule>) -> Diagnostic {
-    let e = e.renamed_rules(rule_name);
+    let expected = match &e.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            let mut names: Vec<String> = positives.iter().filter(|r| **r != Rule::COMMENT).map(rule_name).collect();
+            names.dedup();
+            match names.len() {
+                0 => "valid syntax".to_string(),
+                1 => names.remove(0),
+                _ => {
+                    let last = names.pop().unwrap_or_default();
+                    format!("{} or {last}", names.join(", "))
+                }
+            }
+        }
+        pest::error::ErrorVariant::CustomError { message } => message.clone(),
+    };
     let (s, end) = match e.location {
         pest::error::InputLocation::Pos(p) => (p, p),
         pest::error::InputLocation::Span((a, b)) => (a, b),
@@ -84,10 +98,7 @@ fn syntax_error(file: &Arc<SourceFile>, base: usize, e: pest::error::Error<Rule>
         .next()
         .map(|c| if c == '\n' { "end of line".to_string() } else { format!("`{c}`") })
         .unwrap_or_else(|| "end of file".to_string());
-    let mut message = e.variant.message().to_string();
-    if let Some(rest) = message.strip_prefix("expected ") {
-        message = format!("expected {rest}, found {found}");
-    }
+    let message = format!("expected {expected}, found {found}");
     let len = file.text[base + s..].chars().next().map_or(0, char::len_utf8);
     let span = Span::new(base + s, base + end.max(s + len));
     let help = if found == "end of file" {
@@ -112,7 +123,7 @@ fn rule_name(r: &Rule) -> String {
         Rule::string | Rule::string_inner => "a string",
         Rule::cel | Rule::cel_inner => "a `CEL expression`",
         Rule::number => "a number",
-        Rule::quantity | Rule::unit => "a quantity",
+        Rule::quantity => "a quantity",
         Rule::time => "a time",
         Rule::EOI => "end of file",
         _ => "more input",

@@ -71,8 +71,12 @@ fn value(field: &str, v: &Json, s: &mut String) {
         Json::Null => s.push_str("null"),
         Json::Bool(b) => s.push_str(if *b { "true" } else { "false" }),
         Json::Number(n) => {
-            s.push_str(&n.to_string());
-            if field == "maxWatts" {
+            match n.as_f64() {
+                // 4500.0 reads back as the same f64 when written 4500.
+                Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => s.push_str(&(f as i64).to_string()),
+                _ => s.push_str(&n.to_string()),
+            }
+            if field == "maxWatts" && !s.ends_with(|c: char| c.is_ascii_alphabetic() || c == '+') && !n.to_string().contains(['e', 'E']) {
                 s.push('W');
             }
         }

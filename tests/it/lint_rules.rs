@@ -1,0 +1,100 @@
+//! Each fixture under `tests/fixtures/lint/` is named after the rule it breaks. The snapshot
+//! shows exactly what a user sees (source line, caret, code, help); the assertions make sure
+//! the named rule fires, at the lines the fixture marks.
+
+use kilter::diag::{Summary, render_human_all};
+use kilter::lint::lint_text;
+
+fn rel(path: &std::path::Path) -> String {
+    path.strip_prefix(crate::root()).unwrap().to_string_lossy().replace('\\', "/")
+}
+
+#[test]
+fn every_rule_fixture_reports_its_rule() {
+    insta::glob!("../fixtures/lint", "*.*", |path| {
+        let text = crate::read(path);
+        let out = lint_text(&rel(path), &text);
+        let name = path.file_stem().unwrap().to_string_lossy();
+        let code = &name[..4];
+        assert!(
+            out.diagnostics.iter().any(|d| d.code == code),
+            "{} should report {code}; got {:?}",
+            path.display(),
+            out.diagnostics.iter().map(|d| (d.code, d.message.clone())).collect::<Vec<_>>()
+        );
+        let rendered = render_human_all(&out.diagnostics, Summary::of(1, &out.diagnostics), false);
+        insta::assert_snapshot!(rendered);
+    });
+}
+
+#[test]
+fn every_rule_has_a_fixture() {
+    let dir = crate::fixture("lint");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for r in kilter::check::RULES {
+        assert!(names.iter().any(|n| n.starts_with(r.code)), "no fixture for {}", r.code);
+    }
+}
+
+#[test]
+fn one_bad_document_does_not_hide_the_others() {
+    let text = "apiVersion: kilter.dev/v1alpha1\nkind: Budget\nmetadata: { name: a }\nspec: { power: { maxWats: 1 } }\n---\n\
+                a: [1, 2\n---\napiVersion: kilter.dev/v1alpha1\nkind: Budget\nmetadata: { name: b }\nspec: { power: { maxWatts: -1 } }\n";
+    let out = lint_text("multi.yaml", text);
+    let codes: Vec<_> = out.diagnostics.iter().map(|d| (d.code, d.start().0)).collect();
+    assert!(codes.contains(&("K003", 4)), "{codes:?}");
+    assert!(codes.iter().any(|(c, l)| *c == "K001" && *l == 6), "{codes:?}");
+    assert!(codes.contains(&("K006", 11)), "{codes:?}");
+}
+
+#[test]
+fn foreign_kubernetes_documents_are_left_alone() {
+    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web }\nspec: { replicas: 3 }\n---\n\
+                apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\n";
+    assert!(lint_text("deploy.yaml", text).diagnostics.is_empty());
+    let typo = "apiVersion: kilter.dve/v1alpha1\nkind: Policy\nmetadata: { name: a }\nspec: {}\n";
+    assert_eq!(lint_text("typo.yaml", typo).diagnostics[0].code, "K002");
+}
+
+#[test]
+fn cel_diagnostics_point_inside_the_expression() {
+    let text = "apiVersion: kilter.dev/v1alpha1\nkind: Policy\nmetadata: { name: a }\nspec:\n  when: \"cluster.cpu.utilisation < 0.3\"\n  action: { cordon: {} }\n";
+    let out = lint_text("cel.yaml", text);
+    let d = &out.diagnostics[0];
+    assert_eq!(d.code, "K012");
+    // `utilisation` starts at column 22 of line 5.
+    assert_eq!(d.start(), (5, 22));
+    assert_eq!(d.end(), (5, 33));
+    assert_eq!(d.help.as_deref(), Some("did you mean `cluster.cpu.utilization`?"));
+}
+
+#[test]
+fn examples_and_policies_lint_clean() {
+    for dir in ["examples", "policies"] {
+        let mut files = Vec::new();
+        collect(&crate::root().join(dir), &mut files);
+        assert!(!files.is_empty(), "{dir} is empty");
+        let sources: Vec<_> = files
+            .iter()
+            .map(|p| kilter::source::SourceFile::new(p.display().to_string(), crate::read(p)))
+            .collect();
+        let out = kilter::lint::lint(&sources);
+        assert!(out.diagnostics.is_empty(), "{dir}: {:#?}", out.diagnostics.iter().map(|d| (&d.file.path, d.start(), &d.message)).collect::<Vec<_>>());
+        assert!(out.documents.iter().all(|d| d.valid && d.object.is_some()));
+    }
+}
+
+pub fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect(&p, out);
+        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "kilter") {
+            out.push(p);
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Integration tests, one binary, grouped by topic.
+
+mod cli;
+mod convert;
+mod crds;
+mod lint_rules;
+mod properties;
+mod sarif;
+
+use std::path::{Path, PathBuf};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("tests/fixtures").join(rel)
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
