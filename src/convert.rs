@@ -24,7 +24,10 @@ pub fn crds_yaml() -> String {
 pub fn crd_files() -> Vec<(String, String)> {
     let mut files = Vec::new();
     for k in Kind::ALL {
-        files.push((format!("{}.{}.yaml", k.plural(), crate::model::GROUP), crate::yaml_emit::emit(&crd_json(k))));
+        files.push((
+            format!("{}.{}.yaml", k.plural(), crate::model::GROUP),
+            crate::yaml_emit::emit(&crd_json(k)),
+        ));
     }
     for k in Kind::ALL {
         let mut s = serde_json::to_string_pretty(&json_schema(k)).expect("schemas serialize");
@@ -60,9 +63,21 @@ pub fn json_schema(kind: Kind) -> Json {
     }
     schema["required"] = json!(["apiVersion", "kind", "metadata", "spec"]);
     let mut out = serde_json::Map::new();
-    out.insert("$schema".into(), json!("https://json-schema.org/draft/2020-12/schema"));
-    out.insert("$id".into(), json!(format!("https://kilter.dev/schemas/{}.json", kind.name().to_ascii_lowercase())));
-    out.insert("title".into(), json!(format!("{} ({API_VERSION})", kind.name())));
+    out.insert(
+        "$schema".into(),
+        json!("https://json-schema.org/draft/2020-12/schema"),
+    );
+    out.insert(
+        "$id".into(),
+        json!(format!(
+            "https://kilter.dev/schemas/{}.json",
+            kind.name().to_ascii_lowercase()
+        )),
+    );
+    out.insert(
+        "title".into(),
+        json!(format!("{} ({API_VERSION})", kind.name())),
+    );
     if let Json::Object(m) = schema {
         out.extend(m);
     }
@@ -72,7 +87,10 @@ pub fn json_schema(kind: Kind) -> Json {
 fn editor_schema(v: &mut Json) {
     let Json::Object(m) = v else { return };
     if m.remove("x-kubernetes-int-or-string").is_some() {
-        m.insert("anyOf".into(), json!([{ "type": "integer" }, { "type": "string" }]));
+        m.insert(
+            "anyOf".into(),
+            json!([{ "type": "integer" }, { "type": "string" }]),
+        );
     }
     if m.contains_key("properties") && !m.contains_key("additionalProperties") {
         m.insert("additionalProperties".into(), json!(false));

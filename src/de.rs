@@ -6,7 +6,9 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor,
+};
 
 use crate::source::Span;
 use crate::tree::{Node, Value};
@@ -54,10 +56,16 @@ impl de::Error for Issue {
         Issue::new("K005", msg.to_string())
     }
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Issue::new("K004", format!("expected {exp}, found {}", unexpected(&unexp)))
+        Issue::new(
+            "K004",
+            format!("expected {exp}, found {}", unexpected(&unexp)),
+        )
     }
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Issue::new("K005", format!("invalid value {}: expected {exp}", unexpected(&unexp)))
+        Issue::new(
+            "K005",
+            format!("invalid value {}: expected {exp}", unexpected(&unexp)),
+        )
     }
     fn missing_field(field: &'static str) -> Self {
         let mut i = Issue::new("K004", format!("missing required field `{field}`"));
@@ -77,18 +85,30 @@ fn unexpected(u: &de::Unexpected<'_>) -> String {
 }
 
 /// The closest candidate by edit distance, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()),
+                c,
+            )
+        })
         .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
 
 fn one_of(items: &[&str]) -> String {
-    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 struct Ctx {
@@ -122,7 +142,10 @@ pub fn decode<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<Issue>) {
                 let span = e.span.unwrap_or(node.span);
                 // A required field that was set aside: set its whole mapping aside too,
                 // without reporting the consequence as a second error.
-                let consequence = e.missing_field.as_ref().is_some_and(|f| ctx.skipped_keys.borrow().contains(f));
+                let consequence = e
+                    .missing_field
+                    .as_ref()
+                    .is_some_and(|f| ctx.skipped_keys.borrow().contains(f));
                 let again = !ctx.poisoned.insert(span);
                 if !consequence {
                     errors.push(e);
@@ -153,21 +176,23 @@ struct De<'a> {
 impl<'a> De<'a> {
     fn mismatch(&self, expected: &str) -> Issue {
         let mut help = None;
-        if let Value::Int(_) | Value::Float(_) | Value::Bool(_) = self.node.value {
-            if expected == "a string" {
-                help = Some("quote the value to make it a string".to_string());
-            }
+        if let Value::Int(_) | Value::Float(_) | Value::Bool(_) = self.node.value
+            && expected == "a string"
+        {
+            help = Some("quote the value to make it a string".to_string());
         }
-        if let Value::Str(s) = &self.node.value {
-            if expected.contains("number") || expected.contains("integer") {
-                if s.parse::<f64>().is_ok() {
-                    help = Some("remove the quotes: this field takes a number".to_string());
-                }
-            }
+        if let Value::Str(s) = &self.node.value
+            && (expected.contains("number") || expected.contains("integer"))
+            && s.parse::<f64>().is_ok()
+        {
+            help = Some("remove the quotes: this field takes a number".to_string());
         }
-        Issue::new("K004", format!("expected {expected}, found {}", self.node.describe()))
-            .at(self.node.span)
-            .help(help)
+        Issue::new(
+            "K004",
+            format!("expected {expected}, found {}", self.node.describe()),
+        )
+        .at(self.node.span)
+        .help(help)
     }
 
     fn map_access(self, fields: Option<&'static [&'static str]>) -> Map<'a> {
@@ -184,10 +209,12 @@ macro_rules! int_method {
     ($method:ident) => {
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Issue> {
             match self.node.value {
-                Value::Int(i) => visitor.visit_i64(i).map_err(|e: Issue| e.at(self.node.span)),
-                Value::Float(f) if f.fract() == 0.0 && f.abs() < 9e15 => {
-                    visitor.visit_i64(f as i64).map_err(|e: Issue| e.at(self.node.span))
-                }
+                Value::Int(i) => visitor
+                    .visit_i64(i)
+                    .map_err(|e: Issue| e.at(self.node.span)),
+                Value::Float(f) if f.fract() == 0.0 && f.abs() < 9e15 => visitor
+                    .visit_i64(f as i64)
+                    .map_err(|e: Issue| e.at(self.node.span)),
                 _ => Err(self.mismatch("an integer")),
             }
         }
@@ -205,7 +232,10 @@ impl<'de> de::Deserializer<'de> for De<'_> {
             Value::Int(i) => visitor.visit_i64(*i),
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Str(s) => visitor.visit_str(s),
-            Value::Seq(items) => visitor.visit_seq(Seq { items: items.iter(), ctx: self.ctx }),
+            Value::Seq(items) => visitor.visit_seq(Seq {
+                items: items.iter(),
+                ctx: self.ctx,
+            }),
             Value::Map(_) => visitor.visit_map(self.map_access(None)),
         };
         r.map_err(|e| e.at(span))
@@ -235,7 +265,9 @@ impl<'de> de::Deserializer<'de> for De<'_> {
         match self.node.value {
             Value::Int(i) => visitor.visit_f64(i as f64),
             Value::Float(f) if f.is_finite() => visitor.visit_f64(f),
-            Value::Float(_) => Err(Issue::new("K005", "expected a finite number").at(self.node.span)),
+            Value::Float(_) => {
+                Err(Issue::new("K005", "expected a finite number").at(self.node.span))
+            }
             _ => Err(self.mismatch("a number")),
         }
     }
@@ -246,7 +278,9 @@ impl<'de> de::Deserializer<'de> for De<'_> {
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Issue> {
         match &self.node.value {
-            Value::Str(s) => visitor.visit_str(s).map_err(|e: Issue| e.at(self.node.span)),
+            Value::Str(s) => visitor
+                .visit_str(s)
+                .map_err(|e: Issue| e.at(self.node.span)),
             _ => Err(self.mismatch("a string")),
         }
     }
@@ -278,18 +312,29 @@ impl<'de> de::Deserializer<'de> for De<'_> {
         }
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, Issue> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Issue> {
         self.deserialize_unit(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, Issue> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Issue> {
         visitor.visit_newtype_struct(self)
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Issue> {
         match &self.node.value {
             Value::Seq(items) => visitor
-                .visit_seq(Seq { items: items.iter(), ctx: self.ctx })
+                .visit_seq(Seq {
+                    items: items.iter(),
+                    ctx: self.ctx,
+                })
                 .map_err(|e: Issue| e.at(self.node.span)),
             _ => Err(self.mismatch("a list")),
         }
@@ -299,13 +344,20 @@ impl<'de> de::Deserializer<'de> for De<'_> {
         self.deserialize_seq(visitor)
     }
 
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _: &'static str, _: usize, visitor: V) -> Result<V::Value, Issue> {
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: usize,
+        visitor: V,
+    ) -> Result<V::Value, Issue> {
         self.deserialize_seq(visitor)
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Issue> {
         match &self.node.value {
-            Value::Map(_) => visitor.visit_map(self.map_access(None)).map_err(|e: Issue| e.at(self.node.span)),
+            Value::Map(_) => visitor
+                .visit_map(self.map_access(None))
+                .map_err(|e: Issue| e.at(self.node.span)),
             Value::Null => visitor.visit_map(self.map_access(None)),
             _ => Err(self.mismatch("a mapping")),
         }
@@ -335,15 +387,22 @@ impl<'de> de::Deserializer<'de> for De<'_> {
             return Err(self.mismatch(&format!("one of {}", one_of(variants))));
         };
         if !variants.contains(&s.as_str()) {
-            let help = did_you_mean(s, variants.iter().copied()).map(|c| format!("did you mean `{c}`?"));
+            let help =
+                did_you_mean(s, variants.iter().copied()).map(|c| format!("did you mean `{c}`?"));
             return Err(Issue::new(
                 "K007",
-                format!("`{s}` is not a valid {}: expected one of {}", enum_name(name), one_of(variants)),
+                format!(
+                    "`{s}` is not a valid {}: expected one of {}",
+                    enum_name(name),
+                    one_of(variants)
+                ),
             )
             .at(self.node.span)
             .help(help));
         }
-        visitor.visit_enum(s.as_str().into_deserializer()).map_err(|e: Issue| e.at(self.node.span))
+        visitor
+            .visit_enum(s.as_str().into_deserializer())
+            .map_err(|e: Issue| e.at(self.node.span))
     }
 
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Issue> {
@@ -373,12 +432,21 @@ struct Seq<'a> {
 
 impl<'de> SeqAccess<'de> for Seq<'_> {
     type Error = Issue;
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Issue> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Issue> {
         for node in self.items.by_ref() {
             if self.ctx.poisoned.contains(&node.span) {
                 continue;
             }
-            return seed.deserialize(De { node, ctx: self.ctx }).map(Some).map_err(|e| e.at(node.span));
+            return seed
+                .deserialize(De {
+                    node,
+                    ctx: self.ctx,
+                })
+                .map(Some)
+                .map_err(|e| e.at(node.span));
         }
         Ok(None)
     }
@@ -394,18 +462,26 @@ struct Map<'a> {
 impl<'de> MapAccess<'de> for Map<'_> {
     type Error = Issue;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Issue> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Issue> {
         for entry in self.entries.by_ref() {
-            if let Some(fields) = self.fields {
-                if !fields.contains(&entry.key.as_str()) {
-                    let help = did_you_mean(&entry.key, fields.iter().copied())
-                        .map(|c| format!("did you mean `{c}`?"))
-                        .or_else(|| (!fields.is_empty()).then(|| format!("known fields here: {}", one_of(fields))));
-                    self.ctx.notes.borrow_mut().push(
-                        Issue::new("K003", format!("unknown field `{}`", entry.key)).at(entry.key_span).help(help),
-                    );
-                    continue;
-                }
+            if let Some(fields) = self.fields
+                && !fields.contains(&entry.key.as_str())
+            {
+                let help = did_you_mean(&entry.key, fields.iter().copied())
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .or_else(|| {
+                        (!fields.is_empty())
+                            .then(|| format!("known fields here: {}", one_of(fields)))
+                    });
+                self.ctx.notes.borrow_mut().push(
+                    Issue::new("K003", format!("unknown field `{}`", entry.key))
+                        .at(entry.key_span)
+                        .help(help),
+                );
+                continue;
             }
             if self.ctx.poisoned.contains(&entry.value.span) {
                 self.ctx.skipped_keys.borrow_mut().insert(entry.key.clone());
@@ -413,14 +489,21 @@ impl<'de> MapAccess<'de> for Map<'_> {
             }
             self.value = Some(&entry.value);
             let key: de::value::StrDeserializer<'_, Issue> = entry.key.as_str().into_deserializer();
-            return seed.deserialize(key).map(Some).map_err(|e| e.at(entry.key_span));
+            return seed
+                .deserialize(key)
+                .map(Some)
+                .map_err(|e| e.at(entry.key_span));
         }
         Ok(None)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Issue> {
         let node = self.value.take().expect("value after key");
-        seed.deserialize(De { node, ctx: self.ctx }).map_err(|e| e.at(node.span))
+        seed.deserialize(De {
+            node,
+            ctx: self.ctx,
+        })
+        .map_err(|e| e.at(node.span))
     }
 }
 
@@ -463,9 +546,15 @@ mod tests {
     #[test]
     fn every_bad_value_is_reported_not_only_the_first() {
         let (_, issues, f) = run("maxWatts: lots\nwarnPercent: \"5\"\n");
-        let lines: Vec<_> = issues.iter().map(|i| f.line_col(i.span.unwrap().start).0).collect();
+        let lines: Vec<_> = issues
+            .iter()
+            .map(|i| f.line_col(i.span.unwrap().start).0)
+            .collect();
         assert_eq!(lines, vec![1, 2], "{issues:?}");
-        assert_eq!(issues[1].help.as_deref(), Some("remove the quotes: this field takes a number"));
+        assert_eq!(
+            issues[1].help.as_deref(),
+            Some("remove the quotes: this field takes a number")
+        );
     }
 
     #[test]

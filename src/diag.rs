@@ -38,7 +38,12 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, file: &Arc<SourceFile>, span: Span, message: impl Into<String>) -> Self {
+    pub fn error(
+        code: &'static str,
+        file: &Arc<SourceFile>,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             code,
             severity: Severity::Error,
@@ -51,7 +56,12 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, file: &Arc<SourceFile>, span: Span, message: impl Into<String>) -> Self {
+    pub fn warning(
+        code: &'static str,
+        file: &Arc<SourceFile>,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, file, span, message)
@@ -108,7 +118,10 @@ pub struct Summary {
 
 impl Summary {
     pub fn of(files: usize, diags: &[Diagnostic]) -> Self {
-        let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+        let errors = diags
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
         Summary {
             files,
             errors,
@@ -162,11 +175,10 @@ impl miette::Diagnostic for MietteView<'_> {
             Some(self.d.label.clone().unwrap_or_else(|| "here".into())),
             (self.d.span.start, self.d.span.len()),
         );
-        let related = self
-            .d
-            .related
-            .iter()
-            .map(|(s, l)| miette::LabeledSpan::new_with_span(Some(l.clone()), (s.start, s.len())));
+        let related =
+            self.d.related.iter().map(|(s, l)| {
+                miette::LabeledSpan::new_with_span(Some(l.clone()), (s.start, s.len()))
+            });
         Some(Box::new(std::iter::once(primary).chain(related)))
     }
 }
@@ -338,7 +350,9 @@ pub fn render_github(diags: &[Diagnostic]) -> String {
 }
 
 fn gh_escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn gh_escape_prop(s: &str) -> String {

@@ -41,7 +41,15 @@ pub const VARIABLES: &[(&str, Shape)] = &[
             ("cpu", UTIL),
             ("memory", UTIL),
             ("power", Obj(&[("watts", Leaf)])),
-            ("nodes", Obj(&[("total", Leaf), ("ready", Leaf), ("schedulable", Leaf), ("cordoned", Leaf)])),
+            (
+                "nodes",
+                Obj(&[
+                    ("total", Leaf),
+                    ("ready", Leaf),
+                    ("schedulable", Leaf),
+                    ("cordoned", Leaf),
+                ]),
+            ),
         ]),
     ),
     (
@@ -58,14 +66,38 @@ pub const VARIABLES: &[(&str, Shape)] = &[
     ),
     (
         "pod",
-        Obj(&[("namespace", Leaf), ("name", Leaf), ("labels", Map), ("cpu", USE), ("memory", USE)]),
+        Obj(&[
+            ("namespace", Leaf),
+            ("name", Leaf),
+            ("labels", Map),
+            ("cpu", USE),
+            ("memory", USE),
+        ]),
     ),
-    ("now", Obj(&[("timestamp", Leaf), ("hour", Leaf), ("minute", Leaf), ("weekday", Leaf)])),
+    (
+        "now",
+        Obj(&[
+            ("timestamp", Leaf),
+            ("hour", Leaf),
+            ("minute", Leaf),
+            ("weekday", Leaf),
+        ]),
+    ),
     (
         "budget",
         Obj(&[
-            ("power", Obj(&[("watts", Leaf), ("maxWatts", Leaf), ("percent", Leaf)])),
-            ("disruption", Obj(&[("unavailable", Leaf), ("maxUnavailable", Leaf), ("drainsLastHour", Leaf)])),
+            (
+                "power",
+                Obj(&[("watts", Leaf), ("maxWatts", Leaf), ("percent", Leaf)]),
+            ),
+            (
+                "disruption",
+                Obj(&[
+                    ("unavailable", Leaf),
+                    ("maxUnavailable", Leaf),
+                    ("drainsLastHour", Leaf),
+                ]),
+            ),
         ]),
     ),
 ];
@@ -92,7 +124,12 @@ pub fn compile(src: &str) -> Result<Program, Vec<Finding>> {
         }]);
     }
     if src.trim().is_empty() {
-        return Err(vec![Finding { offset: 0, len: 0, message: "empty CEL expression".into(), help: None }]);
+        return Err(vec![Finding {
+            offset: 0,
+            len: 0,
+            message: "empty CEL expression".into(),
+            help: None,
+        }]);
     }
     let mut depth = 0usize;
     for (i, c) in src.chars().enumerate() {
@@ -126,7 +163,12 @@ pub fn compile(src: &str) -> Result<Program, Vec<Finding>> {
                 help: None,
             })
             .collect()),
-        Err(_) => Err(vec![Finding { offset: 0, len: 1, message: "CEL expression could not be parsed".into(), help: None }]),
+        Err(_) => Err(vec![Finding {
+            offset: 0,
+            len: 1,
+            message: "CEL expression could not be parsed".into(),
+            help: None,
+        }]),
     }
 }
 
@@ -139,7 +181,11 @@ fn tidy(msg: &str) -> String {
         .replace("'<EOF>'", "end of expression")
         .replace("mismatched input ", "unexpected ")
         .replace("extraneous input ", "unexpected ");
-    if m.is_empty() { "invalid CEL syntax".into() } else { m }
+    if m.is_empty() {
+        "invalid CEL syntax".into()
+    } else {
+        m
+    }
 }
 
 /// Character offset of a 1-based (line, column) position in `src`, clamped.
@@ -174,7 +220,13 @@ fn position(p: &Program, id: u64) -> (usize, usize) {
         .unwrap_or((0, 1))
 }
 
-fn walk(p: &Program, e: &cel::IdedExpr, allowed: &[&str], bound: &mut Vec<String>, out: &mut Vec<Finding>) {
+fn walk(
+    p: &Program,
+    e: &cel::IdedExpr,
+    allowed: &[&str],
+    bound: &mut Vec<String>,
+    out: &mut Vec<Finding>,
+) {
     // A select chain rooted at an identifier: `node.cpu.utilization`.
     if let Some((root, root_id, path, ids)) = chain(e) {
         if !bound.iter().any(|b| b == root) {
@@ -253,14 +305,27 @@ fn chain(e: &cel::IdedExpr) -> Option<Chain<'_>> {
     }
 }
 
-fn check_path(p: &Program, root: &str, root_id: u64, path: &[&str], ids: &[u64], allowed: &[&str], out: &mut Vec<Finding>) {
+fn check_path(
+    p: &Program,
+    root: &str,
+    root_id: u64,
+    path: &[&str],
+    ids: &[u64],
+    allowed: &[&str],
+    out: &mut Vec<Finding>,
+) {
     let (offset, _) = position(p, root_id);
     let len = root.chars().count();
     let Some((_, shape)) = VARIABLES.iter().find(|(n, _)| *n == root) else {
         let help = crate::de::did_you_mean(root, allowed.iter().copied())
             .map(|c| format!("did you mean `{c}`? This field may use {}", list(allowed)))
             .unwrap_or_else(|| format!("this field may use {}", list(allowed)));
-        out.push(Finding { offset, len, message: format!("unknown variable `{root}`"), help: Some(help) });
+        out.push(Finding {
+            offset,
+            len,
+            message: format!("unknown variable `{root}`"),
+            help: Some(help),
+        });
         return;
     };
     if !allowed.contains(&root) {
@@ -278,7 +343,12 @@ fn check_path(p: &Program, root: &str, root_id: u64, path: &[&str], ids: &[u64],
         match shape {
             Leaf => {
                 let (o, l) = position(p, *id);
-                out.push(Finding { offset: o, len: l, message: format!("`{so_far}` has no field `{field}`"), help: None });
+                out.push(Finding {
+                    offset: o,
+                    len: l,
+                    message: format!("`{so_far}` has no field `{field}`"),
+                    help: None,
+                });
                 return;
             }
             Map => return,
@@ -310,7 +380,11 @@ fn check_path(p: &Program, root: &str, root_id: u64, path: &[&str], ids: &[u64],
 }
 
 fn list(names: &[&str]) -> String {
-    names.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -339,12 +413,16 @@ mod tests {
         let p = compile("node.cpu.utilizaton < 0.5").unwrap();
         let f = check_references(&p, "nodeFilter");
         assert_eq!(f.len(), 1, "{f:?}");
-        assert_eq!(f[0].help.as_deref(), Some("did you mean `node.cpu.utilization`?"));
+        assert_eq!(
+            f[0].help.as_deref(),
+            Some("did you mean `node.cpu.utilization`?")
+        );
     }
 
     #[test]
     fn macro_variables_and_labels_are_allowed() {
-        let p = compile("node.labels.exists(k, k == 'pool') && node.labels['zone'] == 'a'").unwrap();
+        let p =
+            compile("node.labels.exists(k, k == 'pool') && node.labels['zone'] == 'a'").unwrap();
         assert!(check_references(&p, "nodeFilter").is_empty());
     }
 

@@ -21,7 +21,9 @@ impl LintOutput {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
     }
 }
 
@@ -51,7 +53,11 @@ pub fn lint(files: &[Arc<SourceFile>]) -> LintOutput {
     }
     crate::check::check_bundle(&documents, &mut diagnostics);
     diagnostics.sort_by_cached_key(Diagnostic::sort_key);
-    LintOutput { documents, diagnostics, files: files.len() }
+    LintOutput {
+        documents,
+        diagnostics,
+        files: files.len(),
+    }
 }
 
 /// Lints one in-memory text, for tests and editors.

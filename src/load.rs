@@ -89,7 +89,9 @@ pub const AUXILIARY_KINDS: [&str; 2] = ["ClusterSnapshot", "PolicyTest"];
 fn is_kilter_object(node: &Node) -> bool {
     let group_ok = match node.get("apiVersion").and_then(Node::as_str) {
         Some(v) => match v.split_once('/') {
-            Some((group, _)) => group == crate::model::GROUP || did_you_mean(group, [crate::model::GROUP]).is_some(),
+            Some((group, _)) => {
+                group == crate::model::GROUP || did_you_mean(group, [crate::model::GROUP]).is_some()
+            }
             None => v != "v1",
         },
         None => true,
@@ -108,7 +110,10 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
             "K002",
             file,
             node.span,
-            format!("expected a kilter object (a mapping with apiVersion and kind), found {}", node.describe()),
+            format!(
+                "expected a kilter object (a mapping with apiVersion and kind), found {}",
+                node.describe()
+            ),
         ));
         return (None, diags);
     }
@@ -127,8 +132,13 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
         }
         Some(v) if v.as_str() != Some(API_VERSION) => {
             diags.push(
-                Diagnostic::error("K002", file, v.span, format!("unsupported apiVersion; kilter reads `{API_VERSION}`"))
-                    .with_help(format!("write `apiVersion: {API_VERSION}`")),
+                Diagnostic::error(
+                    "K002",
+                    file,
+                    v.span,
+                    format!("unsupported apiVersion; kilter reads `{API_VERSION}`"),
+                )
+                .with_help(format!("write `apiVersion: {API_VERSION}`")),
             );
             ok = false;
         }
@@ -148,7 +158,9 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
                 let written = k.as_str().unwrap_or("");
                 let help = did_you_mean(written, Kind::ALL.iter().map(|k| k.name()))
                     .map(|c| format!("did you mean `{c}`?"))
-                    .unwrap_or_else(|| "one of `Policy`, `Budget`, `Probe`, `ScalingTarget`".into());
+                    .unwrap_or_else(|| {
+                        "one of `Policy`, `Budget`, `Probe`, `ScalingTarget`".into()
+                    });
                 diags.push(Diagnostic::error("K002", file, k.span, "unknown kind").with_help(help));
                 None
             }
@@ -157,7 +169,15 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
     for e in node.entries() {
         if !TOP_LEVEL.contains(&e.key.as_str()) {
             let help = did_you_mean(&e.key, TOP_LEVEL).map(|c| format!("did you mean `{c}`?"));
-            diags.push(Diagnostic::error("K003", file, e.key_span, format!("unknown field `{}`", e.key)).with_help_opt(help));
+            diags.push(
+                Diagnostic::error(
+                    "K003",
+                    file,
+                    e.key_span,
+                    format!("unknown field `{}`", e.key),
+                )
+                .with_help_opt(help),
+            );
             ok = false;
         }
     }
@@ -167,7 +187,12 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
 
     let meta = match node.get("metadata") {
         None => {
-            diags.push(Diagnostic::error("K002", file, head, "missing `metadata` with a `name`"));
+            diags.push(Diagnostic::error(
+                "K002",
+                file,
+                head,
+                "missing `metadata` with a `name`",
+            ));
             None
         }
         Some(m) => {
@@ -177,39 +202,64 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
         }
     };
     let spec_node = node.get("spec");
-    let object = match spec_node {
-        None => {
-            diags.push(Diagnostic::error("K004", file, head, format!("missing `spec` of the {}", kind.name())));
-            None
-        }
-        Some(spec) => {
-            let decoded = match kind {
-                Kind::Policy => spec_of(file, spec, &mut diags).map(|s| Object::Policy(Policy::new("", s))),
-                Kind::Budget => spec_of(file, spec, &mut diags).map(|s| Object::Budget(Budget::new("", s))),
-                Kind::Probe => spec_of(file, spec, &mut diags).map(|s| Object::Probe(Probe::new("", s))),
-                Kind::ScalingTarget => {
-                    spec_of(file, spec, &mut diags).map(|s| Object::ScalingTarget(ScalingTarget::new("", s)))
-                }
-            };
-            match (decoded, meta) {
-                (Some(mut o), Some(meta)) => {
-                    match &mut o {
-                        Object::Policy(x) => x.metadata = meta,
-                        Object::Budget(x) => x.metadata = meta,
-                        Object::Probe(x) => x.metadata = meta,
-                        Object::ScalingTarget(x) => x.metadata = meta,
-                    }
-                    Some(o)
-                }
-                _ => None,
+    let object =
+        match spec_node {
+            None => {
+                diags.push(Diagnostic::error(
+                    "K004",
+                    file,
+                    head,
+                    format!("missing `spec` of the {}", kind.name()),
+                ));
+                None
             }
-        }
-    };
-    let valid = ok && !diags.iter().any(|d| d.severity == crate::diag::Severity::Error);
-    (Some(Document { file: file.clone(), node, kind: Some(kind), object, valid }), diags)
+            Some(spec) => {
+                let decoded =
+                    match kind {
+                        Kind::Policy => spec_of(file, spec, &mut diags)
+                            .map(|s| Object::Policy(Policy::new("", s))),
+                        Kind::Budget => spec_of(file, spec, &mut diags)
+                            .map(|s| Object::Budget(Budget::new("", s))),
+                        Kind::Probe => spec_of(file, spec, &mut diags)
+                            .map(|s| Object::Probe(Probe::new("", s))),
+                        Kind::ScalingTarget => spec_of(file, spec, &mut diags)
+                            .map(|s| Object::ScalingTarget(ScalingTarget::new("", s))),
+                    };
+                match (decoded, meta) {
+                    (Some(mut o), Some(meta)) => {
+                        match &mut o {
+                            Object::Policy(x) => x.metadata = meta,
+                            Object::Budget(x) => x.metadata = meta,
+                            Object::Probe(x) => x.metadata = meta,
+                            Object::ScalingTarget(x) => x.metadata = meta,
+                        }
+                        Some(o)
+                    }
+                    _ => None,
+                }
+            }
+        };
+    let valid = ok
+        && !diags
+            .iter()
+            .any(|d| d.severity == crate::diag::Severity::Error);
+    (
+        Some(Document {
+            file: file.clone(),
+            node,
+            kind: Some(kind),
+            object,
+            valid,
+        }),
+        diags,
+    )
 }
 
-fn spec_of<T: DeserializeOwned>(file: &Arc<SourceFile>, spec: &Node, diags: &mut Vec<Diagnostic>) -> Option<T> {
+fn spec_of<T: DeserializeOwned>(
+    file: &Arc<SourceFile>,
+    spec: &Node,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<T> {
     let (v, issues) = decode::<T>(spec);
     diags.extend(issues.into_iter().map(|i| to_diag(file, spec.span, i)));
     v
@@ -223,7 +273,12 @@ fn check_meta(
     diags: &mut Vec<Diagnostic>,
 ) -> ObjectMeta {
     match meta.name.as_deref() {
-        None | Some("") => diags.push(Diagnostic::error("K002", file, m.span, "missing `metadata.name`")),
+        None | Some("") => diags.push(Diagnostic::error(
+            "K002",
+            file,
+            m.span,
+            "missing `metadata.name`",
+        )),
         Some(name) => {
             if let Some(why) = invalid_dns_subdomain(name) {
                 diags.push(Diagnostic::error(
@@ -239,11 +294,21 @@ fn check_meta(
         let span = m.get("namespace").map_or(m.span, |n| n.span);
         if !kind.namespaced() {
             diags.push(
-                Diagnostic::error("K002", file, span, format!("{} is cluster-scoped and takes no namespace", kind.name()))
-                    .with_help("remove `metadata.namespace`"),
+                Diagnostic::error(
+                    "K002",
+                    file,
+                    span,
+                    format!("{} is cluster-scoped and takes no namespace", kind.name()),
+                )
+                .with_help("remove `metadata.namespace`"),
             );
         } else if let Some(why) = invalid_dns_label(ns) {
-            diags.push(Diagnostic::error("K005", file, span, format!("`{ns}` is not a valid namespace: {why}")));
+            diags.push(Diagnostic::error(
+                "K005",
+                file,
+                span,
+                format!("`{ns}` is not a valid namespace: {why}"),
+            ));
         }
     }
     meta
@@ -254,10 +319,15 @@ pub fn invalid_dns_subdomain(s: &str) -> Option<&'static str> {
     if s.len() > 253 {
         return Some("longer than 253 characters");
     }
-    if !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') {
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+    {
         return Some("use lowercase letters, digits, `-` and `.` only");
     }
-    if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) || !s.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+    if !s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !s.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
         return Some("must start and end with a letter or digit");
     }
     None

@@ -102,7 +102,11 @@ impl Node {
             Some(i) => (&path[..i], &path[i + 1..]),
             None => ("", path),
         };
-        let parent = if parent.is_empty() { Some(self) } else { self.at(parent) };
+        let parent = if parent.is_empty() {
+            Some(self)
+        } else {
+            self.at(parent)
+        };
         parent?.entry(last).map(|e| e.key_span)
     }
 
@@ -133,7 +137,11 @@ mod tests {
     fn path_lookup_walks_maps_and_lists() {
         let leaf = Node::new(Value::Int(3), s(9));
         let item = Node::new(
-            Value::Map(vec![Entry { key: "min".into(), key_span: s(7), value: leaf }]),
+            Value::Map(vec![Entry {
+                key: "min".into(),
+                key_span: s(7),
+                value: leaf,
+            }]),
             s(6),
         );
         let root = Node::new(

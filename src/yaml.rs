@@ -48,7 +48,10 @@ fn split_documents(text: &str) -> Vec<(usize, &str)> {
     let mut starts = vec![0];
     let mut off = 0;
     for line in text.split_inclusive('\n') {
-        if off > 0 && line.starts_with("---") && line[3..].chars().next().is_none_or(char::is_whitespace) {
+        if off > 0
+            && line.starts_with("---")
+            && line[3..].chars().next().is_none_or(char::is_whitespace)
+        {
             starts.push(off);
         }
         off += line.len();
@@ -56,13 +59,27 @@ fn split_documents(text: &str) -> Vec<(usize, &str)> {
     starts
         .iter()
         .enumerate()
-        .map(|(i, &s)| (s, &text[s..starts.get(i + 1).copied().unwrap_or(text.len())]))
+        .map(|(i, &s)| {
+            (
+                s,
+                &text[s..starts.get(i + 1).copied().unwrap_or(text.len())],
+            )
+        })
         .collect()
 }
 
 enum Frame {
-    Seq { items: Vec<Node>, start: usize, anchor: usize },
-    Map { entries: Vec<Entry>, start: usize, key: Option<Node>, anchor: usize },
+    Seq {
+        items: Vec<Node>,
+        start: usize,
+        anchor: usize,
+    },
+    Map {
+        entries: Vec<Entry>,
+        start: usize,
+        key: Option<Node>,
+        anchor: usize,
+    },
 }
 
 struct Builder<'a> {
@@ -94,11 +111,20 @@ impl Builder<'_> {
                 // the next document's `---`.
                 let last = self.base + self.chunk.trim_end().len();
                 if at >= last && last > self.base {
-                    at = last - self.chunk[..last - self.base].chars().next_back().map_or(1, char::len_utf8);
+                    at = last
+                        - self.chunk[..last - self.base]
+                            .chars()
+                            .next_back()
+                            .map_or(1, char::len_utf8);
                 }
                 Box::new(
-                    Diagnostic::error("K001", self.file, Span::new(at, at + 1), format!("YAML syntax error: {}", e.info()))
-                        .with_label("here"),
+                    Diagnostic::error(
+                        "K001",
+                        self.file,
+                        Span::new(at, at + 1),
+                        format!("YAML syntax error: {}", e.info()),
+                    )
+                    .with_label("here"),
                 )
             })?;
             let span = Span::new(self.byte(span.start.index()), self.byte(span.end.index()));
@@ -108,32 +134,73 @@ impl Builder<'_> {
                     let node = self.scalar(&text, style, forced_str, span);
                     self.push(node, anchor);
                 }
-                Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq { items: Vec::new(), start: span.start, anchor }),
-                Event::MappingStart(anchor, _) => self.stack.push(Frame::Map { entries: Vec::new(), start: span.start, key: None, anchor }),
+                Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
+                    items: Vec::new(),
+                    start: span.start,
+                    anchor,
+                }),
+                Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
+                    entries: Vec::new(),
+                    start: span.start,
+                    key: None,
+                    anchor,
+                }),
                 Event::SequenceEnd => {
-                    if let Some(Frame::Seq { items, start, anchor }) = self.stack.pop() {
-                        let end = items.last().map_or(span.end, |n| n.span.end.max(span.start));
+                    if let Some(Frame::Seq {
+                        items,
+                        start,
+                        anchor,
+                    }) = self.stack.pop()
+                    {
+                        let end = items
+                            .last()
+                            .map_or(span.end, |n| n.span.end.max(span.start));
                         self.push(Node::new(Value::Seq(items), Span::new(start, end)), anchor);
                     }
                 }
                 Event::MappingEnd => {
-                    if let Some(Frame::Map { entries, start, anchor, .. }) = self.stack.pop() {
-                        let end = entries.last().map_or(span.end, |e| e.value.span.end.max(span.start));
-                        self.push(Node::new(Value::Map(entries), Span::new(start, end)), anchor);
+                    if let Some(Frame::Map {
+                        entries,
+                        start,
+                        anchor,
+                        ..
+                    }) = self.stack.pop()
+                    {
+                        let end = entries
+                            .last()
+                            .map_or(span.end, |e| e.value.span.end.max(span.start));
+                        self.push(
+                            Node::new(Value::Map(entries), Span::new(start, end)),
+                            anchor,
+                        );
                     }
                 }
                 Event::Alias(id) => {
-                    let node = self.anchors.iter().rev().find(|(a, _)| *a == id).map(|(_, n)| n.clone());
+                    let node = self
+                        .anchors
+                        .iter()
+                        .rev()
+                        .find(|(a, _)| *a == id)
+                        .map(|(_, n)| n.clone());
                     match node {
                         Some(mut n) => {
                             n.span = span;
                             n.content_start = None;
                             self.push(n, 0);
                         }
-                        None => self.diags.push(Diagnostic::error("K001", self.file, span, "YAML alias refers to an unknown anchor")),
+                        None => self.diags.push(Diagnostic::error(
+                            "K001",
+                            self.file,
+                            span,
+                            "YAML alias refers to an unknown anchor",
+                        )),
                     }
                 }
-                Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => {}
+                Event::StreamStart
+                | Event::StreamEnd
+                | Event::DocumentStart(_)
+                | Event::DocumentEnd
+                | Event::Nothing => {}
             }
         }
         Ok(())
@@ -156,20 +223,34 @@ impl Builder<'_> {
                         Value::Float(f) => f.to_string(),
                         Value::Null => "null".into(),
                         Value::Seq(_) | Value::Map(_) => {
-                            self.diags.push(Diagnostic::error("K001", self.file, k.span, "mapping keys must be plain strings"));
+                            self.diags.push(Diagnostic::error(
+                                "K001",
+                                self.file,
+                                k.span,
+                                "mapping keys must be plain strings",
+                            ));
                             return;
                         }
                     };
                     if let Some(prev) = entries.iter().find(|e| e.key == name) {
                         self.diags.push(
-                            Diagnostic::error("K001", self.file, k.span, format!("duplicate key `{name}`"))
-                                .with_label("defined again here")
-                                .with_related(prev.key_span, "first defined here")
-                                .with_help("YAML keeps only one of them; remove one"),
+                            Diagnostic::error(
+                                "K001",
+                                self.file,
+                                k.span,
+                                format!("duplicate key `{name}`"),
+                            )
+                            .with_label("defined again here")
+                            .with_related(prev.key_span, "first defined here")
+                            .with_help("YAML keeps only one of them; remove one"),
                         );
                         return;
                     }
-                    entries.push(Entry { key: name, key_span: k.span, value: node });
+                    entries.push(Entry {
+                        key: name,
+                        key_span: k.span,
+                        value: node,
+                    });
                 }
             },
         }
@@ -191,7 +272,11 @@ impl Builder<'_> {
     /// Where the string's characters start in the source, when they map one-to-one.
     fn content_start(&self, text: &str, style: ScalarStyle, span: Span) -> Option<usize> {
         let src = &self.file.text;
-        let at = |start: usize| src.get(start..start + text.len()).filter(|s| *s == text).map(|_| start);
+        let at = |start: usize| {
+            src.get(start..start + text.len())
+                .filter(|s| *s == text)
+                .map(|_| start)
+        };
         match style {
             ScalarStyle::Plain => at(span.start),
             ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => at(span.start + 1),
@@ -214,20 +299,21 @@ pub(crate) fn resolve_plain(s: &str) -> Value {
         _ => {}
     }
     let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(i) = s.parse::<i64>() {
-            return Value::Int(i);
-        }
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(i) = s.parse::<i64>()
+    {
+        return Value::Int(i);
     }
-    if let Some(hex) = s.strip_prefix("0x") {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
-            return Value::Int(i);
-        }
+    if let Some(hex) = s.strip_prefix("0x")
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return Value::Int(i);
     }
-    if let Some(oct) = s.strip_prefix("0o") {
-        if let Ok(i) = i64::from_str_radix(oct, 8) {
-            return Value::Int(i);
-        }
+    if let Some(oct) = s.strip_prefix("0o")
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return Value::Int(i);
     }
     match s {
         ".inf" | ".Inf" | ".INF" | "+.inf" => return Value::Float(f64::INFINITY),
@@ -235,13 +321,16 @@ pub(crate) fn resolve_plain(s: &str) -> Value {
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
     }
-    let looks_float = digits.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'.')
-        && digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+    let looks_float = digits
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'.')
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
         && digits.bytes().any(|b| b.is_ascii_digit());
-    if looks_float {
-        if let Ok(f) = s.parse::<f64>() {
-            return Value::Float(f);
-        }
+    if looks_float && let Ok(f) = s.parse::<f64>() {
+        return Value::Float(f);
     }
     Value::Str(s.to_string())
 }

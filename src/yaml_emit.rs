@@ -89,7 +89,9 @@ fn scalar(v: &Json) -> String {
 
 /// Plain when safe, single-quoted when readable, JSON-style double-quoted otherwise.
 fn string(s: &str) -> String {
-    let safe_chars = s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | ' '));
+    let safe_chars = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | ' '));
     let plain = !s.is_empty()
         && safe_chars
         && !s.starts_with([' ', '-', '.'])
@@ -137,7 +139,11 @@ mod tests {
             Value::Float(f) => json!(f),
             Value::Str(s) => json!(s),
             Value::Seq(items) => Json::Array(items.iter().map(to_json).collect()),
-            Value::Map(e) => Json::Object(e.iter().map(|e| (e.key.clone(), to_json(&e.value))).collect()),
+            Value::Map(e) => Json::Object(
+                e.iter()
+                    .map(|e| (e.key.clone(), to_json(&e.value)))
+                    .collect(),
+            ),
         }
     }
 }

@@ -46,7 +46,10 @@ pub static RULES: &[&Rule] = &[
 ];
 
 pub fn rule(code: &str) -> Option<&'static Rule> {
-    RULES.iter().copied().find(|r| r.code.eq_ignore_ascii_case(code))
+    RULES
+        .iter()
+        .copied()
+        .find(|r| r.code.eq_ignore_ascii_case(code))
 }
 
 /// Runs the per-document rules on one document.
@@ -71,7 +74,14 @@ pub fn check_bundle(docs: &[Document], out: &mut Vec<Diagnostic>) {
 
 /// The text `kilter lint --explain` prints.
 pub fn explain(r: &Rule) -> String {
-    format!("{} ({}) — {}\n\nDefault severity: {}\n\n{}\n", r.code, r.name, r.summary, r.severity.as_str(), r.doc.trim())
+    format!(
+        "{} ({}) — {}\n\nDefault severity: {}\n\n{}\n",
+        r.code,
+        r.name,
+        r.summary,
+        r.severity.as_str(),
+        r.doc.trim()
+    )
 }
 
 #[cfg(test)]

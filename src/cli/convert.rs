@@ -29,10 +29,18 @@ pub fn run(a: Args) -> u8 {
     };
     let out = crate::lint::lint(std::slice::from_ref(&file));
     if out.has_errors() {
-        eprint!("{}", crate::diag::render_human_all(&out.diagnostics, out.summary(), false));
+        eprint!(
+            "{}",
+            crate::diag::render_human_all(&out.diagnostics, out.summary(), false)
+        );
         return EXIT_FINDINGS;
     }
-    let objects: Vec<_> = out.documents.into_iter().filter(|d| d.valid).filter_map(|d| d.object).collect();
+    let objects: Vec<_> = out
+        .documents
+        .into_iter()
+        .filter(|d| d.valid)
+        .filter_map(|d| d.object)
+        .collect();
     let text = match a.to {
         To::Yaml => crate::convert::to_yaml(&objects),
         To::Dsl => crate::dsl::print::print(&objects),

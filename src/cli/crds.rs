@@ -17,10 +17,10 @@ pub fn run(a: Args) -> u8 {
         Some(dir) => {
             for (name, text) in crate::convert::crd_files() {
                 let path = dir.join(&name);
-                if let Some(parent) = path.parent() {
-                    if let Err(e) = std::fs::create_dir_all(parent) {
-                        return fail(format!("{}: {e}", parent.display()));
-                    }
+                if let Some(parent) = path.parent()
+                    && let Err(e) = std::fs::create_dir_all(parent)
+                {
+                    return fail(format!("{}: {e}", parent.display()));
                 }
                 if let Err(e) = std::fs::write(&path, text) {
                     return fail(format!("{}: {e}", path.display()));

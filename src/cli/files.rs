@@ -33,7 +33,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             if !name.starts_with('.') && name != "target" {
                 walk(&path, out)?;
             }
-        } else if path.extension().is_some_and(|x| EXTENSIONS.iter().any(|e| x == *e)) {
+        } else if path
+            .extension()
+            .is_some_and(|x| EXTENSIONS.iter().any(|e| x == *e))
+        {
             out.push(path);
         }
     }
@@ -43,7 +46,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// Reads a file as UTF-8.
 pub fn read(path: &Path) -> Result<Arc<SourceFile>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes).map_err(|_| format!("{}: not valid UTF-8", path.display()))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| format!("{}: not valid UTF-8", path.display()))?;
     Ok(SourceFile::new(display(path), text))
 }
 

@@ -19,7 +19,10 @@ pub struct Args {
 
 pub fn run(a: Args) -> u8 {
     let paths = match files::discover(&a.paths) {
-        Ok(p) => p.into_iter().filter(|p| p.extension().is_some_and(|e| e == "kilter")).collect::<Vec<_>>(),
+        Ok(p) => p
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "kilter"))
+            .collect::<Vec<_>>(),
         Err(e) => return fail(e),
     };
     let mut code = EXIT_OK;
@@ -42,10 +45,10 @@ pub fn run(a: Args) -> u8 {
                         code = EXIT_FINDINGS;
                     }
                 } else if a.write {
-                    if formatted != *file.text {
-                        if let Err(e) = std::fs::write(&path, formatted) {
-                            return fail(format!("{}: {e}", path.display()));
-                        }
+                    if formatted != *file.text
+                        && let Err(e) = std::fs::write(&path, formatted)
+                    {
+                        return fail(format!("{}: {e}", path.display()));
                     }
                 } else if let Err(c) = emit(&formatted) {
                     return c;

@@ -46,7 +46,11 @@ pub fn run(a: Args) -> u8 {
             None => fail(format!("no rule `{code}`; rules are {}", rule_list())),
         };
     }
-    let paths = if a.paths.is_empty() { vec![PathBuf::from(".")] } else { a.paths };
+    let paths = if a.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        a.paths
+    };
     let sources = match files::discover(&paths).and_then(|p| files::read_all(&p)) {
         Ok(s) => s,
         Err(e) => return fail(e),
@@ -58,7 +62,9 @@ pub fn run(a: Args) -> u8 {
             let color = match a.color {
                 Color::Always => true,
                 Color::Never => false,
-                Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                Color::Auto => {
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
             };
             diag::render_human_all(&out.diagnostics, summary, color)
         }
@@ -78,5 +84,9 @@ pub fn run(a: Args) -> u8 {
 
 fn rule_list() -> String {
     let _ = EXIT_ERROR;
-    crate::check::RULES.iter().map(|r| r.code).collect::<Vec<_>>().join(", ")
+    crate::check::RULES
+        .iter()
+        .map(|r| r.code)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -17,7 +17,11 @@ pub const EXIT_FINDINGS: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "kilter", version, about = "Power, consolidation and in-place resizes for Kubernetes, declared in Git")]
+#[command(
+    name = "kilter",
+    version,
+    about = "Power, consolidation and in-place resizes for Kubernetes, declared in Git"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

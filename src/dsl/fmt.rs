@@ -25,7 +25,7 @@ pub fn format(file: &Arc<SourceFile>) -> Result<String, Vec<Diagnostic>> {
                     parts.push(lines.join("\n"));
                 }
             }
-            Err(d) => errors.push(d),
+            Err(d) => errors.push(*d),
         }
     }
     if !errors.is_empty() {
@@ -91,7 +91,7 @@ fn format_chunk(pair: Pair<'_, Rule>, lines: &mut Vec<String>) {
                             head.push(' ');
                         }
                         Rule::block => {
-                            lines.extend(hoisted.drain(..));
+                            lines.append(&mut hoisted);
                             block(q, 0, head.clone(), "", lines);
                         }
                         _ => {}
@@ -106,13 +106,12 @@ fn format_chunk(pair: Pair<'_, Rule>, lines: &mut Vec<String>) {
 /// A `{ … }` block: on one line when it holds only plain values and fits, else one entry
 /// per line. `prefix` is what precedes the `{` on its line.
 fn block(p: Pair<'_, Rule>, indent: usize, prefix: String, suffix: &str, lines: &mut Vec<String>) {
-    if indent > 0 || !prefix.is_empty() && !is_item_head(&prefix) {
-        if let Some(flat) = flat_block(&p) {
-            if prefix.len() + flat.len() + suffix.len() <= WIDTH {
-                lines.push(format!("{prefix}{flat}{suffix}"));
-                return;
-            }
-        }
+    if (indent > 0 || !prefix.is_empty() && !is_item_head(&prefix))
+        && let Some(flat) = flat_block(&p)
+        && prefix.len() + flat.len() + suffix.len() <= WIDTH
+    {
+        lines.push(format!("{prefix}{flat}{suffix}"));
+        return;
     }
     let children: Vec<_> = p.into_inner().collect();
     if children.is_empty() {
@@ -150,7 +149,8 @@ fn key_text(k: Pair<'_, Rule>) -> String {
 pub fn is_bare_key(s: &str) -> bool {
     use pest::Parser as _;
     !matches!(s, "true" | "false" | "null")
-        && super::KilterParser::parse(Rule::ident, s).is_ok_and(|mut p| p.next().is_some_and(|p| p.as_str() == s))
+        && super::KilterParser::parse(Rule::ident, s)
+            .is_ok_and(|mut p| p.next().is_some_and(|p| p.as_str() == s))
 }
 
 fn entry(p: Pair<'_, Rule>, indent: usize, lines: &mut Vec<String>) {
@@ -179,11 +179,12 @@ fn entry(p: Pair<'_, Rule>, indent: usize, lines: &mut Vec<String>) {
 
 /// A value after `prefix`, inline when it has no comments and fits, else one item per line.
 fn value(v: Pair<'_, Rule>, indent: usize, prefix: String, suffix: &str, lines: &mut Vec<String>) {
-    if let Some(s) = inline(&v) {
-        if prefix.len() + s.len() + suffix.len() <= WIDTH || !matches!(v.as_rule(), Rule::list | Rule::block) {
-            lines.push(format!("{prefix}{s}{suffix}"));
-            return;
-        }
+    if let Some(s) = inline(&v)
+        && (prefix.len() + s.len() + suffix.len() <= WIDTH
+            || !matches!(v.as_rule(), Rule::list | Rule::block))
+    {
+        lines.push(format!("{prefix}{s}{suffix}"));
+        return;
     }
     match v.as_rule() {
         Rule::block => block(v, indent, prefix, suffix, lines),
@@ -214,19 +215,26 @@ fn is_item_head(prefix: &str) -> bool {
 
 /// The one-line form of a block whose values are all scalars or lists of scalars.
 fn flat_block(p: &Pair<'_, Rule>) -> Option<String> {
-    let nested = p.clone().into_inner().filter(|e| e.as_rule() == Rule::entry).any(|e| {
-        e.into_inner().any(|c| match c.as_rule() {
-            Rule::block => true,
-            Rule::value => c.into_inner().next().is_some_and(|v| match v.as_rule() {
+    let nested = p
+        .clone()
+        .into_inner()
+        .filter(|e| e.as_rule() == Rule::entry)
+        .any(|e| {
+            e.into_inner().any(|c| match c.as_rule() {
                 Rule::block => true,
-                Rule::list => v.into_inner().any(|x| {
-                    x.as_rule() == Rule::value && x.into_inner().next().is_some_and(|y| matches!(y.as_rule(), Rule::block | Rule::list))
+                Rule::value => c.into_inner().next().is_some_and(|v| match v.as_rule() {
+                    Rule::block => true,
+                    Rule::list => v.into_inner().any(|x| {
+                        x.as_rule() == Rule::value
+                            && x.into_inner()
+                                .next()
+                                .is_some_and(|y| matches!(y.as_rule(), Rule::block | Rule::list))
+                    }),
+                    _ => false,
                 }),
                 _ => false,
-            }),
-            _ => false,
-        })
-    });
+            })
+        });
     if nested { None } else { inline(p) }
 }
 

@@ -39,15 +39,20 @@ pub fn chunks(text: &str) -> Vec<Chunk<'_>> {
             in_cel = !in_cel;
         }
         let starts_item = !was_in_cel
-            && ["policy", "budget", "probe", "scalingTarget"].iter().any(|k| {
-                line.strip_prefix(k)
-                    .is_some_and(|rest| rest.starts_with([' ', '\t']))
-            });
+            && ["policy", "budget", "probe", "scalingTarget"]
+                .iter()
+                .any(|k| {
+                    line.strip_prefix(k)
+                        .is_some_and(|rest| rest.starts_with([' ', '\t']))
+                });
         if starts_item && off > 0 {
             starts.push(comment_run.unwrap_or(off));
         }
         let trimmed = line.trim_start();
-        if !was_in_cel && (trimmed.starts_with('#') || trimmed.starts_with("//")) && line.starts_with(['#', '/']) {
+        if !was_in_cel
+            && (trimmed.starts_with('#') || trimmed.starts_with("//"))
+            && line.starts_with(['#', '/'])
+        {
             comment_run.get_or_insert(off);
         } else {
             comment_run = None;
@@ -66,17 +71,24 @@ pub fn chunks(text: &str) -> Vec<Chunk<'_>> {
 }
 
 /// Parses one chunk; a syntax error becomes a K001 diagnostic at the right place in the file.
-pub fn parse_chunk<'a>(file: &Arc<SourceFile>, chunk: Chunk<'a>) -> Result<Pair<'a, Rule>, Diagnostic> {
+pub fn parse_chunk<'a>(
+    file: &Arc<SourceFile>,
+    chunk: Chunk<'a>,
+) -> Result<Pair<'a, Rule>, Box<Diagnostic>> {
     match KilterParser::parse(Rule::chunk, chunk.text) {
         Ok(mut pairs) => Ok(pairs.next().expect("chunk rule yields one pair")),
-        Err(e) => Err(syntax_error(file, chunk.start, e)),
+        Err(e) => Err(Box::new(syntax_error(file, chunk.start, e))),
     }
 }
 
 fn syntax_error(file: &Arc<SourceFile>, base: usize, e: pest::error::Error<Rule>) -> Diagnostic {
     let expected = match &e.variant {
         pest::error::ErrorVariant::ParsingError { positives, .. } => {
-            let mut names: Vec<String> = positives.iter().filter(|r| **r != Rule::COMMENT).map(rule_name).collect();
+            let mut names: Vec<String> = positives
+                .iter()
+                .filter(|r| **r != Rule::COMMENT)
+                .map(rule_name)
+                .collect();
             names.dedup();
             match names.len() {
                 0 => "valid syntax".to_string(),
@@ -96,10 +108,19 @@ fn syntax_error(file: &Arc<SourceFile>, base: usize, e: pest::error::Error<Rule>
     let found = file.text[base + s..]
         .chars()
         .next()
-        .map(|c| if c == '\n' { "end of line".to_string() } else { format!("`{c}`") })
+        .map(|c| {
+            if c == '\n' {
+                "end of line".to_string()
+            } else {
+                format!("`{c}`")
+            }
+        })
         .unwrap_or_else(|| "end of file".to_string());
     let message = format!("expected {expected}, found {found}");
-    let len = file.text[base + s..].chars().next().map_or(0, char::len_utf8);
+    let len = file.text[base + s..]
+        .chars()
+        .next()
+        .map_or(0, char::len_utf8);
     let span = Span::new(base + s, base + end.max(s + len));
     let help = if found == "end of file" {
         Some("a `{`, `[` or string may be left open above".to_string())
@@ -138,14 +159,18 @@ pub fn parse(file: &Arc<SourceFile>) -> (Vec<Node>, Vec<Diagnostic>) {
     for chunk in chunks(&file.text) {
         match parse_chunk(file, chunk) {
             Ok(pair) => {
-                let mut low = Lower { file, base: chunk.start, diags: &mut diags };
+                let mut low = Lower {
+                    file,
+                    base: chunk.start,
+                    diags: &mut diags,
+                };
                 for p in pair.into_inner() {
                     if p.as_rule() == Rule::item {
                         docs.push(low.item(p));
                     }
                 }
             }
-            Err(d) => diags.push(d),
+            Err(d) => diags.push(*d),
         }
     }
     (docs, diags)
@@ -187,7 +212,11 @@ impl Lower<'_> {
         });
         if let Some(ns) = ns {
             let ns_span = Span::new(name_span.start, name_span.start + ns.len());
-            meta.push(Entry { key: "namespace".into(), key_span: ns_span, value: text_node(ns, ns_span) });
+            meta.push(Entry {
+                key: "namespace".into(),
+                key_span: ns_span,
+                value: text_node(ns, ns_span),
+            });
         }
         let block_span = self.span(&block);
         let mut spec = Vec::new();
@@ -201,17 +230,38 @@ impl Lower<'_> {
                             self.insert(&mut meta, x);
                         }
                     }
-                    _ => self.diags.push(Diagnostic::error("K004", self.file, e.value.span, "`metadata` must be a block")),
+                    _ => self.diags.push(Diagnostic::error(
+                        "K004",
+                        self.file,
+                        e.value.span,
+                        "`metadata` must be a block",
+                    )),
                 }
             } else {
                 spec.push(e);
             }
         }
         let entries = vec![
-            Entry { key: "apiVersion".into(), key_span: kw_span, value: text_node(API_VERSION, kw_span) },
-            Entry { key: "kind".into(), key_span: kw_span, value: text_node(kind.name(), kw_span) },
-            Entry { key: "metadata".into(), key_span: name_span, value: Node::new(Value::Map(meta), meta_span) },
-            Entry { key: "spec".into(), key_span: kw_span, value: Node::new(Value::Map(spec), block_span) },
+            Entry {
+                key: "apiVersion".into(),
+                key_span: kw_span,
+                value: text_node(API_VERSION, kw_span),
+            },
+            Entry {
+                key: "kind".into(),
+                key_span: kw_span,
+                value: text_node(kind.name(), kw_span),
+            },
+            Entry {
+                key: "metadata".into(),
+                key_span: name_span,
+                value: Node::new(Value::Map(meta), meta_span),
+            },
+            Entry {
+                key: "spec".into(),
+                key_span: kw_span,
+                value: Node::new(Value::Map(spec), block_span),
+            },
         ];
         Node::new(Value::Map(entries), span)
     }
@@ -219,10 +269,15 @@ impl Lower<'_> {
     fn insert(&mut self, entries: &mut Vec<Entry>, e: Entry) {
         if let Some(prev) = entries.iter().find(|x| x.key == e.key) {
             self.diags.push(
-                Diagnostic::error("K001", self.file, e.key_span, format!("duplicate field `{}`", e.key))
-                    .with_label("set again here")
-                    .with_related(prev.key_span, "first set here")
-                    .with_help("keep one of them"),
+                Diagnostic::error(
+                    "K001",
+                    self.file,
+                    e.key_span,
+                    format!("duplicate field `{}`", e.key),
+                )
+                .with_label("set again here")
+                .with_related(prev.key_span, "first set here")
+                .with_help("keep one of them"),
             );
             return;
         }
@@ -242,13 +297,24 @@ impl Lower<'_> {
             };
             let v = parts.next().expect("value or block");
             let value = self.value(v);
-            self.insert(&mut out, Entry { key: name, key_span, value });
+            self.insert(
+                &mut out,
+                Entry {
+                    key: name,
+                    key_span,
+                    value,
+                },
+            );
         }
         out
     }
 
     fn value(&mut self, p: Pair<'_, Rule>) -> Node {
-        let p = if p.as_rule() == Rule::value { p.into_inner().next().expect("value has one child") } else { p };
+        let p = if p.as_rule() == Rule::value {
+            p.into_inner().next().expect("value has one child")
+        } else {
+            p
+        };
         let span = self.span(&p);
         let text = p.as_str();
         let value = match p.as_rule() {
@@ -311,14 +377,17 @@ pub fn unescape(raw: &str) -> String {
             Some('r') => out.push('\r'),
             Some('u') => {
                 let rest: String = chars.clone().collect();
-                if let Some(hex) = rest.strip_prefix('{').and_then(|r| r.split_once('}')).map(|(h, _)| h.to_string()) {
-                    if let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                        out.push(ch);
-                        for _ in 0..hex.len() + 2 {
-                            chars.next();
-                        }
-                        continue;
+                if let Some(hex) = rest
+                    .strip_prefix('{')
+                    .and_then(|r| r.split_once('}'))
+                    .map(|(h, _)| h.to_string())
+                    && let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
+                {
+                    out.push(ch);
+                    for _ in 0..hex.len() + 2 {
+                        chars.next();
                     }
+                    continue;
                 }
                 out.push('u');
             }
@@ -377,12 +446,18 @@ budget workers {
         assert_eq!(p.at("kind").unwrap().as_str(), Some("Policy"));
         assert_eq!(p.at("metadata.name").unwrap().as_str(), Some("off-peak"));
         assert_eq!(p.at("spec.cooldown").unwrap().as_str(), Some("10m"));
-        assert_eq!(p.at("spec.action.governor.fallback[1]").unwrap().as_str(), Some("conservative"));
+        assert_eq!(
+            p.at("spec.action.governor.fallback[1]").unwrap().as_str(),
+            Some("conservative")
+        );
         let when = p.at("spec.when").unwrap();
         assert_eq!(&SAMPLE[when.content_start.unwrap()..][..7], "cluster");
         let b = &docs[1];
         assert_eq!(b.at("spec.power.maxWatts").unwrap().value, Value::Int(4500));
-        assert_eq!(b.at("spec.disruption.maxUnavailable").unwrap().as_str(), Some("20%"));
+        assert_eq!(
+            b.at("spec.disruption.maxUnavailable").unwrap().as_str(),
+            Some("20%")
+        );
     }
 
     #[test]
@@ -400,7 +475,10 @@ budget workers {
     fn namespaced_names_split() {
         let f = SourceFile::new("a.kilter", "scalingTarget prod/web {\n  weight: 3\n}\n");
         let (docs, _) = parse(&f);
-        assert_eq!(docs[0].at("metadata.namespace").unwrap().as_str(), Some("prod"));
+        assert_eq!(
+            docs[0].at("metadata.namespace").unwrap().as_str(),
+            Some("prod")
+        );
         assert_eq!(docs[0].at("metadata.name").unwrap().as_str(), Some("web"));
     }
 

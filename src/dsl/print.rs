@@ -35,8 +35,11 @@ fn object(o: &Object) -> String {
     s.push_str(o.name());
     s.push_str(" {\n");
     if let Some(Json::Object(meta)) = json.get("metadata") {
-        let rest: serde_json::Map<_, _> =
-            meta.iter().filter(|(k, _)| *k != "name" && *k != "namespace").map(|(k, v)| (k.clone(), v.clone())).collect();
+        let rest: serde_json::Map<_, _> = meta
+            .iter()
+            .filter(|(k, _)| *k != "name" && *k != "namespace")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         if !rest.is_empty() {
             s.push_str("metadata ");
             value("metadata", &Json::Object(rest), &mut s);
@@ -63,7 +66,11 @@ fn entry(k: &str, v: &Json, s: &mut String) {
 }
 
 fn key(k: &str) -> String {
-    if super::fmt::is_bare_key(k) { k.to_string() } else { escape(k) }
+    if super::fmt::is_bare_key(k) {
+        k.to_string()
+    } else {
+        escape(k)
+    }
 }
 
 fn value(field: &str, v: &Json, s: &mut String) {
@@ -73,10 +80,15 @@ fn value(field: &str, v: &Json, s: &mut String) {
         Json::Number(n) => {
             match n.as_f64() {
                 // 4500.0 reads back as the same f64 when written 4500.
-                Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => s.push_str(&(f as i64).to_string()),
+                Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => {
+                    s.push_str(&(f as i64).to_string())
+                }
                 _ => s.push_str(&n.to_string()),
             }
-            if field == "maxWatts" && !s.ends_with(|c: char| c.is_ascii_alphabetic() || c == '+') && !n.to_string().contains(['e', 'E']) {
+            if field == "maxWatts"
+                && !s.ends_with(|c: char| c.is_ascii_alphabetic() || c == '+')
+                && !n.to_string().contains(['e', 'E'])
+            {
                 s.push('W');
             }
         }

@@ -95,7 +95,9 @@ pub struct Window {
     pub end: TimeOfDay,
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 pub enum Weekday {
     Mon,
     Tue,
@@ -147,7 +149,9 @@ impl ActionKind {
     pub fn knob(self) -> &'static str {
         match self {
             ActionKind::Governor => "the CPU governor",
-            ActionKind::Consolidate | ActionKind::Cordon | ActionKind::Drain => "node schedulability (cordon/drain)",
+            ActionKind::Consolidate | ActionKind::Cordon | ActionKind::Drain => {
+                "node schedulability (cordon/drain)"
+            }
             ActionKind::Resize => "pod CPU resources",
         }
     }
@@ -515,7 +519,10 @@ impl Kind {
         self == Kind::ScalingTarget
     }
 
-    pub fn crd(self) -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+    pub fn crd(
+        self,
+    ) -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition
+    {
         match self {
             Kind::Policy => Policy::crd(),
             Kind::Budget => Budget::crd(),

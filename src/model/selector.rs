@@ -62,17 +62,38 @@ impl KeyConstraint {
 fn constraints(sel: &LabelSelector) -> BTreeMap<&str, KeyConstraint> {
     let mut m: BTreeMap<&str, KeyConstraint> = BTreeMap::new();
     for (k, v) in sel.match_labels.iter().flatten() {
-        let c = KeyConstraint { must_exist: true, allowed: Some([v.clone()].into()), ..Default::default() };
+        let c = KeyConstraint {
+            must_exist: true,
+            allowed: Some([v.clone()].into()),
+            ..Default::default()
+        };
         m.entry(k).or_default().merge(&c);
     }
     for e in sel.match_expressions.iter().flatten() {
         let values: BTreeSet<String> = e.values.iter().flatten().cloned().collect();
         let c = match e.operator.as_str() {
-            "In" => KeyConstraint { must_exist: true, allowed: Some(values), ..Default::default() },
-            "NotIn" => KeyConstraint { forbidden: values, ..Default::default() },
-            "Exists" => KeyConstraint { must_exist: true, ..Default::default() },
-            "DoesNotExist" => KeyConstraint { must_not_exist: true, ..Default::default() },
-            _ => KeyConstraint { must_exist: true, allowed: Some(BTreeSet::new()), ..Default::default() },
+            "In" => KeyConstraint {
+                must_exist: true,
+                allowed: Some(values),
+                ..Default::default()
+            },
+            "NotIn" => KeyConstraint {
+                forbidden: values,
+                ..Default::default()
+            },
+            "Exists" => KeyConstraint {
+                must_exist: true,
+                ..Default::default()
+            },
+            "DoesNotExist" => KeyConstraint {
+                must_not_exist: true,
+                ..Default::default()
+            },
+            _ => KeyConstraint {
+                must_exist: true,
+                allowed: Some(BTreeSet::new()),
+                ..Default::default()
+            },
         };
         m.entry(e.key.as_str()).or_default().merge(&c);
     }
@@ -95,7 +116,12 @@ mod tests {
 
     fn labels(pairs: &[(&str, &str)]) -> LabelSelector {
         LabelSelector {
-            match_labels: Some(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            match_labels: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
             match_expressions: None,
         }
     }
@@ -128,9 +154,21 @@ mod tests {
         assert!(may_overlap(Some(&w), None));
         assert!(may_overlap(Some(&w), Some(&labels(&[("zone", "a")]))));
         assert!(!may_overlap(Some(&w), Some(&labels(&[("pool", "gpu")]))));
-        assert!(!may_overlap(Some(&w), Some(&expr("pool", "NotIn", &["workers"]))));
-        assert!(!may_overlap(Some(&w), Some(&expr("pool", "DoesNotExist", &[]))));
-        assert!(may_overlap(Some(&expr("pool", "In", &["a", "b"])), Some(&expr("pool", "In", &["b", "c"]))));
-        assert!(!may_overlap(Some(&expr("pool", "In", &["a"])), Some(&expr("pool", "In", &["b"]))));
+        assert!(!may_overlap(
+            Some(&w),
+            Some(&expr("pool", "NotIn", &["workers"]))
+        ));
+        assert!(!may_overlap(
+            Some(&w),
+            Some(&expr("pool", "DoesNotExist", &[]))
+        ));
+        assert!(may_overlap(
+            Some(&expr("pool", "In", &["a", "b"])),
+            Some(&expr("pool", "In", &["b", "c"]))
+        ));
+        assert!(!may_overlap(
+            Some(&expr("pool", "In", &["a"])),
+            Some(&expr("pool", "In", &["b"]))
+        ));
     }
 }

@@ -30,12 +30,16 @@ pub struct Duration(pub std::time::Duration);
 
 impl Duration {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a duration; write a number with a unit, like 30s, 5m or 1h30m");
+        let bad = || {
+            format!("`{s}` is not a duration; write a number with a unit, like 30s, 5m or 1h30m")
+        };
         if s.is_empty() {
             return Err(bad());
         }
         if s.starts_with('-') {
-            return Err(format!("`{s}` is a negative duration; durations cannot be negative"));
+            return Err(format!(
+                "`{s}` is a negative duration; durations cannot be negative"
+            ));
         }
         if s == "0" {
             return Ok(Duration::default());
@@ -43,7 +47,9 @@ impl Duration {
         let mut total: u128 = 0;
         let mut rest = s;
         while !rest.is_empty() {
-            let n = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let n = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             if n == 0 {
                 return Err(bad());
             }
@@ -63,7 +69,9 @@ impl Duration {
                 return Err(bad());
             };
             rest = &rest[len..];
-            total = total.checked_add(num.checked_mul(unit_ms).ok_or_else(bad)?).ok_or_else(bad)?;
+            total = total
+                .checked_add(num.checked_mul(unit_ms).ok_or_else(bad)?)
+                .ok_or_else(bad)?;
         }
         let ms = u64::try_from(total).map_err(|_| bad())?;
         Ok(Duration(std::time::Duration::from_millis(ms)))
@@ -100,7 +108,11 @@ impl CpuQuantity {
     }
 
     pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a CPU quantity; write cores like `2` or `1.5`, or millicores like `250m`");
+        let bad = || {
+            format!(
+                "`{s}` is not a CPU quantity; write cores like `2` or `1.5`, or millicores like `250m`"
+            )
+        };
         if let Some(m) = s.strip_suffix('m') {
             return m.parse::<i64>().map(CpuQuantity).map_err(|_| bad());
         }
@@ -110,7 +122,8 @@ impl CpuQuantity {
 
     fn from_cores(v: f64) -> Option<Self> {
         let m = v * 1000.0;
-        (m.is_finite() && (m - m.round()).abs() < 1e-6 && m.abs() < 9e15).then(|| CpuQuantity(m.round() as i64))
+        (m.is_finite() && (m - m.round()).abs() < 1e-6 && m.abs() < 9e15)
+            .then(|| CpuQuantity(m.round() as i64))
     }
 }
 
@@ -147,7 +160,11 @@ pub struct MemoryQuantity(pub i64);
 
 impl MemoryQuantity {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a memory quantity; write bytes with a suffix, like `512Mi` or `2Gi`");
+        let bad = || {
+            format!(
+                "`{s}` is not a memory quantity; write bytes with a suffix, like `512Mi` or `2Gi`"
+            )
+        };
         for (suffix, mult) in BINARY.iter().chain(DECIMAL.iter()) {
             if let Some(n) = s.strip_suffix(suffix) {
                 let v: f64 = n.parse().map_err(|_| bad())?;
@@ -185,11 +202,9 @@ pub enum IntOrPercent {
 impl IntOrPercent {
     pub fn parse(s: &str) -> Result<Self, String> {
         if let Some(p) = s.strip_suffix('%') {
-            return p
-                .trim()
-                .parse()
-                .map(IntOrPercent::Percent)
-                .map_err(|_| format!("`{s}` is not a percentage; write a whole number with %, like \"20%\""));
+            return p.trim().parse().map(IntOrPercent::Percent).map_err(|_| {
+                format!("`{s}` is not a percentage; write a whole number with %, like \"20%\"")
+            });
         }
         s.parse()
             .map(IntOrPercent::Int)
@@ -222,7 +237,8 @@ pub struct TimeOfDay {
 
 impl TimeOfDay {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a time of day; write HH:MM in 24-hour form, like \"22:00\"");
+        let bad =
+            || format!("`{s}` is not a time of day; write HH:MM in 24-hour form, like \"22:00\"");
         let (h, m) = s.split_once(':').ok_or_else(bad)?;
         if h.is_empty() || h.len() > 2 || m.len() != 2 {
             return Err(bad());
@@ -232,7 +248,9 @@ impl TimeOfDay {
         if m >= 60 || h > 24 || (h == 24 && m != 0) {
             return Err(bad());
         }
-        Ok(TimeOfDay { minutes: h * 60 + m })
+        Ok(TimeOfDay {
+            minutes: h * 60 + m,
+        })
     }
 }
 
@@ -295,9 +313,17 @@ macro_rules! via_string {
     };
 }
 
-via_string!(Duration, "a duration like 30s, 5m or 1h30m", numbers = false);
+via_string!(
+    Duration,
+    "a duration like 30s, 5m or 1h30m",
+    numbers = false
+);
 via_string!(CpuQuantity, "a CPU quantity like 250m or 2", numbers = true);
-via_string!(MemoryQuantity, "a memory quantity like 512Mi or 2Gi", numbers = true);
+via_string!(
+    MemoryQuantity,
+    "a memory quantity like 512Mi or 2Gi",
+    numbers = true
+);
 via_string!(TimeOfDay, "a time of day like \"22:00\"", numbers = false);
 
 impl Serialize for IntOrPercent {

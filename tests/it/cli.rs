@@ -7,8 +7,16 @@ fn kilter() -> Command {
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = kilter().args(args).current_dir(crate::root()).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    let out = kilter()
+        .args(args)
+        .current_dir(crate::root())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]
@@ -29,7 +37,10 @@ fn errors_exit_one_and_usage_errors_exit_two() {
 #[test]
 fn warnings_pass_unless_denied() {
     assert_eq!(run(&["lint", "tests/fixtures/lint/K015.yaml"]).0, 0);
-    assert_eq!(run(&["lint", "--deny-warnings", "tests/fixtures/lint/K015.yaml"]).0, 1);
+    assert_eq!(
+        run(&["lint", "--deny-warnings", "tests/fixtures/lint/K015.yaml"]).0,
+        1
+    );
 }
 
 #[test]
@@ -39,20 +50,34 @@ fn json_output_has_the_documented_shape() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let d = &v["diagnostics"][0];
     assert_eq!(d["file"], "tests/fixtures/lint/K003.yaml");
-    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(5), Some(19)));
-    assert_eq!((d["end_line"].as_u64(), d["end_column"].as_u64()), (Some(5), Some(29)));
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(5), Some(19))
+    );
+    assert_eq!(
+        (d["end_line"].as_u64(), d["end_column"].as_u64()),
+        (Some(5), Some(29))
+    );
     assert_eq!(d["severity"], "error");
     assert_eq!(d["code"], "K003");
     assert_eq!(d["message"], "unknown field `matchLabel`");
     assert_eq!(d["help"], "did you mean `matchLabels`?");
     assert_eq!(v["summary"]["files"], 1);
-    assert_eq!(v["summary"]["errors"], v["diagnostics"].as_array().unwrap().len());
+    assert_eq!(
+        v["summary"]["errors"],
+        v["diagnostics"].as_array().unwrap().len()
+    );
     assert_eq!(v["summary"]["warnings"], 0);
 }
 
 #[test]
 fn github_output_is_workflow_commands() {
-    let (_, out, _) = run(&["lint", "--format", "github", "tests/fixtures/lint/K015.yaml"]);
+    let (_, out, _) = run(&[
+        "lint",
+        "--format",
+        "github",
+        "tests/fixtures/lint/K015.yaml",
+    ]);
     assert!(
         out.starts_with("::warning file=tests/fixtures/lint/K015.yaml,line=6,col=15,"),
         "{out}"
@@ -80,8 +105,17 @@ fn a_closed_pipe_is_not_an_error() {
         .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -93,9 +127,20 @@ fn fmt_check_flags_unformatted_files() {
     assert_eq!(run(&["fmt", "--check", ps]).0, 1);
     assert_eq!(run(&["fmt", "-w", ps]).0, 0);
     assert_eq!(run(&["fmt", "--check", ps]).0, 0);
-    assert_eq!(std::fs::read_to_string(&p).unwrap(), "policy a {\n  action {\n    cordon {}\n  }\n}\n");
-    assert_eq!(run(&["fmt", "--check", "examples"]).0, 0, "examples are canonical");
-    assert_eq!(run(&["fmt", "--check", "policies"]).0, 0, "templates are canonical");
+    assert_eq!(
+        std::fs::read_to_string(&p).unwrap(),
+        "policy a {\n  action {\n    cordon {}\n  }\n}\n"
+    );
+    assert_eq!(
+        run(&["fmt", "--check", "examples"]).0,
+        0,
+        "examples are canonical"
+    );
+    assert_eq!(
+        run(&["fmt", "--check", "policies"]).0,
+        0,
+        "templates are canonical"
+    );
 }
 
 #[test]

@@ -6,8 +6,19 @@ use kilter::model::Object;
 pub fn objects(path: &str, text: &str) -> Vec<Object> {
     let file = kilter::source::SourceFile::new(path, text);
     let (docs, diags) = kilter::load::load_file(&file);
-    let msgs: Vec<_> =
-        diags.iter().map(|d| format!("{}:{}:{} {} {}", d.file.path, d.start().0, d.start().1, d.code, d.message)).collect();
+    let msgs: Vec<_> = diags
+        .iter()
+        .map(|d| {
+            format!(
+                "{}:{}:{} {} {}",
+                d.file.path,
+                d.start().0,
+                d.start().1,
+                d.code,
+                d.message
+            )
+        })
+        .collect();
     assert!(msgs.is_empty(), "{msgs:#?}\n---\n{text}");
     docs.into_iter().filter_map(|d| d.object).collect()
 }

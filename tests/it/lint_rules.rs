@@ -6,7 +6,10 @@ use kilter::diag::{Summary, render_human_all};
 use kilter::lint::lint_text;
 
 fn rel(path: &std::path::Path) -> String {
-    path.strip_prefix(crate::root()).unwrap().to_string_lossy().replace('\\', "/")
+    path.strip_prefix(crate::root())
+        .unwrap()
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
 #[test]
@@ -20,7 +23,10 @@ fn every_rule_fixture_reports_its_rule() {
             out.diagnostics.iter().any(|d| d.code == code),
             "{} should report {code}; got {:?}",
             path.display(),
-            out.diagnostics.iter().map(|d| (d.code, d.message.clone())).collect::<Vec<_>>()
+            out.diagnostics
+                .iter()
+                .map(|d| (d.code, d.message.clone()))
+                .collect::<Vec<_>>()
         );
         let rendered = render_human_all(&out.diagnostics, Summary::of(1, &out.diagnostics), false);
         insta::assert_snapshot!(rendered);
@@ -35,7 +41,11 @@ fn every_rule_has_a_fixture() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     for r in kilter::check::RULES {
-        assert!(names.iter().any(|n| n.starts_with(r.code)), "no fixture for {}", r.code);
+        assert!(
+            names.iter().any(|n| n.starts_with(r.code)),
+            "no fixture for {}",
+            r.code
+        );
     }
 }
 
@@ -44,9 +54,16 @@ fn one_bad_document_does_not_hide_the_others() {
     let text = "apiVersion: kilter.dev/v1alpha1\nkind: Budget\nmetadata: { name: a }\nspec: { power: { maxWats: 1 } }\n---\n\
                 a: [1, 2\n---\napiVersion: kilter.dev/v1alpha1\nkind: Budget\nmetadata: { name: b }\nspec: { power: { maxWatts: -1 } }\n";
     let out = lint_text("multi.yaml", text);
-    let codes: Vec<_> = out.diagnostics.iter().map(|d| (d.code, d.start().0)).collect();
+    let codes: Vec<_> = out
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.start().0))
+        .collect();
     assert!(codes.contains(&("K003", 4)), "{codes:?}");
-    assert!(codes.iter().any(|(c, l)| *c == "K001" && *l == 6), "{codes:?}");
+    assert!(
+        codes.iter().any(|(c, l)| *c == "K001" && *l == 6),
+        "{codes:?}"
+    );
     assert!(codes.contains(&("K006", 11)), "{codes:?}");
 }
 
@@ -68,7 +85,10 @@ fn cel_diagnostics_point_inside_the_expression() {
     // `utilisation` starts at column 22 of line 5.
     assert_eq!(d.start(), (5, 22));
     assert_eq!(d.end(), (5, 33));
-    assert_eq!(d.help.as_deref(), Some("did you mean `cluster.cpu.utilization`?"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("did you mean `cluster.cpu.utilization`?")
+    );
 }
 
 #[test]
@@ -82,18 +102,31 @@ fn examples_and_policies_lint_clean() {
             .map(|p| kilter::source::SourceFile::new(p.display().to_string(), crate::read(p)))
             .collect();
         let out = kilter::lint::lint(&sources);
-        assert!(out.diagnostics.is_empty(), "{dir}: {:#?}", out.diagnostics.iter().map(|d| (&d.file.path, d.start(), &d.message)).collect::<Vec<_>>());
+        assert!(
+            out.diagnostics.is_empty(),
+            "{dir}: {:#?}",
+            out.diagnostics
+                .iter()
+                .map(|d| (&d.file.path, d.start(), &d.message))
+                .collect::<Vec<_>>()
+        );
         assert!(out.documents.iter().all(|d| d.valid && d.object.is_some()));
     }
 }
 
 pub fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
             collect(&p, out);
-        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "kilter") {
+        } else if p
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "kilter")
+        {
             out.push(p);
         }
     }

@@ -24,7 +24,12 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn number() -> impl Strategy<Value = f64> {
-    prop_oneof![(-1000i64..100_000).prop_map(|i| i as f64), -1e6f64..1e6, Just(0.1), Just(1e21)]
+    prop_oneof![
+        (-1000i64..100_000).prop_map(|i| i as f64),
+        -1e6f64..1e6,
+        Just(0.1),
+        Just(1e21)
+    ]
 }
 
 fn labels() -> impl Strategy<Value = BTreeMap<String, String>> {
@@ -32,10 +37,24 @@ fn labels() -> impl Strategy<Value = BTreeMap<String, String>> {
 }
 
 fn selector() -> impl Strategy<Value = LabelSelector> {
-    let req = ("[a-z]{1,5}", prop::sample::select(vec!["In", "NotIn", "Exists", "DoesNotExist"]), prop::collection::vec("[a-z]{1,4}", 0..3))
-        .prop_map(|(key, op, values)| LabelSelectorRequirement { key, operator: op.into(), values: Some(values) });
-    (prop::option::of(labels()), prop::option::of(prop::collection::vec(req, 0..2)))
-        .prop_map(|(match_labels, match_expressions)| LabelSelector { match_labels, match_expressions })
+    let req = (
+        "[a-z]{1,5}",
+        prop::sample::select(vec!["In", "NotIn", "Exists", "DoesNotExist"]),
+        prop::collection::vec("[a-z]{1,4}", 0..3),
+    )
+        .prop_map(|(key, op, values)| LabelSelectorRequirement {
+            key,
+            operator: op.into(),
+            values: Some(values),
+        });
+    (
+        prop::option::of(labels()),
+        prop::option::of(prop::collection::vec(req, 0..2)),
+    )
+        .prop_map(|(match_labels, match_expressions)| LabelSelector {
+            match_labels,
+            match_expressions,
+        })
 }
 
 fn duration() -> impl Strategy<Value = Duration> {
@@ -47,7 +66,10 @@ fn cpu() -> impl Strategy<Value = CpuQuantity> {
 }
 
 fn memory() -> impl Strategy<Value = MemoryQuantity> {
-    prop_oneof![(0i64..1 << 40).prop_map(MemoryQuantity), (0i64..64).prop_map(|g| MemoryQuantity(g << 30))]
+    prop_oneof![
+        (0i64..1 << 40).prop_map(MemoryQuantity),
+        (0i64..64).prop_map(|g| MemoryQuantity(g << 30))
+    ]
 }
 
 fn cel() -> impl Strategy<Value = String> {
@@ -60,7 +82,15 @@ fn cel() -> impl Strategy<Value = String> {
 }
 
 fn weekday() -> impl Strategy<Value = Weekday> {
-    prop::sample::select(vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun])
+    prop::sample::select(vec![
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ])
 }
 
 fn time() -> impl Strategy<Value = TimeOfDay> {
@@ -68,10 +98,24 @@ fn time() -> impl Strategy<Value = TimeOfDay> {
 }
 
 fn action() -> impl Strategy<Value = Action> {
-    let governor = (name(), prop::collection::vec(name(), 0..3)).prop_map(|(name, fallback)| GovernorAction { name, fallback });
-    let consolidate = (number(), prop::option::of(-3i64..10), prop::option::of(any::<bool>()))
-        .prop_map(|(u, m, e)| ConsolidateAction { utilization_below: u, max_nodes_per_cycle: m, allow_empty_dir: e });
-    let drain = (prop::option::of(duration()), prop::option::of(duration())).prop_map(|(g, t)| DrainAction { grace_period: g, timeout: t });
+    let governor = (name(), prop::collection::vec(name(), 0..3))
+        .prop_map(|(name, fallback)| GovernorAction { name, fallback });
+    let consolidate = (
+        number(),
+        prop::option::of(-3i64..10),
+        prop::option::of(any::<bool>()),
+    )
+        .prop_map(|(u, m, e)| ConsolidateAction {
+            utilization_below: u,
+            max_nodes_per_cycle: m,
+            allow_empty_dir: e,
+        });
+    let drain = (prop::option::of(duration()), prop::option::of(duration())).prop_map(|(g, t)| {
+        DrainAction {
+            grace_period: g,
+            timeout: t,
+        }
+    });
     (
         prop::option::of(governor),
         prop::option::of(consolidate),
@@ -79,78 +123,231 @@ fn action() -> impl Strategy<Value = Action> {
         prop::option::of(drain),
         prop::option::of(selector().prop_map(|s| ResizeAction { target_selector: s })),
     )
-        .prop_map(|(governor, consolidate, cordon, drain, resize)| Action { governor, consolidate, cordon, drain, resize })
+        .prop_map(|(governor, consolidate, cordon, drain, resize)| Action {
+            governor,
+            consolidate,
+            cordon,
+            drain,
+            resize,
+        })
 }
 
 fn policy() -> impl Strategy<Value = Object> {
-    let window = (prop::collection::vec(weekday(), 0..3), time(), time()).prop_map(|(days, start, end)| Window { days, start, end });
-    let schedule = (prop::option::of(prop::sample::select(vec!["Europe/Berlin".to_string(), "UTC".into()])), prop::collection::vec(window, 0..3))
+    let window = (prop::collection::vec(weekday(), 0..3), time(), time())
+        .prop_map(|(days, start, end)| Window { days, start, end });
+    let schedule = (
+        prop::option::of(prop::sample::select(vec![
+            "Europe/Berlin".to_string(),
+            "UTC".into(),
+        ])),
+        prop::collection::vec(window, 0..3),
+    )
         .prop_map(|(time_zone, windows)| Schedule { time_zone, windows });
     (
         name(),
         prop::option::of(labels()),
-        (prop::option::of(text()), prop::option::of(-100i32..100), prop::option::of(prop::sample::select(vec![Mode::Enforce, Mode::DryRun]))),
+        (
+            prop::option::of(text()),
+            prop::option::of(-100i32..100),
+            prop::option::of(prop::sample::select(vec![Mode::Enforce, Mode::DryRun])),
+        ),
         prop::option::of(selector()),
-        (prop::option::of(cel()), prop::option::of(schedule), prop::option::of(cel()), prop::option::of(duration())),
+        (
+            prop::option::of(cel()),
+            prop::option::of(schedule),
+            prop::option::of(cel()),
+            prop::option::of(duration()),
+        ),
         action(),
     )
-        .prop_map(|(n, l, (description, priority, mode), node_selector, (node_filter, schedule, when, cooldown), action)| {
-            let mut p = Policy::new(&n, PolicySpec { description, priority, mode, node_selector, node_filter, schedule, when, cooldown, action });
-            p.metadata.labels = l;
-            Object::Policy(p)
-        })
+        .prop_map(
+            |(
+                n,
+                l,
+                (description, priority, mode),
+                node_selector,
+                (node_filter, schedule, when, cooldown),
+                action,
+            )| {
+                let mut p = Policy::new(
+                    &n,
+                    PolicySpec {
+                        description,
+                        priority,
+                        mode,
+                        node_selector,
+                        node_filter,
+                        schedule,
+                        when,
+                        cooldown,
+                        action,
+                    },
+                );
+                p.metadata.labels = l;
+                Object::Policy(p)
+            },
+        )
 }
 
 fn budget() -> impl Strategy<Value = Object> {
-    let power = (number(), prop::option::of(-10i64..200), prop::option::of(-10i64..200))
-        .prop_map(|(max_watts, warn_percent, critical_percent)| PowerBudget { max_watts, warn_percent, critical_percent });
-    let iop = prop_oneof![(-5i64..50).prop_map(IntOrPercent::Int), (0i64..150).prop_map(IntOrPercent::Percent)];
-    let disruption = (prop::option::of(iop), prop::option::of(-2i64..20), prop::option::of(0i64..10))
-        .prop_map(|(max_unavailable, min_nodes, max_drains_per_hour)| DisruptionBudget { max_unavailable, min_nodes, max_drains_per_hour });
-    let cpu_b = (prop::option::of(cpu()), prop::collection::btree_map(name(), number(), 0..3))
-        .prop_map(|(reserve, namespace_weights)| CpuBudget { reserve, namespace_weights });
-    (name(), prop::option::of(selector()), prop::option::of(power), prop::option::of(disruption), prop::option::of(cpu_b)).prop_map(
-        |(n, node_selector, power, disruption, cpu)| Object::Budget(Budget::new(&n, BudgetSpec { node_selector, power, disruption, cpu })),
+    let power = (
+        number(),
+        prop::option::of(-10i64..200),
+        prop::option::of(-10i64..200),
     )
-}
-
-fn probe() -> impl Strategy<Value = Object> {
-    let ds = (name(), selector(), 0i64..70000).prop_map(|(namespace, selector, port)| DaemonSetRef { namespace, selector, port });
+        .prop_map(|(max_watts, warn_percent, critical_percent)| PowerBudget {
+            max_watts,
+            warn_percent,
+            critical_percent,
+        });
+    let iop = prop_oneof![
+        (-5i64..50).prop_map(IntOrPercent::Int),
+        (0i64..150).prop_map(IntOrPercent::Percent)
+    ];
+    let disruption = (
+        prop::option::of(iop),
+        prop::option::of(-2i64..20),
+        prop::option::of(0i64..10),
+    )
+        .prop_map(
+            |(max_unavailable, min_nodes, max_drains_per_hour)| DisruptionBudget {
+                max_unavailable,
+                min_nodes,
+                max_drains_per_hour,
+            },
+        );
+    let cpu_b = (
+        prop::option::of(cpu()),
+        prop::collection::btree_map(name(), number(), 0..3),
+    )
+        .prop_map(|(reserve, namespace_weights)| CpuBudget {
+            reserve,
+            namespace_weights,
+        });
     (
         name(),
-        prop::sample::select(vec![ProbeType::K8s, ProbeType::VmSystem, ProbeType::HostSystem]),
-        prop::option::of(text()),
-        prop::option::of(name()),
-        prop::option::of(ds),
-        prop::option::of((name(), name()).prop_map(|(name, key)| ProbeAuth { secret_ref: SecretKeyRef { name, key } })),
-        (prop::option::of(duration()), prop::option::of(-1i64..10)),
-        prop::option::of((prop::option::of(duration()), prop::option::of(number())).prop_map(|(interval, phi_threshold)| ProbeHealth { interval, phi_threshold })),
+        prop::option::of(selector()),
+        prop::option::of(power),
+        prop::option::of(disruption),
+        prop::option::of(cpu_b),
     )
-        .prop_map(|(n, probe_type, endpoint, node_name, daemon_set, auth, (timeout, retries), health)| {
-            Object::Probe(Probe::new(&n, ProbeSpec { probe_type, endpoint, node_name, daemon_set, auth, timeout, retries, health }))
+        .prop_map(|(n, node_selector, power, disruption, cpu)| {
+            Object::Budget(Budget::new(
+                &n,
+                BudgetSpec {
+                    node_selector,
+                    power,
+                    disruption,
+                    cpu,
+                },
+            ))
         })
 }
 
+fn probe() -> impl Strategy<Value = Object> {
+    let ds =
+        (name(), selector(), 0i64..70000).prop_map(|(namespace, selector, port)| DaemonSetRef {
+            namespace,
+            selector,
+            port,
+        });
+    (
+        name(),
+        prop::sample::select(vec![
+            ProbeType::K8s,
+            ProbeType::VmSystem,
+            ProbeType::HostSystem,
+        ]),
+        prop::option::of(text()),
+        prop::option::of(name()),
+        prop::option::of(ds),
+        prop::option::of((name(), name()).prop_map(|(name, key)| ProbeAuth {
+            secret_ref: SecretKeyRef { name, key },
+        })),
+        (prop::option::of(duration()), prop::option::of(-1i64..10)),
+        prop::option::of(
+            (prop::option::of(duration()), prop::option::of(number())).prop_map(
+                |(interval, phi_threshold)| ProbeHealth {
+                    interval,
+                    phi_threshold,
+                },
+            ),
+        ),
+    )
+        .prop_map(
+            |(n, probe_type, endpoint, node_name, daemon_set, auth, (timeout, retries), health)| {
+                Object::Probe(Probe::new(
+                    &n,
+                    ProbeSpec {
+                        probe_type,
+                        endpoint,
+                        node_name,
+                        daemon_set,
+                        auth,
+                        timeout,
+                        retries,
+                        health,
+                    },
+                ))
+            },
+        )
+}
+
 fn target() -> impl Strategy<Value = Object> {
-    let kind = prop::sample::select(vec![WorkloadKind::Deployment, WorkloadKind::StatefulSet, WorkloadKind::DaemonSet, WorkloadKind::ReplicaSet]);
-    let cpu_r = (prop::option::of(cpu()), prop::option::of(cpu()), prop::option::of(cpu())).prop_map(|(min, max, max_step)| CpuRange { min, max, max_step });
-    let mem_r = (prop::option::of(memory()), prop::option::of(memory()), prop::option::of(any::<bool>()))
-        .prop_map(|(min, max, allow_shrink)| MemoryRange { min, max, allow_shrink });
-    let container = (name(), prop::option::of(cpu_r), prop::option::of(mem_r)).prop_map(|(name, cpu, memory)| ContainerPolicy { name, cpu, memory });
+    let kind = prop::sample::select(vec![
+        WorkloadKind::Deployment,
+        WorkloadKind::StatefulSet,
+        WorkloadKind::DaemonSet,
+        WorkloadKind::ReplicaSet,
+    ]);
+    let cpu_r = (
+        prop::option::of(cpu()),
+        prop::option::of(cpu()),
+        prop::option::of(cpu()),
+    )
+        .prop_map(|(min, max, max_step)| CpuRange { min, max, max_step });
+    let mem_r = (
+        prop::option::of(memory()),
+        prop::option::of(memory()),
+        prop::option::of(any::<bool>()),
+    )
+        .prop_map(|(min, max, allow_shrink)| MemoryRange {
+            min,
+            max,
+            allow_shrink,
+        });
+    let container = (name(), prop::option::of(cpu_r), prop::option::of(mem_r))
+        .prop_map(|(name, cpu, memory)| ContainerPolicy { name, cpu, memory });
     (
         name(),
         name(),
         (kind, name()).prop_map(|(kind, name)| WorkloadRef { kind, name }),
         (prop::option::of(number()), prop::option::of(cel())),
-        prop::option::of(prop::sample::select(vec![ResizePolicy::Limits, ResizePolicy::Requests, ResizePolicy::Both])),
+        prop::option::of(prop::sample::select(vec![
+            ResizePolicy::Limits,
+            ResizePolicy::Requests,
+            ResizePolicy::Both,
+        ])),
         prop::collection::vec(container, 0..3),
         prop::option::of(duration()),
     )
-        .prop_map(|(ns, n, workload_ref, (weight, demand), resize_policy, containers, cooldown)| {
-            let mut t = ScalingTarget::new(&n, ScalingTargetSpec { workload_ref, weight, demand, resize_policy, containers, cooldown });
-            t.metadata.namespace = Some(ns);
-            Object::ScalingTarget(t)
-        })
+        .prop_map(
+            |(ns, n, workload_ref, (weight, demand), resize_policy, containers, cooldown)| {
+                let mut t = ScalingTarget::new(
+                    &n,
+                    ScalingTargetSpec {
+                        workload_ref,
+                        weight,
+                        demand,
+                        resize_policy,
+                        containers,
+                        cooldown,
+                    },
+                );
+                t.metadata.namespace = Some(ns);
+                Object::ScalingTarget(t)
+            },
+        )
 }
 
 fn object() -> impl Strategy<Value = Object> {

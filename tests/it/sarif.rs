@@ -7,12 +7,23 @@ fn sarif_validates_against_the_official_schema() {
     let validator = jsonschema::validator_for(&schema).unwrap();
     let mut files = Vec::new();
     crate::lint_rules::collect(&crate::fixture("lint"), &mut files);
-    let sources: Vec<_> =
-        files.iter().map(|p| kilter::source::SourceFile::new(format!("fixtures/{}", p.file_name().unwrap().to_string_lossy()), crate::read(p))).collect();
+    let sources: Vec<_> = files
+        .iter()
+        .map(|p| {
+            kilter::source::SourceFile::new(
+                format!("fixtures/{}", p.file_name().unwrap().to_string_lossy()),
+                crate::read(p),
+            )
+        })
+        .collect();
     let out = kilter::lint::lint(&sources);
     assert!(out.diagnostics.len() > 20);
-    let sarif: serde_json::Value = serde_json::from_str(&kilter::diag::render_sarif(&out.diagnostics)).unwrap();
-    let errors: Vec<_> = validator.iter_errors(&sarif).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    let sarif: serde_json::Value =
+        serde_json::from_str(&kilter::diag::render_sarif(&out.diagnostics)).unwrap();
+    let errors: Vec<_> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     let results = sarif["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), out.diagnostics.len());

@@ -25,19 +25,48 @@ Example:
 "#,
 };
 
+/// Findings for one expression in one field: (code, finding).
+type Findings = Vec<(&'static str, crate::expr::Finding)>;
+
+thread_local! {
+    // Repositories repeat the same expressions across many files; compiling is the costly
+    // part of linting, so results are remembered per thread, by field and text.
+    static CACHE: std::cell::RefCell<std::collections::HashMap<(&'static str, String), std::rc::Rc<Findings>>> =
+        Default::default();
+}
+
+const CACHE_LIMIT: usize = 4096;
+
+fn findings(field: &'static str, expr: &str) -> std::rc::Rc<Findings> {
+    let key = (field, expr.to_string());
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
+        return hit;
+    }
+    let result: Findings = match crate::expr::compile(expr) {
+        Err(errors) => errors.into_iter().map(|f| ("K011", f)).collect(),
+        Ok(program) => crate::expr::check_references(&program, field).into_iter().map(|f| ("K012", f)).collect(),
+    };
+    let result = std::rc::Rc::new(result);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= CACHE_LIMIT {
+            c.clear();
+        }
+        c.insert(key, result.clone());
+    });
+    result
+}
+
 fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
     for (path, field, expr) in super::cel_fields(obj) {
-        match crate::expr::compile(expr) {
-            Err(findings) => {
-                for f in findings {
-                    let span = super::span_in_string(doc, path, f.offset, f.len);
-                    out.push(
-                        Diagnostic::error("K011", &doc.file, span, format!("invalid CEL in `{field}`: {}", f.message))
-                            .with_help_opt(f.help),
-                    );
-                }
-            }
-            Ok(program) => super::cel_variables::check_program(doc, path, field, &program, out),
+        for (code, f) in findings(field, expr).iter() {
+            let span = super::span_in_string(doc, path, f.offset, f.len);
+            let d = if *code == "K011" {
+                Diagnostic::error("K011", &doc.file, span, format!("invalid CEL in `{field}`: {}", f.message))
+            } else {
+                super::cel_variables::diagnostic(doc, span, field, f)
+            };
+            out.push(d.with_help_opt(f.help.clone()));
         }
     }
 }

@@ -1,10 +1,10 @@
 //! K012 `cel-variables`: a CEL expression reads a variable or field its field may not use.
 
-use cel::Program;
-
 use crate::check::{Rule, Scope};
 use crate::diag::{Diagnostic, Severity};
+use crate::expr::Finding;
 use crate::load::Document;
+use crate::source::Span;
 
 pub static RULE: Rule = Rule {
     code: "K012",
@@ -37,13 +37,6 @@ Example:
 "#,
 };
 
-pub(crate) fn check_program(doc: &Document, path: &str, field: &str, program: &Program, out: &mut Vec<Diagnostic>) {
-    for f in crate::expr::check_references(program, field) {
-        let span = super::span_in_string(doc, path, f.offset, f.len);
-        out.push(
-            Diagnostic::error("K012", &doc.file, span, format!("in `{field}`: {}", f.message))
-                .with_label("this is read here")
-                .with_help_opt(f.help),
-        );
-    }
+pub(crate) fn diagnostic(doc: &Document, span: Span, field: &str, f: &Finding) -> Diagnostic {
+    Diagnostic::error("K012", &doc.file, span, format!("in `{field}`: {}", f.message)).with_label("this is read here")
 }

@@ -31,19 +31,35 @@ Example:
 };
 
 /// The Linux cpufreq governors.
-pub const GOVERNORS: [&str; 6] = ["performance", "powersave", "schedutil", "ondemand", "conservative", "userspace"];
+pub const GOVERNORS: [&str; 6] = [
+    "performance",
+    "powersave",
+    "schedutil",
+    "ondemand",
+    "conservative",
+    "userspace",
+];
 
 fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
     let Object::Policy(p) = obj else { return };
-    let Some(g) = &p.spec.action.governor else { return };
-    let names = std::iter::once(("spec.action.governor.name".to_string(), &g.name))
-        .chain(g.fallback.iter().enumerate().map(|(i, f)| (format!("spec.action.governor.fallback[{i}]"), f)));
+    let Some(g) = &p.spec.action.governor else {
+        return;
+    };
+    let names = std::iter::once(("spec.action.governor.name".to_string(), &g.name)).chain(
+        g.fallback
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (format!("spec.action.governor.fallback[{i}]"), f)),
+    );
     for (path, name) in names {
         if !GOVERNORS.contains(&name.as_str()) {
             let help = did_you_mean(name, GOVERNORS)
                 .map(|c| format!("did you mean `{c}`?"))
                 .unwrap_or_else(|| format!("cpufreq governors are {}", GOVERNORS.join(", ")));
-            out.push(doc.error("K007", &path, format!("`{name}` is not a CPU governor")).with_help(help));
+            out.push(
+                doc.error("K007", &path, format!("`{name}` is not a CPU governor"))
+                    .with_help(help),
+            );
         }
     }
 }

@@ -43,7 +43,12 @@ pub(crate) fn cel_fields(obj: &Object) -> Vec<(&'static str, &'static str, &str)
 
 /// The file span of a character range inside a CEL string, or the whole value when the
 /// string does not map one-to-one onto the source (escapes, folded YAML).
-pub(crate) fn span_in_string(doc: &Document, path: &str, char_offset: usize, char_len: usize) -> crate::source::Span {
+pub(crate) fn span_in_string(
+    doc: &Document,
+    path: &str,
+    char_offset: usize,
+    char_len: usize,
+) -> crate::source::Span {
     let Some(node) = doc.node.at(path) else {
         return doc.span(path);
     };

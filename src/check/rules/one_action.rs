@@ -42,12 +42,19 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                     &format!("spec.action.{}", kinds[1].field()),
                     format!(
                         "a policy takes exactly one action, this one sets {}",
-                        kinds.iter().map(|k| format!("`{}`", k.field())).collect::<Vec<_>>().join(", ")
+                        kinds
+                            .iter()
+                            .map(|k| format!("`{}`", k.field()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )
                 .with_help("split it into one policy per action");
             d.span = doc.key_span(&format!("spec.action.{}", kinds[1].field()));
-            d = d.with_related(doc.key_span(&format!("spec.action.{}", kinds[0].field())), "first action");
+            d = d.with_related(
+                doc.key_span(&format!("spec.action.{}", kinds[0].field())),
+                "first action",
+            );
             out.push(d);
         }
     }

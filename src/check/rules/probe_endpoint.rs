@@ -37,28 +37,47 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                 .error("K010", "spec.daemonSet", "a probe has either an `endpoint` or a `daemonSet`, not both")
                 .with_related(doc.span("spec.endpoint"), "endpoint set here")
                 .with_help("use `endpoint` (with `nodeName`) for one host, `daemonSet` for one agent per node");
-            out.push(Diagnostic { span: doc.key_span("spec.daemonSet"), ..d });
+            out.push(Diagnostic {
+                span: doc.key_span("spec.daemonSet"),
+                ..d
+            });
         }
         (None, None) => out.push(
-            doc.error("K010", "spec", "the probe has neither an `endpoint` nor a `daemonSet`")
-                .with_help("add `endpoint` (with `nodeName`) or `daemonSet`"),
+            doc.error(
+                "K010",
+                "spec",
+                "the probe has neither an `endpoint` nor a `daemonSet`",
+            )
+            .with_help("add `endpoint` (with `nodeName`) or `daemonSet`"),
         ),
         (Some(url), None) => {
             if let Some(why) = bad_url(url) {
-                out.push(doc.error("K010", "spec.endpoint", format!("`{url}` is not a probe URL: {why}")));
+                out.push(doc.error(
+                    "K010",
+                    "spec.endpoint",
+                    format!("`{url}` is not a probe URL: {why}"),
+                ));
             }
             if s.node_name.is_none() {
                 out.push(
-                    doc.error("K010", "spec.endpoint", "a static endpoint needs `nodeName`, the node it serves")
-                        .with_help("add `nodeName: <the Kubernetes node name>`"),
+                    doc.error(
+                        "K010",
+                        "spec.endpoint",
+                        "a static endpoint needs `nodeName`, the node it serves",
+                    )
+                    .with_help("add `nodeName: <the Kubernetes node name>`"),
                 );
             }
         }
         (None, Some(_)) => {
             if s.node_name.is_some() {
                 out.push(
-                    doc.error("K010", "spec.nodeName", "`nodeName` goes with a static `endpoint`, not a `daemonSet`")
-                        .with_help("remove `nodeName`: the DaemonSet covers every node it runs on"),
+                    doc.error(
+                        "K010",
+                        "spec.nodeName",
+                        "`nodeName` goes with a static `endpoint`, not a `daemonSet`",
+                    )
+                    .with_help("remove `nodeName`: the DaemonSet covers every node it runs on"),
                 );
             }
         }
@@ -66,7 +85,9 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
 }
 
 fn bad_url(url: &str) -> Option<&'static str> {
-    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
     let Some(rest) = rest else {
         return Some("it must start with http:// or https://");
     };
@@ -74,10 +95,11 @@ fn bad_url(url: &str) -> Option<&'static str> {
     if host.is_empty() {
         return Some("it has no host");
     }
-    if let Some((_, port)) = host.rsplit_once(':') {
-        if !host.ends_with(']') && port.parse::<u16>().map_or(true, |p| p == 0) {
-            return Some("its port is not a number between 1 and 65535");
-        }
+    if let Some((_, port)) = host.rsplit_once(':')
+        && !host.ends_with(']')
+        && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Some("its port is not a number between 1 and 65535");
     }
     if url.chars().any(char::is_whitespace) {
         return Some("it contains white space");

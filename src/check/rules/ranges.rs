@@ -42,17 +42,20 @@ impl Ctx<'_> {
         self.out.push(self.doc.error("K006", path, msg));
     }
     fn non_negative(&mut self, path: &str, v: Option<f64>, what: &str) {
-        if let Some(v) = v {
-            if v < 0.0 {
-                self.err(path, format!("{what} must not be negative"));
-            }
+        if let Some(v) = v
+            && v < 0.0
+        {
+            self.err(path, format!("{what} must not be negative"));
         }
     }
     fn percent(&mut self, path: &str, v: Option<i64>, what: &str) {
-        if let Some(v) = v {
-            if !(0..=100).contains(&v) {
-                self.err(path, format!("{what} is {v}; a percentage must be between 0 and 100"));
-            }
+        if let Some(v) = v
+            && !(0..=100).contains(&v)
+        {
+            self.err(
+                path,
+                format!("{what} is {v}; a percentage must be between 0 and 100"),
+            );
         }
     }
 }
@@ -69,28 +72,42 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                         format!("utilizationBelow is {u}; it is a fraction between 0 and 1 (0.25 means 25%)"),
                     );
                 }
-                if let Some(n) = cons.max_nodes_per_cycle {
-                    if n < 1 {
-                        c.err("spec.action.consolidate.maxNodesPerCycle", format!("maxNodesPerCycle is {n}; it must be at least 1"));
-                    }
+                if let Some(n) = cons.max_nodes_per_cycle
+                    && n < 1
+                {
+                    c.err(
+                        "spec.action.consolidate.maxNodesPerCycle",
+                        format!("maxNodesPerCycle is {n}; it must be at least 1"),
+                    );
                 }
             }
         }
         Object::Budget(b) => {
             if let Some(p) = &b.spec.power {
                 if p.max_watts <= 0.0 {
-                    c.err("spec.power.maxWatts", "maxWatts must be greater than 0".into());
+                    c.err(
+                        "spec.power.maxWatts",
+                        "maxWatts must be greater than 0".into(),
+                    );
                 }
                 c.percent("spec.power.warnPercent", p.warn_percent, "warnPercent");
-                c.percent("spec.power.criticalPercent", p.critical_percent, "criticalPercent");
-                if let (Some(w), Some(cr)) = (p.warn_percent, p.critical_percent) {
-                    if w > cr {
-                        let d = doc
-                            .error("K006", "spec.power.warnPercent", format!("warnPercent ({w}) is above criticalPercent ({cr})"))
-                            .with_related(doc.span("spec.power.criticalPercent"), "criticalPercent")
-                            .with_help("the warning threshold must not be above the critical one");
-                        c.out.push(d);
-                    }
+                c.percent(
+                    "spec.power.criticalPercent",
+                    p.critical_percent,
+                    "criticalPercent",
+                );
+                if let (Some(w), Some(cr)) = (p.warn_percent, p.critical_percent)
+                    && w > cr
+                {
+                    let d = doc
+                        .error(
+                            "K006",
+                            "spec.power.warnPercent",
+                            format!("warnPercent ({w}) is above criticalPercent ({cr})"),
+                        )
+                        .with_related(doc.span("spec.power.criticalPercent"), "criticalPercent")
+                        .with_help("the warning threshold must not be above the critical one");
+                    c.out.push(d);
                 }
             }
             if let Some(d) = &b.spec.disruption {
@@ -99,32 +116,55 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                         "spec.disruption.maxUnavailable",
                         format!("maxUnavailable is {p}%; a percentage must be between 0% and 100%"),
                     ),
-                    Some(IntOrPercent::Int(n)) if n < 0 => {
-                        c.err("spec.disruption.maxUnavailable", "maxUnavailable must not be negative".into())
-                    }
+                    Some(IntOrPercent::Int(n)) if n < 0 => c.err(
+                        "spec.disruption.maxUnavailable",
+                        "maxUnavailable must not be negative".into(),
+                    ),
                     _ => {}
                 }
-                c.non_negative("spec.disruption.minNodes", d.min_nodes.map(|v| v as f64), "minNodes");
-                c.non_negative("spec.disruption.maxDrainsPerHour", d.max_drains_per_hour.map(|v| v as f64), "maxDrainsPerHour");
+                c.non_negative(
+                    "spec.disruption.minNodes",
+                    d.min_nodes.map(|v| v as f64),
+                    "minNodes",
+                );
+                c.non_negative(
+                    "spec.disruption.maxDrainsPerHour",
+                    d.max_drains_per_hour.map(|v| v as f64),
+                    "maxDrainsPerHour",
+                );
             }
             if let Some(cpu) = &b.spec.cpu {
-                c.non_negative("spec.cpu.reserve", cpu.reserve.map(|q| q.0 as f64), "reserve");
+                c.non_negative(
+                    "spec.cpu.reserve",
+                    cpu.reserve.map(|q| q.0 as f64),
+                    "reserve",
+                );
                 for (ns, w) in &cpu.namespace_weights {
-                    c.non_negative(&format!("spec.cpu.namespaceWeights.{ns}"), Some(*w), "a namespace weight");
+                    c.non_negative(
+                        &format!("spec.cpu.namespaceWeights.{ns}"),
+                        Some(*w),
+                        "a namespace weight",
+                    );
                 }
             }
         }
         Object::Probe(p) => {
             c.non_negative("spec.retries", p.spec.retries.map(|v| v as f64), "retries");
-            if let Some(ds) = &p.spec.daemon_set {
-                if !(1..=65535).contains(&ds.port) {
-                    c.err("spec.daemonSet.port", format!("port {} is not between 1 and 65535", ds.port));
-                }
+            if let Some(ds) = &p.spec.daemon_set
+                && !(1..=65535).contains(&ds.port)
+            {
+                c.err(
+                    "spec.daemonSet.port",
+                    format!("port {} is not between 1 and 65535", ds.port),
+                );
             }
-            if let Some(t) = p.spec.health.as_ref().and_then(|h| h.phi_threshold) {
-                if t <= 0.0 {
-                    c.err("spec.health.phiThreshold", "phiThreshold must be greater than 0".into());
-                }
+            if let Some(t) = p.spec.health.as_ref().and_then(|h| h.phi_threshold)
+                && t <= 0.0
+            {
+                c.err(
+                    "spec.health.phiThreshold",
+                    "phiThreshold must be greater than 0".into(),
+                );
             }
         }
         Object::ScalingTarget(t) => {
@@ -132,23 +172,45 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
             for (i, ctr) in t.spec.containers.iter().enumerate() {
                 let base = format!("spec.containers[{i}]");
                 if let Some(cpu) = &ctr.cpu {
-                    for (f, q) in [("min", cpu.min), ("max", cpu.max), ("maxStep", cpu.max_step)] {
-                        c.non_negative(&format!("{base}.cpu.{f}"), q.map(|q| q.0 as f64), &format!("cpu.{f}"));
+                    for (f, q) in [
+                        ("min", cpu.min),
+                        ("max", cpu.max),
+                        ("maxStep", cpu.max_step),
+                    ] {
+                        c.non_negative(
+                            &format!("{base}.cpu.{f}"),
+                            q.map(|q| q.0 as f64),
+                            &format!("cpu.{f}"),
+                        );
                     }
-                    if let (Some(lo), Some(hi)) = (cpu.min, cpu.max) {
-                        if lo > hi {
-                            min_above_max(&mut c, &format!("{base}.cpu"), &lo.to_string(), &hi.to_string());
-                        }
+                    if let (Some(lo), Some(hi)) = (cpu.min, cpu.max)
+                        && lo > hi
+                    {
+                        min_above_max(
+                            &mut c,
+                            &format!("{base}.cpu"),
+                            &lo.to_string(),
+                            &hi.to_string(),
+                        );
                     }
                 }
                 if let Some(mem) = &ctr.memory {
                     for (f, q) in [("min", mem.min), ("max", mem.max)] {
-                        c.non_negative(&format!("{base}.memory.{f}"), q.map(|q| q.0 as f64), &format!("memory.{f}"));
+                        c.non_negative(
+                            &format!("{base}.memory.{f}"),
+                            q.map(|q| q.0 as f64),
+                            &format!("memory.{f}"),
+                        );
                     }
-                    if let (Some(lo), Some(hi)) = (mem.min, mem.max) {
-                        if lo > hi {
-                            min_above_max(&mut c, &format!("{base}.memory"), &lo.to_string(), &hi.to_string());
-                        }
+                    if let (Some(lo), Some(hi)) = (mem.min, mem.max)
+                        && lo > hi
+                    {
+                        min_above_max(
+                            &mut c,
+                            &format!("{base}.memory"),
+                            &lo.to_string(),
+                            &hi.to_string(),
+                        );
                     }
                 }
             }
@@ -159,7 +221,11 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
 fn min_above_max(c: &mut Ctx<'_>, base: &str, lo: &str, hi: &str) {
     let d = c
         .doc
-        .error("K006", &format!("{base}.min"), format!("min ({lo}) is above max ({hi})"))
+        .error(
+            "K006",
+            &format!("{base}.min"),
+            format!("min ({lo}) is above max ({hi})"),
+        )
         .with_related(c.doc.span(&format!("{base}.max")), "max")
         .with_help("min is the floor and max the cap: min must not exceed max");
     c.out.push(d);

@@ -36,9 +36,16 @@ fn check(docs: &[Document], out: &mut Vec<Diagnostic>) {
         })
         .collect();
     for d in docs {
-        let Some(Object::Policy(p)) = &d.object else { continue };
-        let Some(r) = &p.spec.action.resize else { continue };
-        if !targets.iter().any(|labels| matches(&r.target_selector, labels)) {
+        let Some(Object::Policy(p)) = &d.object else {
+            continue;
+        };
+        let Some(r) = &p.spec.action.resize else {
+            continue;
+        };
+        if !targets
+            .iter()
+            .any(|labels| matches(&r.target_selector, labels))
+        {
             out.push(
                 Diagnostic::warning(
                     "K015",

@@ -42,9 +42,17 @@ const WEEK: usize = 7 * 1440;
 fn active_minutes(s: &Schedule) -> Vec<bool> {
     let mut m = vec![false; WEEK];
     for w in &s.windows {
-        let days: Vec<usize> = if w.days.is_empty() { (0..7).collect() } else { w.days.iter().map(|d| *d as usize).collect() };
+        let days: Vec<usize> = if w.days.is_empty() {
+            (0..7).collect()
+        } else {
+            w.days.iter().map(|d| *d as usize).collect()
+        };
         let (start, end) = (w.start.minutes as usize, w.end.minutes as usize);
-        let len = if end > start { end - start } else { 1440 - start + end };
+        let len = if end > start {
+            end - start
+        } else {
+            1440 - start + end
+        };
         for d in days {
             for i in 0..len {
                 m[(d * 1440 + start + i) % WEEK] = true;
@@ -55,7 +63,9 @@ fn active_minutes(s: &Schedule) -> Vec<bool> {
 }
 
 fn times_may_coincide(a: &Policy, b: &Policy) -> bool {
-    let (Some(sa), Some(sb)) = (&a.spec.schedule, &b.spec.schedule) else { return true };
+    let (Some(sa), Some(sb)) = (&a.spec.schedule, &b.spec.schedule) else {
+        return true;
+    };
     let tz = |s: &Schedule| s.time_zone.clone().unwrap_or_else(|| "UTC".into());
     if tz(sa) != tz(sb) {
         return true;
@@ -70,30 +80,44 @@ fn conflict(a: &Policy, ka: ActionKind, b: &Policy, kb: ActionKind) -> bool {
     }
     if ka == ActionKind::Resize && kb == ActionKind::Resize {
         let (ra, rb) = (a.spec.action.resize.as_ref(), b.spec.action.resize.as_ref());
-        if !may_overlap(ra.map(|r| &r.target_selector), rb.map(|r| &r.target_selector)) {
+        if !may_overlap(
+            ra.map(|r| &r.target_selector),
+            rb.map(|r| &r.target_selector),
+        ) {
             return false;
         }
     }
     times_may_coincide(a, b)
 }
 
+/// An enforcing policy with the one knob it writes.
+type Writer<'a> = (&'a Document, &'a Policy, ActionKind);
+
 fn check(docs: &[Document], out: &mut Vec<Diagnostic>) {
     // Group enforcing policies by (priority, knob); only members of one group can conflict.
-    let mut groups: BTreeMap<(i32, &'static str), Vec<(&Document, &Policy, ActionKind)>> = BTreeMap::new();
+    let mut groups: BTreeMap<(i32, &'static str), Vec<Writer<'_>>> = BTreeMap::new();
     for d in docs {
-        let Some(Object::Policy(p)) = &d.object else { continue };
+        let Some(Object::Policy(p)) = &d.object else {
+            continue;
+        };
         if p.spec.mode() != Mode::Enforce {
             continue;
         }
         if let [kind] = p.spec.action.kinds()[..] {
-            groups.entry((p.spec.priority(), kind.knob())).or_default().push((d, p, kind));
+            groups
+                .entry((p.spec.priority(), kind.knob()))
+                .or_default()
+                .push((d, p, kind));
         }
     }
     for ((priority, knob), mut members) in groups {
         members.sort_by(|x, y| x.1.metadata.name.cmp(&y.1.metadata.name));
         for j in 1..members.len() {
             let (db, pb, kb) = members[j];
-            let Some(&(da, pa, _)) = members[..j].iter().find(|(_, pa, ka)| conflict(pa, *ka, pb, kb)) else {
+            let Some(&(da, pa, _)) = members[..j]
+                .iter()
+                .find(|(_, pa, ka)| conflict(pa, *ka, pb, kb))
+            else {
                 continue;
             };
             let a_name = pa.metadata.name.as_deref().unwrap_or("");
@@ -109,7 +133,11 @@ fn check(docs: &[Document], out: &mut Vec<Diagnostic>) {
             .with_label("second writer");
             let help = "give one of them a higher `priority`, or make their nodeSelectors or schedules disjoint";
             d = if std::sync::Arc::ptr_eq(&da.file, &db.file) {
-                d.with_related(da.key_span("spec.action"), format!("`{a_name}` writes it here")).with_help(help)
+                d.with_related(
+                    da.key_span("spec.action"),
+                    format!("`{a_name}` writes it here"),
+                )
+                .with_help(help)
             } else {
                 let (l, c) = da.file.line_col(da.key_span("spec.action").start);
                 d.with_help(format!("`{a_name}` is at {}:{l}:{c}; {help}", da.file.path))

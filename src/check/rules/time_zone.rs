@@ -29,11 +29,25 @@ Example:
 
 fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
     let Object::Policy(p) = obj else { return };
-    let Some(tz) = p.spec.schedule.as_ref().and_then(|s| s.time_zone.as_deref()) else { return };
+    let Some(tz) = p
+        .spec
+        .schedule
+        .as_ref()
+        .and_then(|s| s.time_zone.as_deref())
+    else {
+        return;
+    };
     if tz.parse::<chrono_tz::Tz>().is_err() {
         let help = did_you_mean(tz, chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()))
             .map(|c| format!("did you mean `{c}`?"))
             .unwrap_or_else(|| "use an IANA name such as `Europe/Berlin` or `UTC`".into());
-        out.push(doc.error("K008", "spec.schedule.timeZone", format!("`{tz}` is not an IANA time zone")).with_help(help));
+        out.push(
+            doc.error(
+                "K008",
+                "spec.schedule.timeZone",
+                format!("`{tz}` is not an IANA time zone"),
+            )
+            .with_help(help),
+        );
     }
 }

@@ -1,0 +1,19 @@
+//! Any bytes as a `.kilter` file: parse, lower, decode, check and format must not panic,
+//! and formatting what formats must be stable.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let file = kilter::source::SourceFile::new("fuzz.kilter", text);
+    let out = kilter::lint::lint(std::slice::from_ref(&file));
+    for d in &out.diagnostics {
+        let _ = kilter::diag::render_human(d, false);
+    }
+    if let Ok(once) = kilter::dsl::fmt::format(&file) {
+        let again = kilter::dsl::fmt::format(&kilter::source::SourceFile::new("fuzz.kilter", once.clone()))
+            .expect("formatted output parses");
+        assert_eq!(again, once, "fmt is idempotent");
+    }
+});
