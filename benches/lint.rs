@@ -9,7 +9,11 @@ use kilter::source::SourceFile;
 const FILES: usize = 10_000;
 
 fn yaml_policy(i: usize) -> String {
-    let mode = if i % 10 == 0 { "Enforce" } else { "DryRun" };
+    let mode = if i.is_multiple_of(10) {
+        "Enforce"
+    } else {
+        "DryRun"
+    };
     let (team, prio, f) = (i % 17, i % 50, 1 + i % 9);
     [
         format!("# Generated policy {i}."),
@@ -24,7 +28,9 @@ fn yaml_policy(i: usize) -> String {
         format!("  mode: {mode}"),
         "  nodeSelector:".into(),
         format!("    matchLabels: {{ pool: pool-{i} }}"),
-        format!("  nodeFilter: 'node.cpu.utilization < 0.{f} && node.labels[\"zone\"] != \"z{i}\"'"),
+        format!(
+            "  nodeFilter: 'node.cpu.utilization < 0.{f} && node.labels[\"zone\"] != \"z{i}\"'"
+        ),
         "  schedule:".into(),
         "    timeZone: Europe/Berlin".into(),
         "    windows:".into(),
@@ -41,7 +47,11 @@ fn yaml_policy(i: usize) -> String {
 }
 
 fn dsl_policy(i: usize) -> String {
-    let mode = if i % 10 == 0 { "Enforce" } else { "DryRun" };
+    let mode = if i.is_multiple_of(10) {
+        "Enforce"
+    } else {
+        "DryRun"
+    };
     let prio = i % 50;
     [
         format!("# Generated policy {i}."),
@@ -66,7 +76,7 @@ fn dsl_policy(i: usize) -> String {
 fn repo() -> Vec<Arc<SourceFile>> {
     (0..FILES)
         .map(|i| {
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 SourceFile::new(format!("policies/p{i}.yaml"), yaml_policy(i))
             } else {
                 SourceFile::new(format!("policies/p{i}.kilter"), dsl_policy(i))
@@ -82,13 +92,20 @@ fn total_bytes(files: &[Arc<SourceFile>]) -> usize {
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn lint_10k_files_one_thread(bencher: divan::Bencher) {
     let files = repo();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
     bencher
         .counter(ItemsCount::new(files.len()))
         .counter(BytesCount::new(total_bytes(&files)))
         .bench(|| {
             let out = pool.install(|| kilter::lint::lint(&files));
-            assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics.first().map(|d| &d.message));
+            assert!(
+                out.diagnostics.is_empty(),
+                "{:?}",
+                out.diagnostics.first().map(|d| &d.message)
+            );
             out.documents.len()
         });
 }

@@ -44,7 +44,10 @@ fn findings(field: &'static str, expr: &str) -> std::rc::Rc<Findings> {
     }
     let result: Findings = match crate::expr::compile(expr) {
         Err(errors) => errors.into_iter().map(|f| ("K011", f)).collect(),
-        Ok(program) => crate::expr::check_references(&program, field).into_iter().map(|f| ("K012", f)).collect(),
+        Ok(program) => crate::expr::check_references(&program, field)
+            .into_iter()
+            .map(|f| ("K012", f))
+            .collect(),
     };
     let result = std::rc::Rc::new(result);
     CACHE.with(|c| {
@@ -62,7 +65,12 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
         for (code, f) in findings(field, expr).iter() {
             let span = super::span_in_string(doc, path, f.offset, f.len);
             let d = if *code == "K011" {
-                Diagnostic::error("K011", &doc.file, span, format!("invalid CEL in `{field}`: {}", f.message))
+                Diagnostic::error(
+                    "K011",
+                    &doc.file,
+                    span,
+                    format!("invalid CEL in `{field}`: {}", f.message),
+                )
             } else {
                 super::cel_variables::diagnostic(doc, span, field, f)
             };

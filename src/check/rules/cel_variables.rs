@@ -38,5 +38,11 @@ Example:
 };
 
 pub(crate) fn diagnostic(doc: &Document, span: Span, field: &str, f: &Finding) -> Diagnostic {
-    Diagnostic::error("K012", &doc.file, span, format!("in `{field}`: {}", f.message)).with_label("this is read here")
+    Diagnostic::error(
+        "K012",
+        &doc.file,
+        span,
+        format!("in `{field}`: {}", f.message),
+    )
+    .with_label("this is read here")
 }
