@@ -20,15 +20,10 @@ pub fn crds_yaml() -> String {
     crate::yaml_emit::emit_all(&values)
 }
 
-/// The files `kilter crds --out DIR` writes: one CRD per kind and one JSON Schema per kind.
+/// The files `kilter crds --out DIR` writes: the CRDs exactly as `kilter crds` prints them,
+/// and one JSON Schema per kind under `schemas/`.
 pub fn crd_files() -> Vec<(String, String)> {
-    let mut files = Vec::new();
-    for k in Kind::ALL {
-        files.push((
-            format!("{}.{}.yaml", k.plural(), crate::model::GROUP),
-            crate::yaml_emit::emit(&crd_json(k)),
-        ));
-    }
+    let mut files = vec![(format!("{}.yaml", crate::model::GROUP), crds_yaml())];
     for k in Kind::ALL {
         let mut s = serde_json::to_string_pretty(&json_schema(k)).expect("schemas serialize");
         s.push('\n');

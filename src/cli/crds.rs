@@ -6,7 +6,7 @@ use super::{EXIT_OK, emit, fail};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Write one file per CRD, and JSON Schemas under `schemas/`, into this directory.
+    /// Write the CRDs (`kilter.dev.yaml`) and JSON Schemas (`schemas/`) into this directory.
     #[arg(long)]
     out: Option<PathBuf>,
 }
