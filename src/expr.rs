@@ -433,3 +433,140 @@ mod tests {
         assert!(compile("").is_err());
     }
 }
+
+// ---------------------------------------------------------------- cost and evaluation
+
+/// The most work an expression may describe, in AST nodes visited, counting each
+/// comprehension's body once per element it may range over.
+pub const MAX_COST: u64 = 1_000_000;
+
+/// Elements assumed for a comprehension over a variable (labels, lists from the cluster).
+const RANGE_BOUND: u64 = 256;
+
+/// A static upper bound on the work of evaluating the program.
+pub fn estimated_cost(program: &Program) -> u64 {
+    cost(program.expression())
+}
+
+fn cost(e: &cel::IdedExpr) -> u64 {
+    let sum = |xs: &mut dyn Iterator<Item = &cel::IdedExpr>| xs.map(cost).fold(0u64, u64::saturating_add);
+    match &e.expr {
+        Expr::Call(c) => 1u64.saturating_add(c.target.as_deref().map_or(0, cost)).saturating_add(sum(&mut c.args.iter())),
+        Expr::Comprehension(c) => {
+            let n = match &c.iter_range.expr {
+                Expr::List(l) => l.elements.len() as u64,
+                _ => RANGE_BOUND,
+            };
+            let body = cost(&c.loop_cond).saturating_add(cost(&c.loop_step)).saturating_add(1);
+            cost(&c.iter_range)
+                .saturating_add(cost(&c.accu_init))
+                .saturating_add(n.saturating_mul(body))
+                .saturating_add(cost(&c.result))
+        }
+        Expr::List(l) => 1u64.saturating_add(sum(&mut l.elements.iter())),
+        Expr::Map(m) => m.entries.iter().fold(1u64, |acc, en| match &en.expr {
+            EntryExpr::MapEntry(me) => acc.saturating_add(cost(&me.key)).saturating_add(cost(&me.value)),
+            EntryExpr::StructField(f) => acc.saturating_add(cost(&f.value)),
+        }),
+        Expr::Struct(s) => s.entries.iter().fold(1u64, |acc, en| match &en.expr {
+            EntryExpr::MapEntry(me) => acc.saturating_add(cost(&me.key)).saturating_add(cost(&me.value)),
+            EntryExpr::StructField(f) => acc.saturating_add(cost(&f.value)),
+        }),
+        Expr::Select(s) => 1u64.saturating_add(cost(&s.operand)),
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => 1,
+    }
+}
+
+/// Compiles for evaluation: syntax, size and cost limits all checked.
+pub fn compile_bounded(src: &str) -> Result<Program, String> {
+    let program = compile(src).map_err(|f| f.first().map(|f| f.message.clone()).unwrap_or_default())?;
+    let c = estimated_cost(&program);
+    if c > MAX_COST {
+        return Err(format!("expression may cost {c} steps to evaluate; the limit is {MAX_COST}"));
+    }
+    Ok(program)
+}
+
+/// Evaluates a program in a context; a panic inside the interpreter becomes an error.
+pub fn evaluate(program: &Program, ctx: &cel::Context<'_, '_>) -> Result<cel::Value, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| program.execute(ctx))) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the CEL interpreter failed on this expression".into()),
+    }
+}
+
+/// Evaluates to a boolean, or explains why not.
+pub fn evaluate_bool(program: &Program, ctx: &cel::Context<'_, '_>) -> Result<bool, String> {
+    match evaluate(program, ctx)? {
+        cel::Value::Bool(b) => Ok(b),
+        other => Err(format!("expected a boolean, got {}", type_name(&other))),
+    }
+}
+
+/// Evaluates to a number clamped to [0, 1].
+pub fn evaluate_fraction(program: &Program, ctx: &cel::Context<'_, '_>) -> Result<f64, String> {
+    let v = match evaluate(program, ctx)? {
+        cel::Value::Float(f) => f,
+        cel::Value::Int(i) => i as f64,
+        cel::Value::UInt(u) => u as f64,
+        other => return Err(format!("expected a number, got {}", type_name(&other))),
+    };
+    if v.is_nan() {
+        return Err("the result is not a number (NaN)".into());
+    }
+    Ok(v.clamp(0.0, 1.0))
+}
+
+fn type_name(v: &cel::Value) -> &'static str {
+    match v {
+        cel::Value::List(_) => "a list",
+        cel::Value::Map(_) => "a map",
+        cel::Value::Int(_) | cel::Value::UInt(_) | cel::Value::Float(_) => "a number",
+        cel::Value::String(_) => "a string",
+        cel::Value::Bool(_) => "a boolean",
+        cel::Value::Null => "null",
+        _ => "another type",
+    }
+}
+
+/// Builds a CEL map value from (key, value) pairs.
+pub fn map_value(pairs: Vec<(&str, cel::Value)>) -> cel::Value {
+    let m: std::collections::HashMap<cel::objects::Key, cel::Value> =
+        pairs.into_iter().map(|(k, v)| (cel::objects::Key::from(k.to_string()), v)).collect();
+    cel::Value::Map(cel::objects::Map { map: std::sync::Arc::new(m) })
+}
+
+#[cfg(test)]
+mod eval_tests {
+    use super::*;
+
+    #[test]
+    fn runaway_expressions_are_refused_before_running() {
+        let list: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+        let l = format!("[{}]", list.join(","));
+        let src = format!("{l}.all(a, {l}.all(b, {l}.all(c, a + b + c >= 0)))");
+        let err = compile_bounded(&src).unwrap_err();
+        assert!(err.contains("limit"), "{err}");
+        assert!(compile_bounded("node.labels.all(k, k != 'x')").is_ok());
+    }
+
+    #[test]
+    fn results_are_typed_and_clamped() {
+        let mut ctx = cel::Context::default();
+        ctx.add_variable_from_value("x", map_value(vec![("v", cel::Value::Float(2.5))]));
+        assert_eq!(evaluate_fraction(&compile_bounded("x.v").unwrap(), &ctx), Ok(1.0));
+        assert!(evaluate_bool(&compile_bounded("x.v").unwrap(), &ctx).is_err());
+        assert_eq!(evaluate_bool(&compile_bounded("x.v > 2.0").unwrap(), &ctx), Ok(true));
+        assert!(evaluate_fraction(&compile_bounded("x.nope").unwrap(), &ctx).is_err());
+    }
+}
+
+/// A fresh evaluation context over the standard library, plus `min` and `max` of numbers
+/// (`min(1.0, pod.cpu.usage / pod.cpu.limit)` as API.md writes it).
+pub fn context(env: &std::sync::Arc<cel::Env>) -> cel::Context<'static, 'static> {
+    let mut ctx = cel::Context::with_env(env.clone());
+    let _ = ctx.add_function("min", cel::functions::min);
+    let _ = ctx.add_function("max", cel::functions::max);
+    ctx
+}

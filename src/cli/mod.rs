@@ -5,6 +5,7 @@ mod crds;
 mod files;
 mod fmt;
 mod lint;
+mod plan;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -37,6 +38,8 @@ enum Command {
     Convert(convert::Args),
     /// Print (or write) the CustomResourceDefinitions and JSON Schemas of the kinds.
     Crds(crds::Args),
+    /// Plan the actions the policies call for on a cluster snapshot (changes nothing).
+    Plan(plan::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -53,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Fmt(a) => fmt::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Crds(a) => crds::run(a),
+        Command::Plan(a) => plan::run(a),
     };
     ExitCode::from(code)
 }

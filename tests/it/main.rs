@@ -4,6 +4,7 @@ mod cli;
 mod convert;
 mod crds;
 mod lint_rules;
+mod plan;
 mod properties;
 mod sarif;
 

@@ -1,0 +1,64 @@
+//! `kilter plan`.
+
+use std::path::PathBuf;
+
+use super::{EXIT_FINDINGS, EXIT_OK, emit, fail, files};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Policy files or directories (YAML and DSL).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The cluster snapshot to plan against (YAML or JSON; see docs/snapshot.md).
+    #[arg(long)]
+    state: PathBuf,
+    /// Plan as of this time (RFC 3339); defaults to the snapshot's `time`, else now.
+    #[arg(long)]
+    at: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+pub fn run(a: Args) -> u8 {
+    let (bundle, state) = match load(&a.paths, &a.state) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let at = match a.at.as_deref().or(state.time.as_deref()) {
+        Some(t) => match crate::state::parse_time(t) {
+            Some(t) => t,
+            None => return fail(format!("`{t}` is not an RFC 3339 time like 2026-11-23T22:30:00Z")),
+        },
+        None => chrono::Utc::now(),
+    };
+    let plan = crate::plan::plan(&bundle, &state, at);
+    let text = match a.format {
+        Format::Human => crate::plan::render_human(&plan, &at.to_rfc3339()),
+        Format::Json => crate::plan::render_json(&plan),
+    };
+    emit(&text).err().unwrap_or(EXIT_OK)
+}
+
+/// Lints the policies and reads the snapshot; prints diagnostics and exits 1 on errors.
+pub(crate) fn load(paths: &[PathBuf], state: &std::path::Path) -> Result<(crate::plan::Bundle, crate::state::ClusterState), u8> {
+    let sources = files::discover(paths).and_then(|p| files::read_all(&p)).map_err(fail)?;
+    let out = crate::lint::lint(&sources);
+    if out.has_errors() {
+        eprint!("{}", crate::diag::render_human_all(&out.diagnostics, out.summary(), false));
+        return Err(EXIT_FINDINGS);
+    }
+    let snapshot = files::read(state).map_err(fail)?;
+    let state = crate::state::load(&snapshot).map_err(|diags| {
+        for d in &diags {
+            eprint!("{}", crate::diag::render_human(d, false));
+        }
+        EXIT_FINDINGS
+    })?;
+    Ok((crate::plan::Bundle::from_documents(&out.documents), state))
+}

@@ -1,0 +1,192 @@
+//! Budget accounting: power use against `maxWatts`, and the disruption budget
+//! (`maxUnavailable`, `minNodes`, `maxDrainsPerHour`) consumed as actions are planned.
+
+use chrono::{DateTime, Utc};
+use cel::Value as CelValue;
+
+use super::{BudgetReport, DisruptionReport, PowerReport};
+use crate::expr::map_value;
+use crate::model::Budget;
+use crate::model::selector::matches;
+use crate::state::ClusterState;
+
+pub struct BudgetState<'a> {
+    pub budget: &'a Budget,
+    pub name: String,
+    /// Indexes of the nodes it selects.
+    pub nodes: Vec<usize>,
+    covered: Vec<bool>,
+    pub watts: f64,
+    pub unavailable: usize,
+    pub schedulable: usize,
+    pub drains_last_hour: usize,
+    pub planned: usize,
+    pub planned_drains: usize,
+    pub max_unavailable: Option<usize>,
+}
+
+impl<'a> BudgetState<'a> {
+    pub fn new(budget: &'a Budget, state: &ClusterState, _pods_by_node: &[Vec<usize>], now: DateTime<Utc>) -> Self {
+        let covered: Vec<bool> = state
+            .nodes
+            .iter()
+            .map(|n| budget.spec.node_selector.as_ref().is_none_or(|s| matches(s, &n.labels)))
+            .collect();
+        let nodes: Vec<usize> = (0..state.nodes.len()).filter(|&i| covered[i]).collect();
+        let names: std::collections::BTreeSet<&str> = nodes.iter().map(|&i| state.nodes[i].name.as_str()).collect();
+        let hour_ago = now - chrono::Duration::hours(1);
+        let drains_last_hour = state
+            .recent_actions
+            .iter()
+            .filter(|r| r.kind == "drain" && r.node.as_deref().is_some_and(|n| names.contains(n)))
+            .filter(|r| r.at().is_some_and(|t| t > hour_ago && t <= now))
+            .count();
+        let unavailable = nodes.iter().filter(|&&i| state.nodes[i].unschedulable || !state.nodes[i].ready).count();
+        let max_unavailable =
+            budget.spec.disruption.as_ref().and_then(|d| d.max_unavailable).map(|m| m.resolve(nodes.len()));
+        BudgetState {
+            budget,
+            name: budget.metadata.name.clone().unwrap_or_default(),
+            watts: nodes.iter().map(|&i| state.nodes[i].power_watts).sum(),
+            schedulable: nodes.len() - unavailable,
+            unavailable,
+            drains_last_hour,
+            planned: 0,
+            planned_drains: 0,
+            max_unavailable,
+            covered,
+            nodes,
+        }
+    }
+
+    pub fn covers(&self, node: usize) -> bool {
+        self.covered.get(node).copied().unwrap_or(false)
+    }
+
+    pub fn power_percent(&self) -> Option<f64> {
+        let p = self.budget.spec.power.as_ref()?;
+        (p.max_watts > 0.0).then(|| self.watts / p.max_watts * 100.0)
+    }
+
+    /// Whether actions that raise power are withheld: use at or over `criticalPercent`.
+    pub fn critical(&self) -> Option<String> {
+        let p = self.budget.spec.power.as_ref()?;
+        let pct = self.power_percent()?;
+        let crit = p.critical_percent.unwrap_or(100) as f64;
+        (pct >= crit).then(|| {
+            format!(
+                "budget `{}` draws {:.0} W of {} W ({pct:.0}%), at or over its critical {crit:.0}%",
+                self.name, self.watts, p.max_watts
+            )
+        })
+    }
+
+    pub fn power_warning(&self) -> Option<String> {
+        let p = self.budget.spec.power.as_ref()?;
+        let pct = self.power_percent()?;
+        let warn = p.warn_percent? as f64;
+        (pct > warn).then(|| {
+            format!("budget `{}` draws {:.0} W of {} W ({pct:.0}%), over its warning level of {warn:.0}%", self.name, self.watts, p.max_watts)
+        })
+    }
+
+    /// Admits one more node going unavailable (and, for a drain, one more drain), or says why not.
+    /// `already_unavailable` nodes (cordoned before) cost no unavailability.
+    pub fn admit(&mut self, already_unavailable: bool, drain: bool) -> Result<(), String> {
+        let d = match &self.budget.spec.disruption {
+            Some(d) => d,
+            None => return Ok(()),
+        };
+        if !already_unavailable {
+            if let Some(max) = self.max_unavailable {
+                if self.unavailable + self.planned + 1 > max {
+                    return Err(format!(
+                        "budget `{}`: {} of {} nodes would be unavailable, over maxUnavailable {}",
+                        self.name,
+                        self.unavailable + self.planned + 1,
+                        self.nodes.len(),
+                        d.max_unavailable.map(|m| m.to_string()).unwrap_or_default()
+                    ));
+                }
+            }
+            if let Some(min) = d.min_nodes {
+                let left = self.schedulable as i64 - self.planned as i64 - 1;
+                if left < min {
+                    return Err(format!(
+                        "budget `{}`: {left} schedulable nodes would remain, under minNodes {min}",
+                        self.name
+                    ));
+                }
+            }
+        }
+        if drain {
+            if let Some(max) = d.max_drains_per_hour {
+                let n = (self.drains_last_hour + self.planned_drains + 1) as i64;
+                if n > max {
+                    return Err(format!(
+                        "budget `{}`: {} drains in the last hour already, maxDrainsPerHour is {max}",
+                        self.name,
+                        self.drains_last_hour + self.planned_drains
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn commit(&mut self, already_unavailable: bool, drain: bool) {
+        if !already_unavailable {
+            self.planned += 1;
+        }
+        if drain {
+            self.planned_drains += 1;
+        }
+    }
+
+    pub fn cel_value(&self) -> CelValue {
+        let p = self.budget.spec.power.as_ref();
+        map_value(vec![
+            (
+                "power",
+                map_value(vec![
+                    ("watts", CelValue::Float(self.watts)),
+                    ("maxWatts", CelValue::Float(p.map_or(0.0, |p| p.max_watts))),
+                    ("percent", CelValue::Float(self.power_percent().unwrap_or(0.0))),
+                ]),
+            ),
+            (
+                "disruption",
+                map_value(vec![
+                    ("unavailable", CelValue::Int(self.unavailable as i64)),
+                    ("maxUnavailable", CelValue::Int(self.max_unavailable.map_or(-1, |m| m as i64))),
+                    ("drainsLastHour", CelValue::Int(self.drains_last_hour as i64)),
+                ]),
+            ),
+        ])
+    }
+
+    pub fn report(&self) -> BudgetReport {
+        let power = self.budget.spec.power.as_ref().map(|p| {
+            let percent = self.power_percent().unwrap_or(0.0);
+            let level = if self.critical().is_some() {
+                "critical"
+            } else if self.power_warning().is_some() {
+                "warning"
+            } else {
+                "ok"
+            };
+            PowerReport { watts: self.watts, max_watts: p.max_watts, percent: (percent * 10.0).round() / 10.0, level }
+        });
+        let disruption = self.budget.spec.disruption.as_ref().map(|d| DisruptionReport {
+            unavailable: self.unavailable,
+            planned: self.planned,
+            max_unavailable: self.max_unavailable,
+            schedulable: self.schedulable,
+            min_nodes: d.min_nodes,
+            drains_last_hour: self.drains_last_hour,
+            planned_drains: self.planned_drains,
+            max_drains_per_hour: d.max_drains_per_hour,
+        });
+        BudgetReport { name: self.name.clone(), nodes: self.nodes.len(), power, disruption }
+    }
+}

@@ -1,0 +1,372 @@
+//! `ClusterState`: what the planner knows of the cluster — nodes, pods, PodDisruptionBudgets,
+//! recent actions — and the snapshot file format (`docs/snapshot.md`) that carries it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::diag::Diagnostic;
+use crate::model::{CpuQuantity, IntOrPercent, MemoryQuantity};
+use crate::source::SourceFile;
+
+pub type Labels = BTreeMap<String, String>;
+
+/// The annotation that keeps kilter from disrupting a pod or node.
+pub const DO_NOT_DISRUPT: &str = "kilter.dev/do-not-disrupt";
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterState {
+    /// When the snapshot was taken (RFC 3339); `kilter plan --at` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(default)]
+    pub nodes: Vec<Node>,
+    #[serde(default)]
+    pub pods: Vec<Pod>,
+    #[serde(default)]
+    pub pdbs: Vec<Pdb>,
+    #[serde(default)]
+    pub recent_actions: Vec<RecentAction>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Node {
+    pub name: String,
+    #[serde(default)]
+    pub labels: Labels,
+    #[serde(default)]
+    pub annotations: Labels,
+    #[serde(default)]
+    pub taints: Vec<Taint>,
+    pub allocatable: Resources,
+    #[serde(default)]
+    pub unschedulable: bool,
+    #[serde(default = "yes")]
+    pub ready: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governor: Option<String>,
+    #[serde(default)]
+    pub available_governors: Vec<String>,
+    /// Fraction 0–1.
+    #[serde(default)]
+    pub cpu_utilization: f64,
+    #[serde(default)]
+    pub memory_utilization: f64,
+    #[serde(default)]
+    pub power_watts: f64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct Taint {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// NoSchedule, PreferNoSchedule or NoExecute.
+    pub effect: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct Toleration {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Equal (default) or Exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Empty matches every effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
+}
+
+impl Toleration {
+    pub fn tolerates(&self, t: &Taint) -> bool {
+        if let Some(e) = &self.effect {
+            if !e.is_empty() && *e != t.effect {
+                return false;
+            }
+        }
+        match self.key.as_deref() {
+            None | Some("") => self.operator.as_deref() == Some("Exists"),
+            Some(k) if k != t.key => false,
+            Some(_) => match self.operator.as_deref() {
+                Some("Exists") => true,
+                _ => self.value == t.value || self.value.as_deref().unwrap_or("") == t.value.as_deref().unwrap_or(""),
+            },
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct Resources {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuQuantity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryQuantity>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Pod {
+    pub namespace: String,
+    pub name: String,
+    /// The node it runs on; empty when pending.
+    #[serde(default)]
+    pub node: String,
+    #[serde(default)]
+    pub labels: Labels,
+    #[serde(default)]
+    pub annotations: Labels,
+    /// The top-level controller (Deployment, StatefulSet, DaemonSet, Job, …); none for a bare pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+    #[serde(default = "running")]
+    pub phase: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_class_name: Option<String>,
+    #[serde(default)]
+    pub node_selector: Labels,
+    #[serde(default)]
+    pub tolerations: Vec<Toleration>,
+    /// Uses an emptyDir volume (its data is lost on eviction).
+    #[serde(default)]
+    pub empty_dir: bool,
+    /// A static (mirror) pod, managed by the kubelet.
+    #[serde(default)]
+    pub mirror: bool,
+    pub containers: Vec<Container>,
+    /// The demand kilter computed last cycle (0–1), for smoothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demand: Option<f64>,
+}
+
+fn running() -> String {
+    "Running".into()
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct Owner {
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct Container {
+    pub name: String,
+    #[serde(default)]
+    pub requests: Resources,
+    #[serde(default)]
+    pub limits: Resources,
+    #[serde(default)]
+    pub usage: Resources,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum QosClass {
+    Guaranteed,
+    Burstable,
+    BestEffort,
+}
+
+impl Pod {
+    /// The Kubernetes QoS class, derived from requests and limits.
+    pub fn qos(&self) -> QosClass {
+        let none = self.containers.iter().all(|c| {
+            c.requests.cpu.is_none() && c.requests.memory.is_none() && c.limits.cpu.is_none() && c.limits.memory.is_none()
+        });
+        if none {
+            return QosClass::BestEffort;
+        }
+        let guaranteed = self.containers.iter().all(|c| {
+            let cpu_ok = c.limits.cpu.is_some() && c.requests.cpu.is_none_or(|r| Some(r) == c.limits.cpu);
+            let mem_ok = c.limits.memory.is_some() && c.requests.memory.is_none_or(|r| Some(r) == c.limits.memory);
+            cpu_ok && mem_ok
+        });
+        if guaranteed { QosClass::Guaranteed } else { QosClass::Burstable }
+    }
+
+    /// CPU the scheduler reserves for the pod (requests, or limits when requests are unset).
+    pub fn cpu_request(&self) -> i64 {
+        self.containers.iter().map(|c| c.requests.cpu.or(c.limits.cpu).map_or(0, |q| q.0)).sum()
+    }
+
+    pub fn memory_request(&self) -> i64 {
+        self.containers.iter().map(|c| c.requests.memory.or(c.limits.memory).map_or(0, |q| q.0)).sum()
+    }
+
+    pub fn is_daemonset(&self) -> bool {
+        self.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet")
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.phase.as_str(), "Succeeded" | "Failed")
+    }
+
+    pub fn do_not_disrupt(&self) -> bool {
+        self.annotations.get(DO_NOT_DISRUPT).is_some_and(|v| v == "true")
+    }
+
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Pdb {
+    pub namespace: String,
+    pub name: String,
+    #[serde(default)]
+    pub selector: LabelSelector,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_available: Option<IntOrPercent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<IntOrPercent>,
+    pub current_healthy: i64,
+    /// How many healthy pods the budget requires; computed from minAvailable/maxUnavailable
+    /// and expectedPods when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_healthy: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_pods: Option<i64>,
+}
+
+impl Pdb {
+    /// Evictions the budget allows now, as the disruption controller computes them.
+    pub fn disruptions_allowed(&self) -> i64 {
+        let expected = self.expected_pods.unwrap_or(self.current_healthy).max(0) as usize;
+        let desired = self.desired_healthy.unwrap_or_else(|| match (self.min_available, self.max_unavailable) {
+            (Some(m), _) => m.resolve(expected) as i64,
+            (None, Some(u)) => expected as i64 - u.resolve(expected) as i64,
+            (None, None) => 0,
+        });
+        (self.current_healthy - desired).max(0)
+    }
+
+    pub fn covers(&self, pod: &Pod) -> bool {
+        pod.namespace == self.namespace && crate::model::selector::matches(&self.selector, &pod.labels)
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentAction {
+    /// set_governor, cordon, uncordon, drain or resize.
+    pub kind: String,
+    pub policy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// RFC 3339.
+    pub time: String,
+}
+
+impl RecentAction {
+    pub fn at(&self) -> Option<DateTime<Utc>> {
+        parse_time(&self.time)
+    }
+}
+
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// Reads a snapshot (YAML or JSON) with the same diagnostics as policy files. The document
+/// may carry `apiVersion: kilter.dev/v1alpha1` and `kind: ClusterSnapshot`.
+pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
+    let (docs, mut diags) = crate::yaml::parse(file);
+    let Some(doc) = docs.into_iter().find(|d| !matches!(d.node.value, crate::tree::Value::Null)) else {
+        diags.push(Diagnostic::error("K001", file, Default::default(), "the snapshot file holds no document"));
+        return Err(diags);
+    };
+    let mut node = doc.node;
+    if let crate::tree::Value::Map(entries) = &mut node.value {
+        entries.retain(|e| e.key != "apiVersion" && e.key != "kind");
+    }
+    let (state, issues) = crate::de::decode::<ClusterState>(&node);
+    diags.extend(
+        issues
+            .into_iter()
+            .map(|i| Diagnostic::error(i.code, file, i.span.unwrap_or(node.span), i.message).with_help_opt(i.help)),
+    );
+    if let Some(t) = state.as_ref().and_then(|s| s.time.as_deref()) {
+        if parse_time(t).is_none() {
+            diags.push(Diagnostic::error(
+                "K005",
+                file,
+                node.span_at("time"),
+                format!("`{t}` is not an RFC 3339 time like 2026-11-23T22:30:00Z"),
+            ));
+        }
+    }
+    match state {
+        Some(s) if diags.is_empty() => Ok(s),
+        _ => Err(diags),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qos_is_derived_like_kubernetes() {
+        let c = |rc: Option<i64>, lc: Option<i64>, rm: Option<i64>, lm: Option<i64>| Container {
+            name: "c".into(),
+            requests: Resources { cpu: rc.map(CpuQuantity), memory: rm.map(MemoryQuantity) },
+            limits: Resources { cpu: lc.map(CpuQuantity), memory: lm.map(MemoryQuantity) },
+            usage: Resources::default(),
+        };
+        let pod = |cs| Pod { containers: cs, ..Default::default() };
+        assert_eq!(pod(vec![c(None, None, None, None)]).qos(), QosClass::BestEffort);
+        assert_eq!(pod(vec![c(Some(1), Some(1), Some(5), Some(5))]).qos(), QosClass::Guaranteed);
+        assert_eq!(pod(vec![c(None, Some(1), None, Some(5))]).qos(), QosClass::Guaranteed);
+        assert_eq!(pod(vec![c(Some(1), Some(2), Some(5), Some(5))]).qos(), QosClass::Burstable);
+        assert_eq!(pod(vec![c(Some(1), None, None, None)]).qos(), QosClass::Burstable);
+    }
+
+    #[test]
+    fn pdb_allowance_follows_the_disruption_controller() {
+        let p = |min, max, healthy, expected| Pdb {
+            min_available: min,
+            max_unavailable: max,
+            current_healthy: healthy,
+            expected_pods: Some(expected),
+            ..Default::default()
+        };
+        assert_eq!(p(Some(IntOrPercent::Int(2)), None, 3, 3).disruptions_allowed(), 1);
+        assert_eq!(p(Some(IntOrPercent::Int(3)), None, 3, 3).disruptions_allowed(), 0);
+        assert_eq!(p(None, Some(IntOrPercent::Int(1)), 3, 3).disruptions_allowed(), 1);
+        assert_eq!(p(None, Some(IntOrPercent::Percent(50)), 2, 4).disruptions_allowed(), 0);
+        assert_eq!(p(Some(IntOrPercent::Percent(50)), None, 4, 4).disruptions_allowed(), 2);
+    }
+
+    #[test]
+    fn tolerations_match_taints() {
+        let t = Taint { key: "gpu".into(), value: Some("true".into()), effect: "NoSchedule".into() };
+        let tol = |k: Option<&str>, op: Option<&str>, v: Option<&str>| Toleration {
+            key: k.map(Into::into),
+            operator: op.map(Into::into),
+            value: v.map(Into::into),
+            effect: None,
+        };
+        assert!(tol(Some("gpu"), None, Some("true")).tolerates(&t));
+        assert!(tol(Some("gpu"), Some("Exists"), None).tolerates(&t));
+        assert!(tol(None, Some("Exists"), None).tolerates(&t));
+        assert!(!tol(Some("gpu"), None, Some("false")).tolerates(&t));
+        assert!(!tol(Some("other"), Some("Exists"), None).tolerates(&t));
+    }
+}
