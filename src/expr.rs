@@ -449,15 +449,20 @@ pub fn estimated_cost(program: &Program) -> u64 {
 }
 
 fn cost(e: &cel::IdedExpr) -> u64 {
-    let sum = |xs: &mut dyn Iterator<Item = &cel::IdedExpr>| xs.map(cost).fold(0u64, u64::saturating_add);
+    let sum =
+        |xs: &mut dyn Iterator<Item = &cel::IdedExpr>| xs.map(cost).fold(0u64, u64::saturating_add);
     match &e.expr {
-        Expr::Call(c) => 1u64.saturating_add(c.target.as_deref().map_or(0, cost)).saturating_add(sum(&mut c.args.iter())),
+        Expr::Call(c) => 1u64
+            .saturating_add(c.target.as_deref().map_or(0, cost))
+            .saturating_add(sum(&mut c.args.iter())),
         Expr::Comprehension(c) => {
             let n = match &c.iter_range.expr {
                 Expr::List(l) => l.elements.len() as u64,
                 _ => RANGE_BOUND,
             };
-            let body = cost(&c.loop_cond).saturating_add(cost(&c.loop_step)).saturating_add(1);
+            let body = cost(&c.loop_cond)
+                .saturating_add(cost(&c.loop_step))
+                .saturating_add(1);
             cost(&c.iter_range)
                 .saturating_add(cost(&c.accu_init))
                 .saturating_add(n.saturating_mul(body))
@@ -465,11 +470,15 @@ fn cost(e: &cel::IdedExpr) -> u64 {
         }
         Expr::List(l) => 1u64.saturating_add(sum(&mut l.elements.iter())),
         Expr::Map(m) => m.entries.iter().fold(1u64, |acc, en| match &en.expr {
-            EntryExpr::MapEntry(me) => acc.saturating_add(cost(&me.key)).saturating_add(cost(&me.value)),
+            EntryExpr::MapEntry(me) => acc
+                .saturating_add(cost(&me.key))
+                .saturating_add(cost(&me.value)),
             EntryExpr::StructField(f) => acc.saturating_add(cost(&f.value)),
         }),
         Expr::Struct(s) => s.entries.iter().fold(1u64, |acc, en| match &en.expr {
-            EntryExpr::MapEntry(me) => acc.saturating_add(cost(&me.key)).saturating_add(cost(&me.value)),
+            EntryExpr::MapEntry(me) => acc
+                .saturating_add(cost(&me.key))
+                .saturating_add(cost(&me.value)),
             EntryExpr::StructField(f) => acc.saturating_add(cost(&f.value)),
         }),
         Expr::Select(s) => 1u64.saturating_add(cost(&s.operand)),
@@ -479,10 +488,13 @@ fn cost(e: &cel::IdedExpr) -> u64 {
 
 /// Compiles for evaluation: syntax, size and cost limits all checked.
 pub fn compile_bounded(src: &str) -> Result<Program, String> {
-    let program = compile(src).map_err(|f| f.first().map(|f| f.message.clone()).unwrap_or_default())?;
+    let program =
+        compile(src).map_err(|f| f.first().map(|f| f.message.clone()).unwrap_or_default())?;
     let c = estimated_cost(&program);
     if c > MAX_COST {
-        return Err(format!("expression may cost {c} steps to evaluate; the limit is {MAX_COST}"));
+        return Err(format!(
+            "expression may cost {c} steps to evaluate; the limit is {MAX_COST}"
+        ));
     }
     Ok(program)
 }
@@ -532,9 +544,13 @@ fn type_name(v: &cel::Value) -> &'static str {
 
 /// Builds a CEL map value from (key, value) pairs.
 pub fn map_value(pairs: Vec<(&str, cel::Value)>) -> cel::Value {
-    let m: std::collections::HashMap<cel::objects::Key, cel::Value> =
-        pairs.into_iter().map(|(k, v)| (cel::objects::Key::from(k.to_string()), v)).collect();
-    cel::Value::Map(cel::objects::Map { map: std::sync::Arc::new(m) })
+    let m: std::collections::HashMap<cel::objects::Key, cel::Value> = pairs
+        .into_iter()
+        .map(|(k, v)| (cel::objects::Key::from(k.to_string()), v))
+        .collect();
+    cel::Value::Map(cel::objects::Map {
+        map: std::sync::Arc::new(m),
+    })
 }
 
 #[cfg(test)]
@@ -555,9 +571,15 @@ mod eval_tests {
     fn results_are_typed_and_clamped() {
         let mut ctx = cel::Context::default();
         ctx.add_variable_from_value("x", map_value(vec![("v", cel::Value::Float(2.5))]));
-        assert_eq!(evaluate_fraction(&compile_bounded("x.v").unwrap(), &ctx), Ok(1.0));
+        assert_eq!(
+            evaluate_fraction(&compile_bounded("x.v").unwrap(), &ctx),
+            Ok(1.0)
+        );
         assert!(evaluate_bool(&compile_bounded("x.v").unwrap(), &ctx).is_err());
-        assert_eq!(evaluate_bool(&compile_bounded("x.v > 2.0").unwrap(), &ctx), Ok(true));
+        assert_eq!(
+            evaluate_bool(&compile_bounded("x.v > 2.0").unwrap(), &ctx),
+            Ok(true)
+        );
         assert!(evaluate_fraction(&compile_bounded("x.nope").unwrap(), &ctx).is_err());
     }
 }

@@ -101,7 +101,10 @@ impl Toleration {
             Some(k) if k != t.key => false,
             Some(_) => match self.operator.as_deref() {
                 Some("Exists") => true,
-                _ => self.value == t.value || self.value.as_deref().unwrap_or("") == t.value.as_deref().unwrap_or(""),
+                _ => {
+                    self.value == t.value
+                        || self.value.as_deref().unwrap_or("") == t.value.as_deref().unwrap_or("")
+                }
             },
         }
     }
@@ -182,26 +185,41 @@ impl Pod {
     /// The Kubernetes QoS class, derived from requests and limits.
     pub fn qos(&self) -> QosClass {
         let none = self.containers.iter().all(|c| {
-            c.requests.cpu.is_none() && c.requests.memory.is_none() && c.limits.cpu.is_none() && c.limits.memory.is_none()
+            c.requests.cpu.is_none()
+                && c.requests.memory.is_none()
+                && c.limits.cpu.is_none()
+                && c.limits.memory.is_none()
         });
         if none {
             return QosClass::BestEffort;
         }
         let guaranteed = self.containers.iter().all(|c| {
-            let cpu_ok = c.limits.cpu.is_some() && c.requests.cpu.is_none_or(|r| Some(r) == c.limits.cpu);
-            let mem_ok = c.limits.memory.is_some() && c.requests.memory.is_none_or(|r| Some(r) == c.limits.memory);
+            let cpu_ok =
+                c.limits.cpu.is_some() && c.requests.cpu.is_none_or(|r| Some(r) == c.limits.cpu);
+            let mem_ok = c.limits.memory.is_some()
+                && c.requests.memory.is_none_or(|r| Some(r) == c.limits.memory);
             cpu_ok && mem_ok
         });
-        if guaranteed { QosClass::Guaranteed } else { QosClass::Burstable }
+        if guaranteed {
+            QosClass::Guaranteed
+        } else {
+            QosClass::Burstable
+        }
     }
 
     /// CPU the scheduler reserves for the pod (requests, or limits when requests are unset).
     pub fn cpu_request(&self) -> i64 {
-        self.containers.iter().map(|c| c.requests.cpu.or(c.limits.cpu).map_or(0, |q| q.0)).sum()
+        self.containers
+            .iter()
+            .map(|c| c.requests.cpu.or(c.limits.cpu).map_or(0, |q| q.0))
+            .sum()
     }
 
     pub fn memory_request(&self) -> i64 {
-        self.containers.iter().map(|c| c.requests.memory.or(c.limits.memory).map_or(0, |q| q.0)).sum()
+        self.containers
+            .iter()
+            .map(|c| c.requests.memory.or(c.limits.memory).map_or(0, |q| q.0))
+            .sum()
     }
 
     pub fn is_daemonset(&self) -> bool {
@@ -213,7 +231,9 @@ impl Pod {
     }
 
     pub fn do_not_disrupt(&self) -> bool {
-        self.annotations.get(DO_NOT_DISRUPT).is_some_and(|v| v == "true")
+        self.annotations
+            .get(DO_NOT_DISRUPT)
+            .is_some_and(|v| v == "true")
     }
 
     pub fn key(&self) -> String {
@@ -245,16 +265,19 @@ impl Pdb {
     /// Evictions the budget allows now, as the disruption controller computes them.
     pub fn disruptions_allowed(&self) -> i64 {
         let expected = self.expected_pods.unwrap_or(self.current_healthy).max(0) as usize;
-        let desired = self.desired_healthy.unwrap_or_else(|| match (self.min_available, self.max_unavailable) {
-            (Some(m), _) => m.resolve(expected) as i64,
-            (None, Some(u)) => expected as i64 - u.resolve(expected) as i64,
-            (None, None) => 0,
+        let desired = self.desired_healthy.unwrap_or_else(|| {
+            match (self.min_available, self.max_unavailable) {
+                (Some(m), _) => m.resolve(expected) as i64,
+                (None, Some(u)) => expected as i64 - u.resolve(expected) as i64,
+                (None, None) => 0,
+            }
         });
         (self.current_healthy - desired).max(0)
     }
 
     pub fn covers(&self, pod: &Pod) -> bool {
-        pod.namespace == self.namespace && crate::model::selector::matches(&self.selector, &pod.labels)
+        pod.namespace == self.namespace
+            && crate::model::selector::matches(&self.selector, &pod.labels)
     }
 }
 
@@ -281,15 +304,25 @@ impl RecentAction {
 }
 
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Reads a snapshot (YAML or JSON) with the same diagnostics as policy files. The document
 /// may carry `apiVersion: kilter.dev/v1alpha1` and `kind: ClusterSnapshot`.
 pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
     let (docs, mut diags) = crate::yaml::parse(file);
-    let Some(doc) = docs.into_iter().find(|d| !matches!(d.node.value, crate::tree::Value::Null)) else {
-        diags.push(Diagnostic::error("K001", file, Default::default(), "the snapshot file holds no document"));
+    let Some(doc) = docs
+        .into_iter()
+        .find(|d| !matches!(d.node.value, crate::tree::Value::Null))
+    else {
+        diags.push(Diagnostic::error(
+            "K001",
+            file,
+            Default::default(),
+            "the snapshot file holds no document",
+        ));
         return Err(diags);
     };
     let mut node = doc.node;
@@ -297,11 +330,10 @@ pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
         entries.retain(|e| e.key != "apiVersion" && e.key != "kind");
     }
     let (state, issues) = crate::de::decode::<ClusterState>(&node);
-    diags.extend(
-        issues
-            .into_iter()
-            .map(|i| Diagnostic::error(i.code, file, i.span.unwrap_or(node.span), i.message).with_help_opt(i.help)),
-    );
+    diags.extend(issues.into_iter().map(|i| {
+        Diagnostic::error(i.code, file, i.span.unwrap_or(node.span), i.message)
+            .with_help_opt(i.help)
+    }));
     if let Some(t) = state.as_ref().and_then(|s| s.time.as_deref()) {
         if parse_time(t).is_none() {
             diags.push(Diagnostic::error(
@@ -326,16 +358,40 @@ mod tests {
     fn qos_is_derived_like_kubernetes() {
         let c = |rc: Option<i64>, lc: Option<i64>, rm: Option<i64>, lm: Option<i64>| Container {
             name: "c".into(),
-            requests: Resources { cpu: rc.map(CpuQuantity), memory: rm.map(MemoryQuantity) },
-            limits: Resources { cpu: lc.map(CpuQuantity), memory: lm.map(MemoryQuantity) },
+            requests: Resources {
+                cpu: rc.map(CpuQuantity),
+                memory: rm.map(MemoryQuantity),
+            },
+            limits: Resources {
+                cpu: lc.map(CpuQuantity),
+                memory: lm.map(MemoryQuantity),
+            },
             usage: Resources::default(),
         };
-        let pod = |cs| Pod { containers: cs, ..Default::default() };
-        assert_eq!(pod(vec![c(None, None, None, None)]).qos(), QosClass::BestEffort);
-        assert_eq!(pod(vec![c(Some(1), Some(1), Some(5), Some(5))]).qos(), QosClass::Guaranteed);
-        assert_eq!(pod(vec![c(None, Some(1), None, Some(5))]).qos(), QosClass::Guaranteed);
-        assert_eq!(pod(vec![c(Some(1), Some(2), Some(5), Some(5))]).qos(), QosClass::Burstable);
-        assert_eq!(pod(vec![c(Some(1), None, None, None)]).qos(), QosClass::Burstable);
+        let pod = |cs| Pod {
+            containers: cs,
+            ..Default::default()
+        };
+        assert_eq!(
+            pod(vec![c(None, None, None, None)]).qos(),
+            QosClass::BestEffort
+        );
+        assert_eq!(
+            pod(vec![c(Some(1), Some(1), Some(5), Some(5))]).qos(),
+            QosClass::Guaranteed
+        );
+        assert_eq!(
+            pod(vec![c(None, Some(1), None, Some(5))]).qos(),
+            QosClass::Guaranteed
+        );
+        assert_eq!(
+            pod(vec![c(Some(1), Some(2), Some(5), Some(5))]).qos(),
+            QosClass::Burstable
+        );
+        assert_eq!(
+            pod(vec![c(Some(1), None, None, None)]).qos(),
+            QosClass::Burstable
+        );
     }
 
     #[test]
@@ -347,16 +403,35 @@ mod tests {
             expected_pods: Some(expected),
             ..Default::default()
         };
-        assert_eq!(p(Some(IntOrPercent::Int(2)), None, 3, 3).disruptions_allowed(), 1);
-        assert_eq!(p(Some(IntOrPercent::Int(3)), None, 3, 3).disruptions_allowed(), 0);
-        assert_eq!(p(None, Some(IntOrPercent::Int(1)), 3, 3).disruptions_allowed(), 1);
-        assert_eq!(p(None, Some(IntOrPercent::Percent(50)), 2, 4).disruptions_allowed(), 0);
-        assert_eq!(p(Some(IntOrPercent::Percent(50)), None, 4, 4).disruptions_allowed(), 2);
+        assert_eq!(
+            p(Some(IntOrPercent::Int(2)), None, 3, 3).disruptions_allowed(),
+            1
+        );
+        assert_eq!(
+            p(Some(IntOrPercent::Int(3)), None, 3, 3).disruptions_allowed(),
+            0
+        );
+        assert_eq!(
+            p(None, Some(IntOrPercent::Int(1)), 3, 3).disruptions_allowed(),
+            1
+        );
+        assert_eq!(
+            p(None, Some(IntOrPercent::Percent(50)), 2, 4).disruptions_allowed(),
+            0
+        );
+        assert_eq!(
+            p(Some(IntOrPercent::Percent(50)), None, 4, 4).disruptions_allowed(),
+            2
+        );
     }
 
     #[test]
     fn tolerations_match_taints() {
-        let t = Taint { key: "gpu".into(), value: Some("true".into()), effect: "NoSchedule".into() };
+        let t = Taint {
+            key: "gpu".into(),
+            value: Some("true".into()),
+            effect: "NoSchedule".into(),
+        };
         let tol = |k: Option<&str>, op: Option<&str>, v: Option<&str>| Toleration {
             key: k.map(Into::into),
             operator: op.map(Into::into),

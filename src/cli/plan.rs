@@ -33,7 +33,11 @@ pub fn run(a: Args) -> u8 {
     let at = match a.at.as_deref().or(state.time.as_deref()) {
         Some(t) => match crate::state::parse_time(t) {
             Some(t) => t,
-            None => return fail(format!("`{t}` is not an RFC 3339 time like 2026-11-23T22:30:00Z")),
+            None => {
+                return fail(format!(
+                    "`{t}` is not an RFC 3339 time like 2026-11-23T22:30:00Z"
+                ));
+            }
         },
         None => chrono::Utc::now(),
     };
@@ -46,11 +50,19 @@ pub fn run(a: Args) -> u8 {
 }
 
 /// Lints the policies and reads the snapshot; prints diagnostics and exits 1 on errors.
-pub(crate) fn load(paths: &[PathBuf], state: &std::path::Path) -> Result<(crate::plan::Bundle, crate::state::ClusterState), u8> {
-    let sources = files::discover(paths).and_then(|p| files::read_all(&p)).map_err(fail)?;
+pub(crate) fn load(
+    paths: &[PathBuf],
+    state: &std::path::Path,
+) -> Result<(crate::plan::Bundle, crate::state::ClusterState), u8> {
+    let sources = files::discover(paths)
+        .and_then(|p| files::read_all(&p))
+        .map_err(fail)?;
     let out = crate::lint::lint(&sources);
     if out.has_errors() {
-        eprint!("{}", crate::diag::render_human_all(&out.diagnostics, out.summary(), false));
+        eprint!(
+            "{}",
+            crate::diag::render_human_all(&out.diagnostics, out.summary(), false)
+        );
         return Err(EXIT_FINDINGS);
     }
     let snapshot = files::read(state).map_err(fail)?;

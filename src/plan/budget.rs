@@ -1,8 +1,8 @@
 //! Budget accounting: power use against `maxWatts`, and the disruption budget
 //! (`maxUnavailable`, `minNodes`, `maxDrainsPerHour`) consumed as actions are planned.
 
-use chrono::{DateTime, Utc};
 use cel::Value as CelValue;
+use chrono::{DateTime, Utc};
 
 use super::{BudgetReport, DisruptionReport, PowerReport};
 use crate::expr::map_value;
@@ -26,14 +26,28 @@ pub struct BudgetState<'a> {
 }
 
 impl<'a> BudgetState<'a> {
-    pub fn new(budget: &'a Budget, state: &ClusterState, _pods_by_node: &[Vec<usize>], now: DateTime<Utc>) -> Self {
+    pub fn new(
+        budget: &'a Budget,
+        state: &ClusterState,
+        _pods_by_node: &[Vec<usize>],
+        now: DateTime<Utc>,
+    ) -> Self {
         let covered: Vec<bool> = state
             .nodes
             .iter()
-            .map(|n| budget.spec.node_selector.as_ref().is_none_or(|s| matches(s, &n.labels)))
+            .map(|n| {
+                budget
+                    .spec
+                    .node_selector
+                    .as_ref()
+                    .is_none_or(|s| matches(s, &n.labels))
+            })
             .collect();
         let nodes: Vec<usize> = (0..state.nodes.len()).filter(|&i| covered[i]).collect();
-        let names: std::collections::BTreeSet<&str> = nodes.iter().map(|&i| state.nodes[i].name.as_str()).collect();
+        let names: std::collections::BTreeSet<&str> = nodes
+            .iter()
+            .map(|&i| state.nodes[i].name.as_str())
+            .collect();
         let hour_ago = now - chrono::Duration::hours(1);
         let drains_last_hour = state
             .recent_actions
@@ -41,9 +55,16 @@ impl<'a> BudgetState<'a> {
             .filter(|r| r.kind == "drain" && r.node.as_deref().is_some_and(|n| names.contains(n)))
             .filter(|r| r.at().is_some_and(|t| t > hour_ago && t <= now))
             .count();
-        let unavailable = nodes.iter().filter(|&&i| state.nodes[i].unschedulable || !state.nodes[i].ready).count();
-        let max_unavailable =
-            budget.spec.disruption.as_ref().and_then(|d| d.max_unavailable).map(|m| m.resolve(nodes.len()));
+        let unavailable = nodes
+            .iter()
+            .filter(|&&i| state.nodes[i].unschedulable || !state.nodes[i].ready)
+            .count();
+        let max_unavailable = budget
+            .spec
+            .disruption
+            .as_ref()
+            .and_then(|d| d.max_unavailable)
+            .map(|m| m.resolve(nodes.len()));
         BudgetState {
             budget,
             name: budget.metadata.name.clone().unwrap_or_default(),
@@ -151,15 +172,24 @@ impl<'a> BudgetState<'a> {
                 map_value(vec![
                     ("watts", CelValue::Float(self.watts)),
                     ("maxWatts", CelValue::Float(p.map_or(0.0, |p| p.max_watts))),
-                    ("percent", CelValue::Float(self.power_percent().unwrap_or(0.0))),
+                    (
+                        "percent",
+                        CelValue::Float(self.power_percent().unwrap_or(0.0)),
+                    ),
                 ]),
             ),
             (
                 "disruption",
                 map_value(vec![
                     ("unavailable", CelValue::Int(self.unavailable as i64)),
-                    ("maxUnavailable", CelValue::Int(self.max_unavailable.map_or(-1, |m| m as i64))),
-                    ("drainsLastHour", CelValue::Int(self.drains_last_hour as i64)),
+                    (
+                        "maxUnavailable",
+                        CelValue::Int(self.max_unavailable.map_or(-1, |m| m as i64)),
+                    ),
+                    (
+                        "drainsLastHour",
+                        CelValue::Int(self.drains_last_hour as i64),
+                    ),
                 ]),
             ),
         ])
@@ -175,18 +205,33 @@ impl<'a> BudgetState<'a> {
             } else {
                 "ok"
             };
-            PowerReport { watts: self.watts, max_watts: p.max_watts, percent: (percent * 10.0).round() / 10.0, level }
+            PowerReport {
+                watts: self.watts,
+                max_watts: p.max_watts,
+                percent: (percent * 10.0).round() / 10.0,
+                level,
+            }
         });
-        let disruption = self.budget.spec.disruption.as_ref().map(|d| DisruptionReport {
-            unavailable: self.unavailable,
-            planned: self.planned,
-            max_unavailable: self.max_unavailable,
-            schedulable: self.schedulable,
-            min_nodes: d.min_nodes,
-            drains_last_hour: self.drains_last_hour,
-            planned_drains: self.planned_drains,
-            max_drains_per_hour: d.max_drains_per_hour,
-        });
-        BudgetReport { name: self.name.clone(), nodes: self.nodes.len(), power, disruption }
+        let disruption = self
+            .budget
+            .spec
+            .disruption
+            .as_ref()
+            .map(|d| DisruptionReport {
+                unavailable: self.unavailable,
+                planned: self.planned,
+                max_unavailable: self.max_unavailable,
+                schedulable: self.schedulable,
+                min_nodes: d.min_nodes,
+                drains_last_hour: self.drains_last_hour,
+                planned_drains: self.planned_drains,
+                max_drains_per_hour: d.max_drains_per_hour,
+            });
+        BudgetReport {
+            name: self.name.clone(),
+            nodes: self.nodes.len(),
+            power,
+            disruption,
+        }
     }
 }

@@ -61,7 +61,12 @@ pub fn action_type(kind: ActionKind) -> ActionType {
 
 impl<'a> Cx<'a> {
     pub fn new(bundle: &'a super::Bundle, state: &'a ClusterState, now: DateTime<Utc>) -> Self {
-        let node_index: BTreeMap<&str, usize> = state.nodes.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
+        let node_index: BTreeMap<&str, usize> = state
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
         let mut pods_by_node = vec![Vec::new(); state.nodes.len()];
         for (i, p) in state.pods.iter().enumerate() {
             if let Some(&n) = node_index.get(p.node.as_str()) {
@@ -70,7 +75,11 @@ impl<'a> Cx<'a> {
                 }
             }
         }
-        let budgets = bundle.budgets.iter().map(|b| BudgetState::new(b, state, &pods_by_node, now)).collect();
+        let budgets = bundle
+            .budgets
+            .iter()
+            .map(|b| BudgetState::new(b, state, &pods_by_node, now))
+            .collect();
         let mut cx = Cx {
             bundle,
             state,
@@ -97,7 +106,9 @@ impl<'a> Cx<'a> {
         let mut active = Vec::new();
         for p in &self.bundle.policies {
             let name = p.metadata.name.clone().unwrap_or_default();
-            let Some(kind) = p.spec.action.kinds().first().copied() else { continue };
+            let Some(kind) = p.spec.action.kinds().first().copied() else {
+                continue;
+            };
             let at = action_type(kind);
             let tz: chrono_tz::Tz = p
                 .spec
@@ -117,7 +128,12 @@ impl<'a> Cx<'a> {
                 let prog = match crate::expr::compile_bounded(src) {
                     Ok(prog) => prog,
                     Err(e) => {
-                        self.skip(at, Target::default(), &name, format!("`when` cannot be evaluated: {e}"));
+                        self.skip(
+                            at,
+                            Target::default(),
+                            &name,
+                            format!("`when` cannot be evaluated: {e}"),
+                        );
                         continue;
                     }
                 };
@@ -130,16 +146,31 @@ impl<'a> Cx<'a> {
                     Ok(true) => why.push(format!("when `{src}` holds")),
                     Ok(false) => continue,
                     Err(e) => {
-                        self.skip(at, Target::default(), &name, format!("`when` failed: {e}; the policy is skipped this cycle"));
+                        self.skip(
+                            at,
+                            Target::default(),
+                            &name,
+                            format!("`when` failed: {e}; the policy is skipped this cycle"),
+                        );
                         continue;
                     }
                 }
             }
-            let node_filter = match p.spec.node_filter.as_deref().map(crate::expr::compile_bounded) {
+            let node_filter = match p
+                .spec
+                .node_filter
+                .as_deref()
+                .map(crate::expr::compile_bounded)
+            {
                 None => None,
                 Some(Ok(prog)) => Some(prog),
                 Some(Err(e)) => {
-                    self.skip(at, Target::default(), &name, format!("`nodeFilter` cannot be evaluated: {e}"));
+                    self.skip(
+                        at,
+                        Target::default(),
+                        &name,
+                        format!("`nodeFilter` cannot be evaluated: {e}"),
+                    );
                     continue;
                 }
             };
@@ -155,7 +186,11 @@ impl<'a> Cx<'a> {
             });
         }
         // Highest priority first; ties by name, so the order is the same on every run.
-        active.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.name.cmp(&b.name)));
+        active.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         self.active = active;
     }
 
@@ -163,13 +198,21 @@ impl<'a> Cx<'a> {
     fn policy_budget(&self, p: &Policy) -> CelValue {
         self.budgets
             .iter()
-            .find(|b| crate::model::selector::may_overlap(b.budget.spec.node_selector.as_ref(), p.spec.node_selector.as_ref()))
+            .find(|b| {
+                crate::model::selector::may_overlap(
+                    b.budget.spec.node_selector.as_ref(),
+                    p.spec.node_selector.as_ref(),
+                )
+            })
             .map_or_else(|| map_value(vec![]), BudgetState::cel_value)
     }
 
     /// The budget a node's expressions see: the first (by name) that selects the node.
     pub fn node_budget_value(&self, node: usize) -> CelValue {
-        self.budgets.iter().find(|b| b.covers(node)).map_or_else(|| map_value(vec![]), BudgetState::cel_value)
+        self.budgets
+            .iter()
+            .find(|b| b.covers(node))
+            .map_or_else(|| map_value(vec![]), BudgetState::cel_value)
     }
 
     pub fn node_value(&mut self, n: usize) -> CelValue {
@@ -208,13 +251,20 @@ impl<'a> Cx<'a> {
     /// Nodes an active policy applies to, by name; filter failures are reported as skipped.
     pub fn nodes_for(&mut self, a: usize) -> Vec<usize> {
         let mut out = Vec::new();
-        let names: Vec<(usize, String)> = self.node_index.iter().map(|(k, v)| (*v, k.to_string())).collect();
+        let names: Vec<(usize, String)> = self
+            .node_index
+            .iter()
+            .map(|(k, v)| (*v, k.to_string()))
+            .collect();
         for (n, name) in names {
             match self.applies(a, n) {
                 Ok(true) => out.push(n),
                 Ok(false) => {}
                 Err(e) => {
-                    let (kind, policy) = (action_type(self.active[a].kind), self.active[a].name.clone());
+                    let (kind, policy) = (
+                        action_type(self.active[a].kind),
+                        self.active[a].name.clone(),
+                    );
                     self.skip(kind, Target::node(&name), &policy, e);
                 }
             }
@@ -223,7 +273,13 @@ impl<'a> Cx<'a> {
     }
 
     /// Claims a knob on an object for a policy; on conflict returns the holder.
-    pub fn claim(&mut self, object: &str, knob: &'static str, policy: &str, priority: i32) -> Result<(), (String, i32)> {
+    pub fn claim(
+        &mut self,
+        object: &str,
+        knob: &'static str,
+        policy: &str,
+        priority: i32,
+    ) -> Result<(), (String, i32)> {
         let key = (object.to_string(), knob);
         match self.claims.get(&key) {
             Some((holder, p)) if holder != policy => Err((holder.clone(), *p)),
@@ -235,34 +291,60 @@ impl<'a> Cx<'a> {
     }
 
     /// The conflict reason for a policy that lost a knob to another.
-    pub fn conflict_reason(&self, knob: &str, holder: &str, holder_priority: i32, priority: i32) -> String {
+    pub fn conflict_reason(
+        &self,
+        knob: &str,
+        holder: &str,
+        holder_priority: i32,
+        priority: i32,
+    ) -> String {
         if holder_priority == priority {
             format!(
                 "conflict: `{holder}` also writes {knob} here with the same priority {priority}; `{holder}` wins by name order"
             )
         } else {
-            format!("conflict: `{holder}` (priority {holder_priority}) writes {knob} here and outranks this policy ({priority})")
+            format!(
+                "conflict: `{holder}` (priority {holder_priority}) writes {knob} here and outranks this policy ({priority})"
+            )
         }
     }
 
     /// When this policy last acted on a node or pod (from the snapshot's recent actions).
-    pub fn last_action(&self, policy: &str, node: Option<&str>, pod: Option<(&str, &str)>) -> Option<DateTime<Utc>> {
+    pub fn last_action(
+        &self,
+        policy: &str,
+        node: Option<&str>,
+        pod: Option<(&str, &str)>,
+    ) -> Option<DateTime<Utc>> {
         self.state
             .recent_actions
             .iter()
             .filter(|r| r.policy == policy)
             .filter(|r| node.is_none_or(|n| r.node.as_deref() == Some(n)))
-            .filter(|r| pod.is_none_or(|(ns, p)| r.namespace.as_deref() == Some(ns) && r.pod.as_deref() == Some(p)))
+            .filter(|r| {
+                pod.is_none_or(|(ns, p)| {
+                    r.namespace.as_deref() == Some(ns) && r.pod.as_deref() == Some(p)
+                })
+            })
             .filter_map(|r| r.at())
             .max()
     }
 
     /// `Some(reason)` when a cooldown still runs.
-    pub fn cooling(&self, policy: &str, cooldown: Option<crate::model::Duration>, last: Option<DateTime<Utc>>) -> Option<String> {
+    pub fn cooling(
+        &self,
+        policy: &str,
+        cooldown: Option<crate::model::Duration>,
+        last: Option<DateTime<Utc>>,
+    ) -> Option<String> {
         let (cd, last) = (cooldown?, last?);
         let until = last + chrono::Duration::from_std(cd.0).ok()?;
         (self.now < until).then(|| {
-            format!("cooldown: `{policy}` acted here at {} and waits {cd} (until {})", last.to_rfc3339(), until.to_rfc3339())
+            format!(
+                "cooldown: `{policy}` acted here at {} and waits {cd} (until {})",
+                last.to_rfc3339(),
+                until.to_rfc3339()
+            )
         })
     }
 
@@ -279,7 +361,12 @@ impl<'a> Cx<'a> {
     }
 
     pub fn skip(&mut self, kind: ActionType, target: Target, policy: &str, reason: String) {
-        self.out.skipped.push(Skipped { kind, target, policy: policy.to_string(), reason });
+        self.out.skipped.push(Skipped {
+            kind,
+            target,
+            policy: policy.to_string(),
+            reason,
+        });
     }
 
     pub fn warn(&mut self, w: String) {
@@ -293,10 +380,26 @@ impl<'a> Cx<'a> {
             }
             self.out.budgets.push(b.report());
         }
-        let key = |t: &Target| (t.node.clone(), t.namespace.clone(), t.pod.clone(), t.container.clone());
-        self.out.actions.sort_by(|a, b| key(&a.target).cmp(&key(&b.target)).then(a.kind.cmp(&b.kind)).then(a.policy.cmp(&b.policy)));
+        let key = |t: &Target| {
+            (
+                t.node.clone(),
+                t.namespace.clone(),
+                t.pod.clone(),
+                t.container.clone(),
+            )
+        };
+        self.out.actions.sort_by(|a, b| {
+            key(&a.target)
+                .cmp(&key(&b.target))
+                .then(a.kind.cmp(&b.kind))
+                .then(a.policy.cmp(&b.policy))
+        });
         self.out.skipped.sort_by(|a, b| {
-            key(&a.target).cmp(&key(&b.target)).then(a.kind.cmp(&b.kind)).then(a.policy.cmp(&b.policy)).then(a.reason.cmp(&b.reason))
+            key(&a.target)
+                .cmp(&key(&b.target))
+                .then(a.kind.cmp(&b.kind))
+                .then(a.policy.cmp(&b.policy))
+                .then(a.reason.cmp(&b.reason))
         });
         self.out.skipped.dedup();
         self.out
@@ -333,7 +436,11 @@ pub fn window_now(s: &Schedule, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Option
             let days = if w.days.is_empty() {
                 "every day".to_string()
             } else {
-                w.days.iter().map(|d| format!("{d:?}")).collect::<Vec<_>>().join(",")
+                w.days
+                    .iter()
+                    .map(|d| format!("{d:?}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
             };
             return Some(format!("in window {}–{} {days} ({tz})", w.start, w.end));
         }
@@ -347,26 +454,63 @@ fn f(v: f64) -> CelValue {
 
 fn cluster_value(state: &ClusterState) -> CelValue {
     let ready: Vec<&Node> = state.nodes.iter().filter(|n| n.ready).collect();
-    let avg = |g: fn(&Node) -> f64| if ready.is_empty() { 0.0 } else { ready.iter().map(|n| g(n)).sum::<f64>() / ready.len() as f64 };
+    let avg = |g: fn(&Node) -> f64| {
+        if ready.is_empty() {
+            0.0
+        } else {
+            ready.iter().map(|n| g(n)).sum::<f64>() / ready.len() as f64
+        }
+    };
     map_value(vec![
-        ("cpu", map_value(vec![("utilization", f(avg(|n| n.cpu_utilization)))])),
-        ("memory", map_value(vec![("utilization", f(avg(|n| n.memory_utilization)))])),
-        ("power", map_value(vec![("watts", f(state.nodes.iter().map(|n| n.power_watts).sum()))])),
+        (
+            "cpu",
+            map_value(vec![("utilization", f(avg(|n| n.cpu_utilization)))]),
+        ),
+        (
+            "memory",
+            map_value(vec![("utilization", f(avg(|n| n.memory_utilization)))]),
+        ),
+        (
+            "power",
+            map_value(vec![(
+                "watts",
+                f(state.nodes.iter().map(|n| n.power_watts).sum()),
+            )]),
+        ),
         (
             "nodes",
             map_value(vec![
                 ("total", CelValue::Int(state.nodes.len() as i64)),
                 ("ready", CelValue::Int(ready.len() as i64)),
-                ("schedulable", CelValue::Int(state.nodes.iter().filter(|n| n.ready && !n.unschedulable).count() as i64)),
-                ("cordoned", CelValue::Int(state.nodes.iter().filter(|n| n.unschedulable).count() as i64)),
+                (
+                    "schedulable",
+                    CelValue::Int(
+                        state
+                            .nodes
+                            .iter()
+                            .filter(|n| n.ready && !n.unschedulable)
+                            .count() as i64,
+                    ),
+                ),
+                (
+                    "cordoned",
+                    CelValue::Int(state.nodes.iter().filter(|n| n.unschedulable).count() as i64),
+                ),
             ]),
         ),
     ])
 }
 
 fn labels_value(l: &crate::state::Labels) -> CelValue {
-    let m: std::collections::HashMap<cel::objects::Key, CelValue> =
-        l.iter().map(|(k, v)| (cel::objects::Key::from(k.clone()), CelValue::String(Arc::new(v.clone())))).collect();
+    let m: std::collections::HashMap<cel::objects::Key, CelValue> = l
+        .iter()
+        .map(|(k, v)| {
+            (
+                cel::objects::Key::from(k.clone()),
+                CelValue::String(Arc::new(v.clone())),
+            )
+        })
+        .collect();
     CelValue::Map(cel::objects::Map { map: Arc::new(m) })
 }
 
@@ -374,9 +518,18 @@ fn node_value(n: &Node, pods: usize) -> CelValue {
     map_value(vec![
         ("name", CelValue::String(Arc::new(n.name.clone()))),
         ("labels", labels_value(&n.labels)),
-        ("cpu", map_value(vec![("utilization", f(n.cpu_utilization))])),
-        ("memory", map_value(vec![("utilization", f(n.memory_utilization))])),
-        ("governor", CelValue::String(Arc::new(n.governor.clone().unwrap_or_default()))),
+        (
+            "cpu",
+            map_value(vec![("utilization", f(n.cpu_utilization))]),
+        ),
+        (
+            "memory",
+            map_value(vec![("utilization", f(n.memory_utilization))]),
+        ),
+        (
+            "governor",
+            CelValue::String(Arc::new(n.governor.clone().unwrap_or_default())),
+        ),
         ("powerWatts", f(n.power_watts)),
         ("pods", CelValue::Int(pods as i64)),
     ])
@@ -384,7 +537,9 @@ fn node_value(n: &Node, pods: usize) -> CelValue {
 
 /// `pod` for demand expressions: CPU in cores, memory in bytes, as numbers.
 pub fn pod_value(p: &Pod) -> CelValue {
-    let sum = |g: &dyn Fn(&crate::state::Container) -> Option<i64>| p.containers.iter().filter_map(g).sum::<i64>() as f64;
+    let sum = |g: &dyn Fn(&crate::state::Container) -> Option<i64>| {
+        p.containers.iter().filter_map(g).sum::<i64>() as f64
+    };
     map_value(vec![
         ("namespace", CelValue::String(Arc::new(p.namespace.clone()))),
         ("name", CelValue::String(Arc::new(p.name.clone()))),
@@ -414,6 +569,9 @@ pub fn now_value(now: DateTime<Utc>, tz: chrono_tz::Tz) -> CelValue {
         ("timestamp", CelValue::Int(now.timestamp())),
         ("hour", CelValue::Int(local.hour() as i64)),
         ("minute", CelValue::Int(local.minute() as i64)),
-        ("weekday", CelValue::String(Arc::new(format!("{:?}", weekday_of(local.weekday()))))),
+        (
+            "weekday",
+            CelValue::String(Arc::new(format!("{:?}", weekday_of(local.weekday())))),
+        ),
     ])
 }

@@ -43,19 +43,34 @@ fn plan_node(cx: &mut Cx<'_>, a: usize, n: usize) {
     let act = &cx.active[a];
     let (name, priority, enforce) = (act.name.clone(), act.priority, act.enforce);
     let why = act.why.clone();
-    let gov = act.policy.spec.action.governor.as_ref().expect("governor policy");
+    let gov = act
+        .policy
+        .spec
+        .action
+        .governor
+        .as_ref()
+        .expect("governor policy");
     let target = Target::node(&node.name);
     if let Err((holder, hp)) = cx.claim(&node.name, KNOB, &name, priority) {
         let r = cx.conflict_reason("the CPU governor", &holder, hp, priority);
         cx.skip(ActionType::SetGovernor, target, &name, r);
         return;
     }
-    let wanted: Vec<&String> = std::iter::once(&gov.name).chain(gov.fallback.iter()).collect();
+    let wanted: Vec<&String> = std::iter::once(&gov.name)
+        .chain(gov.fallback.iter())
+        .collect();
     let offered = &node.available_governors;
-    let Some(desired) = wanted.iter().find(|g| offered.is_empty() || offered.contains(g)) else {
+    let Some(desired) = wanted
+        .iter()
+        .find(|g| offered.is_empty() || offered.contains(g))
+    else {
         let reason = format!(
             "node offers none of {} (it has {})",
-            wanted.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            wanted
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             offered.join(", ")
         );
         cx.skip(ActionType::SetGovernor, target, &name, reason);
@@ -71,13 +86,34 @@ fn plan_node(cx: &mut Cx<'_>, a: usize, n: usize) {
         return;
     }
     if power_rank(desired) > power_rank(&current) {
-        if let Some(r) = cx.budgets.iter().filter(|b| b.covers(n)).find_map(|b| b.critical()) {
-            cx.skip(ActionType::SetGovernor, target, &name, format!("withheld: raises power while {r}"));
+        if let Some(r) = cx
+            .budgets
+            .iter()
+            .filter(|b| b.covers(n))
+            .find_map(|b| b.critical())
+        {
+            cx.skip(
+                ActionType::SetGovernor,
+                target,
+                &name,
+                format!("withheld: raises power while {r}"),
+            );
             return;
         }
     }
-    let fell_back = if **desired != gov.name { format!(" (fallback: node lacks {})", gov.name) } else { String::new() };
-    let mut reason = format!("{} → {desired}{fell_back}", if current.is_empty() { "unknown" } else { &current });
+    let fell_back = if **desired != gov.name {
+        format!(" (fallback: node lacks {})", gov.name)
+    } else {
+        String::new()
+    };
+    let mut reason = format!(
+        "{} → {desired}{fell_back}",
+        if current.is_empty() {
+            "unknown"
+        } else {
+            &current
+        }
+    );
     if !why.is_empty() {
         reason.push_str("; ");
         reason.push_str(&why);

@@ -22,7 +22,9 @@ pub fn water_fill(capacity: i64, bidders: &[Bidder]) -> Option<Vec<i64>> {
     let mut alloc: Vec<i64> = bidders.iter().map(|b| b.floor.max(0)).collect();
     let mut remaining = capacity - floors;
     let mut active: Vec<usize> = (0..bidders.len())
-        .filter(|&i| bidders[i].bid > 0.0 && bidders[i].bid.is_finite() && alloc[i] < bidders[i].cap)
+        .filter(|&i| {
+            bidders[i].bid > 0.0 && bidders[i].bid.is_finite() && alloc[i] < bidders[i].cap
+        })
         .collect();
     while remaining > 0 && !active.is_empty() {
         let total: f64 = active.iter().map(|&i| bidders[i].bid).sum();

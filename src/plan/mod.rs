@@ -46,7 +46,9 @@ impl Bundle {
                 _ => {}
             }
         }
-        let name = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| (m.namespace.clone(), m.name.clone());
+        let name = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            (m.namespace.clone(), m.name.clone())
+        };
         b.policies.sort_by_key(|p| name(&p.metadata));
         b.budgets.sort_by_key(|p| name(&p.metadata));
         b.targets.sort_by_key(|p| name(&p.metadata));
@@ -91,13 +93,25 @@ pub struct Target {
 
 impl Target {
     pub fn node(n: &str) -> Self {
-        Target { node: Some(n.into()), ..Default::default() }
+        Target {
+            node: Some(n.into()),
+            ..Default::default()
+        }
     }
     pub fn container(ns: &str, pod: &str, c: &str) -> Self {
-        Target { namespace: Some(ns.into()), pod: Some(pod.into()), container: Some(c.into()), ..Default::default() }
+        Target {
+            namespace: Some(ns.into()),
+            pod: Some(pod.into()),
+            container: Some(c.into()),
+            ..Default::default()
+        }
     }
     pub fn pod(ns: &str, pod: &str) -> Self {
-        Target { namespace: Some(ns.into()), pod: Some(pod.into()), ..Default::default() }
+        Target {
+            namespace: Some(ns.into()),
+            pod: Some(pod.into()),
+            ..Default::default()
+        }
     }
 }
 
@@ -204,5 +218,10 @@ pub fn plan(bundle: &Bundle, state: &ClusterState, now: DateTime<Utc>) -> Plan {
 
 /// Sorted, deduplicated map helper for params.
 pub(crate) fn params(pairs: Vec<(&str, Json)>) -> serde_json::Map<String, Json> {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<_, _>>().into_iter().collect()
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect::<BTreeMap<_, _>>()
+        .into_iter()
+        .collect()
 }

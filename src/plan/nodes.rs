@@ -24,7 +24,11 @@ struct Eviction {
 
 fn eviction(cx: &Cx<'_>, n: usize, allow_empty_dir: bool) -> Result<Eviction, String> {
     let node = cx.node(n);
-    if node.annotations.get(DO_NOT_DISRUPT).is_some_and(|v| v == "true") {
+    if node
+        .annotations
+        .get(DO_NOT_DISRUPT)
+        .is_some_and(|v| v == "true")
+    {
         return Err(format!("node carries {DO_NOT_DISRUPT}"));
     }
     let mut evict = Vec::new();
@@ -32,6 +36,9 @@ fn eviction(cx: &Cx<'_>, n: usize, allow_empty_dir: bool) -> Result<Eviction, St
     let mut pdb_need: std::collections::BTreeMap<String, i64> = Default::default();
     for &i in &cx.pods_by_node[n] {
         let p = cx.pod(i);
+        if p.do_not_disrupt() {
+            return Err(format!("pod {} carries {DO_NOT_DISRUPT}", p.key()));
+        }
         if p.mirror {
             stays.push(format!("{} (mirror pod)", p.key()));
             continue;
@@ -40,14 +47,17 @@ fn eviction(cx: &Cx<'_>, n: usize, allow_empty_dir: bool) -> Result<Eviction, St
             stays.push(format!("{} (DaemonSet)", p.key()));
             continue;
         }
-        if p.do_not_disrupt() {
-            return Err(format!("pod {} carries {DO_NOT_DISRUPT}", p.key()));
-        }
         if p.owner.is_none() {
-            return Err(format!("pod {} has no controller; evicting it would delete it for good", p.key()));
+            return Err(format!(
+                "pod {} has no controller; evicting it would delete it for good",
+                p.key()
+            ));
         }
         if p.empty_dir && !allow_empty_dir {
-            return Err(format!("pod {} uses emptyDir; its data would be lost (set allowEmptyDir to permit)", p.key()));
+            return Err(format!(
+                "pod {} uses emptyDir; its data would be lost (set allowEmptyDir to permit)",
+                p.key()
+            ));
         }
         for pdb in cx.state.pdbs.iter().filter(|b| b.covers(p)) {
             let key = format!("{}/{}", pdb.namespace, pdb.name);
@@ -70,8 +80,13 @@ fn eviction(cx: &Cx<'_>, n: usize, allow_empty_dir: bool) -> Result<Eviction, St
 fn commit_pdbs(cx: &mut Cx<'_>, evict: &[usize]) {
     for &i in evict {
         let p = cx.pod(i);
-        let keys: Vec<String> =
-            cx.state.pdbs.iter().filter(|b| b.covers(p)).map(|b| format!("{}/{}", b.namespace, b.name)).collect();
+        let keys: Vec<String> = cx
+            .state
+            .pdbs
+            .iter()
+            .filter(|b| b.covers(p))
+            .map(|b| format!("{}/{}", b.namespace, b.name))
+            .collect();
         for k in keys {
             *cx.pdb_used.entry(k).or_insert(0) += 1;
         }
@@ -92,13 +107,19 @@ fn place(cx: &Cx<'_>, from: usize, evict: &[usize]) -> Result<Vec<(usize, usize)
     let nodes = &cx.state.nodes;
     let mut free_cpu: Vec<i64> = (0..nodes.len())
         .map(|j| {
-            let used: i64 = cx.pods_by_node[j].iter().map(|&i| cx.pod(i).cpu_request()).sum();
+            let used: i64 = cx.pods_by_node[j]
+                .iter()
+                .map(|&i| cx.pod(i).cpu_request())
+                .sum();
             nodes[j].allocatable.cpu.map_or(0, |q| q.0) - used - cx.placed_cpu[j]
         })
         .collect();
     let mut free_mem: Vec<i64> = (0..nodes.len())
         .map(|j| {
-            let used: i64 = cx.pods_by_node[j].iter().map(|&i| cx.pod(i).memory_request()).sum();
+            let used: i64 = cx.pods_by_node[j]
+                .iter()
+                .map(|&i| cx.pod(i).memory_request())
+                .sum();
             nodes[j].allocatable.memory.map_or(i64::MAX / 4, |q| q.0) - used - cx.placed_memory[j]
         })
         .collect();
@@ -109,8 +130,17 @@ fn place(cx: &Cx<'_>, from: usize, evict: &[usize]) -> Result<Vec<(usize, usize)
         let p = cx.pod(i);
         let (cpu, mem) = (p.cpu_request(), p.memory_request());
         let best = (0..nodes.len())
-            .filter(|&j| j != from && nodes[j].ready && !nodes[j].unschedulable && !cx.disrupted.contains_key(&nodes[j].name))
-            .filter(|&j| p.node_selector.iter().all(|(k, v)| nodes[j].labels.get(k) == Some(v)))
+            .filter(|&j| {
+                j != from
+                    && nodes[j].ready
+                    && !nodes[j].unschedulable
+                    && !cx.disrupted.contains_key(&nodes[j].name)
+            })
+            .filter(|&j| {
+                p.node_selector
+                    .iter()
+                    .all(|(k, v)| nodes[j].labels.get(k) == Some(v))
+            })
             .filter(|&j| tolerates_all(p, &nodes[j]))
             .filter(|&j| free_cpu[j] >= cpu && free_mem[j] >= mem)
             .max_by_key(|&j| (free_cpu[j], std::cmp::Reverse(j)));
@@ -120,7 +150,13 @@ fn place(cx: &Cx<'_>, from: usize, evict: &[usize]) -> Result<Vec<(usize, usize)
                 free_mem[j] -= mem;
                 out.push((i, j));
             }
-            None => return Err(format!("pod {} (requests {}m CPU) fits on no other schedulable node", p.key(), cpu)),
+            None => {
+                return Err(format!(
+                    "pod {} (requests {}m CPU) fits on no other schedulable node",
+                    p.key(),
+                    cpu
+                ));
+            }
         }
     }
     Ok(out)
@@ -170,7 +206,11 @@ fn gate(cx: &mut Cx<'_>, q: &Ask<'_>, n: usize) -> bool {
         cx.skip(q.kind, Target::node(&node), &q.name, r);
         return false;
     }
-    if let Some(r) = cx.cooling(&q.name, q.cooldown, cx.last_action(&q.name, Some(&node), None)) {
+    if let Some(r) = cx.cooling(
+        &q.name,
+        q.cooldown,
+        cx.last_action(&q.name, Some(&node), None),
+    ) {
         cx.skip(q.kind, Target::node(&node), &q.name, r);
         return false;
     }
@@ -186,7 +226,14 @@ fn with_why(mut reason: String, why: &str) -> String {
 }
 
 /// Emits cordon (when needed) and drain for a node whose eviction is admitted.
-fn emit_drain(cx: &mut Cx<'_>, q: &Ask<'_>, n: usize, ev: &Eviction, reason: &str, extra: Vec<(&str, serde_json::Value)>) {
+fn emit_drain(
+    cx: &mut Cx<'_>,
+    q: &Ask<'_>,
+    n: usize,
+    ev: &Eviction,
+    reason: &str,
+    extra: Vec<(&str, serde_json::Value)>,
+) {
     let node = cx.node(n);
     let name = node.name.clone();
     if !node.unschedulable {
@@ -201,7 +248,15 @@ fn emit_drain(cx: &mut Cx<'_>, q: &Ask<'_>, n: usize, ev: &Eviction, reason: &st
     }
     let drain = q.policy.spec.action.drain.as_ref();
     let mut p = vec![
-        ("evict", json!(ev.evict.iter().map(|&i| cx.pod(i).key()).collect::<Vec<_>>())),
+        (
+            "evict",
+            json!(
+                ev.evict
+                    .iter()
+                    .map(|&i| cx.pod(i).key())
+                    .collect::<Vec<_>>()
+            ),
+        ),
         ("skip", json!(ev.stays)),
         ("step", json!(if node.unschedulable { 1 } else { 2 })),
     ];
@@ -217,7 +272,10 @@ fn emit_drain(cx: &mut Cx<'_>, q: &Ask<'_>, n: usize, ev: &Eviction, reason: &st
         target: Target::node(&name),
         params: params(p),
         policy: q.name.clone(),
-        reason: format!("evict {} pod(s) through the Eviction API; {reason}", ev.evict.len()),
+        reason: format!(
+            "evict {} pod(s) through the Eviction API; {reason}",
+            ev.evict.len()
+        ),
         enforce: q.enforce,
     });
     commit_pdbs(cx, &ev.evict);
@@ -235,7 +293,13 @@ impl Method for Consolidate {
                 continue;
             }
             let q = ask(cx, a);
-            let c = q.policy.spec.action.consolidate.clone().expect("consolidate policy");
+            let c = q
+                .policy
+                .spec
+                .action
+                .consolidate
+                .clone()
+                .expect("consolidate policy");
             let max = c.max_nodes_per_cycle.unwrap_or(1).max(0) as usize;
             let mut candidates: Vec<usize> = cx
                 .nodes_for(a)
@@ -246,13 +310,21 @@ impl Method for Consolidate {
                 })
                 .collect();
             candidates.sort_by(|&x, &y| {
-                cx.node(x).cpu_utilization.total_cmp(&cx.node(y).cpu_utilization).then_with(|| cx.node(x).name.cmp(&cx.node(y).name))
+                cx.node(x)
+                    .cpu_utilization
+                    .total_cmp(&cx.node(y).cpu_utilization)
+                    .then_with(|| cx.node(x).name.cmp(&cx.node(y).name))
             });
             let mut done = 0;
             for n in candidates {
                 let node = cx.node(n).name.clone();
                 if done >= max {
-                    cx.skip(q.kind, Target::node(&node), &q.name, format!("maxNodesPerCycle {max} reached this cycle"));
+                    cx.skip(
+                        q.kind,
+                        Target::node(&node),
+                        &q.name,
+                        format!("maxNodesPerCycle {max} reached this cycle"),
+                    );
                     continue;
                 }
                 if cx.disrupted.contains_key(&node) || !gate(cx, &q, n) {
@@ -261,14 +333,24 @@ impl Method for Consolidate {
                 let ev = match eviction(cx, n, c.allow_empty_dir.unwrap_or(false)) {
                     Ok(ev) => ev,
                     Err(r) => {
-                        cx.skip(q.kind, Target::node(&node), &q.name, format!("not a candidate: {r}"));
+                        cx.skip(
+                            q.kind,
+                            Target::node(&node),
+                            &q.name,
+                            format!("not a candidate: {r}"),
+                        );
                         continue;
                     }
                 };
                 let placements = match place(cx, n, &ev.evict) {
                     Ok(p) => p,
                     Err(r) => {
-                        cx.skip(q.kind, Target::node(&node), &q.name, format!("not a candidate: {r}"));
+                        cx.skip(
+                            q.kind,
+                            Target::node(&node),
+                            &q.name,
+                            format!("not a candidate: {r}"),
+                        );
                         continue;
                     }
                 };
@@ -290,8 +372,10 @@ impl Method for Consolidate {
                     ),
                     &q.why,
                 );
-                let moves: Vec<String> =
-                    placements.iter().map(|&(i, j)| format!("{} → {}", cx.pod(i).key(), cx.node(j).name)).collect();
+                let moves: Vec<String> = placements
+                    .iter()
+                    .map(|&(i, j)| format!("{} → {}", cx.pod(i).key(), cx.node(j).name))
+                    .collect();
                 emit_drain(cx, &q, n, &ev, &reason, vec![("placements", json!(moves))]);
                 done += 1;
             }
@@ -380,7 +464,8 @@ impl Method for Uncordon {
 
     /// Undoes kilter's own cordons whose policy no longer applies to the node.
     fn plan(&self, cx: &mut Cx<'_>) {
-        let mut last: std::collections::BTreeMap<&str, &crate::state::RecentAction> = Default::default();
+        let mut last: std::collections::BTreeMap<&str, &crate::state::RecentAction> =
+            Default::default();
         for r in &cx.state.recent_actions {
             if let (Some(node), "cordon" | "uncordon") = (r.node.as_deref(), r.kind.as_str()) {
                 match last.get(node) {
@@ -395,11 +480,20 @@ impl Method for Uncordon {
             if r.kind != "cordon" {
                 continue;
             }
-            let Some(&n) = cx.node_index.get(node) else { continue };
-            if !cx.node(n).unschedulable || cx.disrupted.contains_key(node) || cx.claims.contains_key(&(node.to_string(), KNOB)) {
+            let Some(&n) = cx.node_index.get(node) else {
+                continue;
+            };
+            if !cx.node(n).unschedulable
+                || cx.disrupted.contains_key(node)
+                || cx.claims.contains_key(&(node.to_string(), KNOB))
+            {
                 continue;
             }
-            let policy = cx.bundle.policies.iter().find(|p| p.metadata.name.as_deref() == Some(r.policy.as_str()));
+            let policy = cx
+                .bundle
+                .policies
+                .iter()
+                .find(|p| p.metadata.name.as_deref() == Some(r.policy.as_str()));
             if policy.is_some_and(|p| p.spec.action.cordon.is_none()) {
                 continue; // cordoned as part of a drain or consolidation: the node is meant to go
             }
@@ -410,8 +504,17 @@ impl Method for Uncordon {
                 }
             }
             let (enforce, why) = match policy {
-                Some(p) => (p.spec.mode() == Mode::Enforce, format!("`{}` no longer applies to this node", r.policy)),
-                None => (false, format!("`{}` is no longer in the bundle (dry-run until confirmed)", r.policy)),
+                Some(p) => (
+                    p.spec.mode() == Mode::Enforce,
+                    format!("`{}` no longer applies to this node", r.policy),
+                ),
+                None => (
+                    false,
+                    format!(
+                        "`{}` is no longer in the bundle (dry-run until confirmed)",
+                        r.policy
+                    ),
+                ),
             };
             cx.act(PlannedAction {
                 kind: ActionType::Uncordon,

@@ -16,25 +16,37 @@ fn describe(a: &PlannedAction) -> String {
     match a.kind {
         super::ActionType::SetGovernor => format!(
             "set governor {} → {}",
-            p.get("from").and_then(|v| v.as_str()).filter(|s| !s.is_empty()).unwrap_or("?"),
+            p.get("from")
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+                .unwrap_or("?"),
             p.get("governor").and_then(|v| v.as_str()).unwrap_or("?")
         ),
         super::ActionType::Cordon => "cordon".into(),
         super::ActionType::Uncordon => "uncordon".into(),
         super::ActionType::Drain => {
-            let n = p.get("evict").and_then(|v| v.as_array()).map_or(0, Vec::len);
+            let n = p
+                .get("evict")
+                .and_then(|v| v.as_array())
+                .map_or(0, Vec::len);
             format!("drain ({n} pod(s) evicted)")
         }
         super::ActionType::Resize => {
             let show = |k: &str| {
-                let from = p.get("from").and_then(|f| f.get(k)).and_then(|v| v.as_str());
+                let from = p
+                    .get("from")
+                    .and_then(|f| f.get(k))
+                    .and_then(|v| v.as_str());
                 let to = p.get("cpu").and_then(|f| f.get(k)).and_then(|v| v.as_str());
                 match (from, to) {
                     (Some(f), Some(t)) if f != t => Some(format!("{k} {f} → {t}")),
                     _ => None,
                 }
             };
-            let parts: Vec<String> = ["request", "limit"].iter().filter_map(|k| show(k)).collect();
+            let parts: Vec<String> = ["request", "limit"]
+                .iter()
+                .filter_map(|k| show(k))
+                .collect();
             format!("resize {} cpu {}", a.target, parts.join(", "))
         }
     }
@@ -57,7 +69,12 @@ pub fn render_human(plan: &Plan, at: &str) -> String {
             .target
             .node
             .clone()
-            .or_else(|| a.params.get("node").and_then(|v| v.as_str()).map(String::from))
+            .or_else(|| {
+                a.params
+                    .get("node")
+                    .and_then(|v| v.as_str())
+                    .map(String::from)
+            })
             .unwrap_or_else(|| "cluster".into());
         by_node.entry(node).or_default().push(a);
     }
@@ -83,7 +100,10 @@ pub fn render_human(plan: &Plan, at: &str) -> String {
         for b in &plan.budgets {
             let mut parts = vec![format!("{} node(s)", b.nodes)];
             if let Some(p) = &b.power {
-                parts.push(format!("power {:.0} W of {} W ({}%, {})", p.watts, p.max_watts, p.percent, p.level));
+                parts.push(format!(
+                    "power {:.0} W of {} W ({}%, {})",
+                    p.watts, p.max_watts, p.percent, p.level
+                ));
             }
             if let Some(d) = &b.disruption {
                 let mut s = format!("unavailable {} + {} planned", d.unavailable, d.planned);
@@ -94,7 +114,11 @@ pub fn render_human(plan: &Plan, at: &str) -> String {
                 if let Some(m) = d.min_nodes {
                     let _ = write!(s, " (min {m})");
                 }
-                let _ = write!(s, "; drains {} last hour + {} planned", d.drains_last_hour, d.planned_drains);
+                let _ = write!(
+                    s,
+                    "; drains {} last hour + {} planned",
+                    d.drains_last_hour, d.planned_drains
+                );
                 if let Some(m) = d.max_drains_per_hour {
                     let _ = write!(s, " (max {m}/h)");
                 }

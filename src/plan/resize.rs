@@ -5,7 +5,7 @@
 //! requests of everything else on the node. Bids are target weight × namespace weight ×
 //! demand (CEL, smoothed with last cycle's demand). Water-filling allocates within floors
 //! (`min`) and caps (`max`); then each container moves toward its allocation by at most
-//! `maxStep`, keeping its QoS class, never removing a request or limit, and never letting the
+//! `maxStep` (with `Both`, the limit moves with the request), keeping its QoS class, never removing a request or limit, and never letting the
 //! node's requests pass what the market may hand out.
 
 use serde_json::json;
@@ -37,7 +37,9 @@ impl Method for Resize {
     }
 
     fn plan(&self, cx: &mut Cx<'_>) {
-        let policies: Vec<usize> = (0..cx.active.len()).filter(|&a| cx.active[a].kind == ActionKind::Resize).collect();
+        let policies: Vec<usize> = (0..cx.active.len())
+            .filter(|&a| cx.active[a].kind == ActionKind::Resize)
+            .collect();
         if policies.is_empty() {
             return;
         }
@@ -66,15 +68,31 @@ fn target_of<'a>(cx: &Cx<'a>, pod: &Pod) -> Option<&'a ScalingTarget> {
 }
 
 fn selects(cx: &Cx<'_>, a: usize, t: &ScalingTarget) -> bool {
-    let sel = &cx.active[a].policy.spec.action.resize.as_ref().expect("resize policy").target_selector;
-    crate::model::selector::matches(sel, t.metadata.labels.as_ref().unwrap_or(&Default::default()))
+    let sel = &cx.active[a]
+        .policy
+        .spec
+        .action
+        .resize
+        .as_ref()
+        .expect("resize policy")
+        .target_selector;
+    crate::model::selector::matches(
+        sel,
+        t.metadata.labels.as_ref().unwrap_or(&Default::default()),
+    )
 }
 
 fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize]) {
     let node = cx.node(n);
     let allocatable = node.allocatable.cpu.map_or(0, |q| q.0);
-    let budget = cx.budgets.iter().find(|b| b.covers(n) && b.budget.spec.cpu.is_some()).map(|b| b.budget);
-    let reserve = budget.and_then(|b| b.spec.cpu.as_ref()?.reserve).map_or(0, |q| q.0);
+    let budget = cx
+        .budgets
+        .iter()
+        .find(|b| b.covers(n) && b.budget.spec.cpu.is_some())
+        .map(|b| b.budget);
+    let reserve = budget
+        .and_then(|b| b.spec.cpu.as_ref()?.reserve)
+        .map_or(0, |q| q.0);
     let node_value = cx.node_value(n);
     let cluster = cx.cluster.clone();
     let mut parts: Vec<Participant<'_>> = Vec::new();
@@ -83,20 +101,45 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize]) {
     for i in pods {
         let pod = cx.pod(i);
         let target = target_of(cx, pod);
-        let chosen = target.and_then(|t| policies.iter().copied().find(|&a| selects(cx, a, t)).map(|a| (t, a)));
+        let chosen = target.and_then(|t| {
+            policies
+                .iter()
+                .copied()
+                .find(|&a| selects(cx, a, t))
+                .map(|a| (t, a))
+        });
         let Some((t, a)) = chosen else {
             others += pod.cpu_request();
             continue;
         };
-        let losers: Vec<usize> = policies.iter().copied().filter(|&b| b != a && selects(cx, b, t)).collect();
+        let losers: Vec<usize> = policies
+            .iter()
+            .copied()
+            .filter(|&b| b != a && selects(cx, b, t))
+            .collect();
         for b in losers {
-            let (holder, hp, mine, pb) = (cx.active[a].name.clone(), cx.active[a].priority, cx.active[b].priority, cx.active[b].name.clone());
+            let (holder, hp, mine, pb) = (
+                cx.active[a].name.clone(),
+                cx.active[a].priority,
+                cx.active[b].priority,
+                cx.active[b].name.clone(),
+            );
             let r = cx.conflict_reason("pod CPU", &holder, hp, mine);
-            cx.skip(ActionType::Resize, Target::pod(&pod.namespace, &pod.name), &pb, r);
+            cx.skip(
+                ActionType::Resize,
+                Target::pod(&pod.namespace, &pod.name),
+                &pb,
+                r,
+            );
         }
         let policy_name = cx.active[a].name.clone();
         if pod.qos() == QosClass::BestEffort {
-            cx.skip(ActionType::Resize, Target::pod(&pod.namespace, &pod.name), &policy_name, "BestEffort pod: setting CPU would change its QoS class".into());
+            cx.skip(
+                ActionType::Resize,
+                Target::pod(&pod.namespace, &pod.name),
+                &policy_name,
+                "BestEffort pod: setting CPU would change its QoS class".into(),
+            );
             continue;
         }
         // Demand, smoothed.
@@ -112,21 +155,49 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize]) {
             }),
         };
         let demand = match demand {
-            Ok(d) => pod.demand.map_or(d, |prev| DEMAND_ALPHA * d + (1.0 - DEMAND_ALPHA) * prev.clamp(0.0, 1.0)),
+            Ok(d) => pod.demand.map_or(d, |prev| {
+                DEMAND_ALPHA * d + (1.0 - DEMAND_ALPHA) * prev.clamp(0.0, 1.0)
+            }),
             Err(e) => {
-                cx.skip(ActionType::Resize, Target::pod(&pod.namespace, &pod.name), &policy_name, format!("demand failed: {e}; the pod keeps its CPU"));
+                cx.skip(
+                    ActionType::Resize,
+                    Target::pod(&pod.namespace, &pod.name),
+                    &policy_name,
+                    format!("demand failed: {e}; the pod keeps its CPU"),
+                );
                 others += pod.cpu_request();
                 continue;
             }
         };
         let ns_weight = budget
-            .and_then(|b| b.spec.cpu.as_ref()?.namespace_weights.get(&pod.namespace).copied())
+            .and_then(|b| {
+                b.spec
+                    .cpu
+                    .as_ref()?
+                    .namespace_weights
+                    .get(&pod.namespace)
+                    .copied()
+            })
             .unwrap_or(1.0)
             .max(0.0);
         let bid = t.spec.weight.unwrap_or(1.0).max(0.0) * ns_weight * demand;
         for (ci, c) in pod.containers.iter().enumerate() {
-            match t.spec.containers.iter().find(|cp| cp.name == c.name).and_then(|cp| cp.cpu.as_ref()) {
-                Some(range) => parts.push(Participant { pod: i, container: ci, range, target: t, policy: a, bid, demand }),
+            match t
+                .spec
+                .containers
+                .iter()
+                .find(|cp| cp.name == c.name)
+                .and_then(|cp| cp.cpu.as_ref())
+            {
+                Some(range) => parts.push(Participant {
+                    pod: i,
+                    container: ci,
+                    range,
+                    target: t,
+                    policy: a,
+                    bid,
+                    demand,
+                }),
                 None => others += c.requests.cpu.or(c.limits.cpu).map_or(0, |q| q.0),
             }
         }
@@ -182,7 +253,14 @@ struct Change {
     from: (Option<i64>, Option<i64>),
 }
 
-fn apply(cx: &mut Cx<'_>, n: usize, capacity: i64, allocatable: i64, parts: &[Participant<'_>], alloc: &[i64]) {
+fn apply(
+    cx: &mut Cx<'_>,
+    n: usize,
+    capacity: i64,
+    allocatable: i64,
+    parts: &[Participant<'_>],
+    alloc: &[i64],
+) {
     let mut changes = Vec::new();
     for (k, p) in parts.iter().enumerate() {
         let pod = cx.pod(p.pod);
@@ -204,12 +282,29 @@ fn apply(cx: &mut Cx<'_>, n: usize, capacity: i64, allocatable: i64, parts: &[Pa
             Field::Request | Field::Both => req.or(lim),
         };
         let Some(current) = current else {
-            let what = if field == Field::Limit { "limit" } else { "request" };
-            cx.skip(ActionType::Resize, target, &policy, format!("the container has no CPU {what} to resize; kilter never adds one"));
+            let what = if field == Field::Limit {
+                "limit"
+            } else {
+                "request"
+            };
+            cx.skip(
+                ActionType::Resize,
+                target,
+                &policy,
+                format!("the container has no CPU {what} to resize; kilter never adds one"),
+            );
             continue;
         };
-        if field == Field::Both && (req.is_none() || lim.is_none()) && pod.qos() != QosClass::Guaranteed {
-            cx.skip(ActionType::Resize, target, &policy, "resizePolicy Both needs a CPU request and limit; kilter never adds one".into());
+        if field == Field::Both
+            && (req.is_none() || lim.is_none())
+            && pod.qos() != QosClass::Guaranteed
+        {
+            cx.skip(
+                ActionType::Resize,
+                target,
+                &policy,
+                "resizePolicy Both needs a CPU request and limit; kilter never adds one".into(),
+            );
             continue;
         }
         let step = p.range.max_step.map(|q| q.0.max(0));
@@ -218,26 +313,59 @@ fn apply(cx: &mut Cx<'_>, n: usize, capacity: i64, allocatable: i64, parts: &[Pa
         if delta == 0 {
             continue;
         }
-        let cooldown = [p.target.spec.cooldown, cx.active[p.policy].policy.spec.cooldown].into_iter().flatten().max();
-        if let Some(r) = cx.cooling(&policy, cooldown, cx.last_action(&policy, None, Some((&pod.namespace, &pod.name)))) {
+        let cooldown = [
+            p.target.spec.cooldown,
+            cx.active[p.policy].policy.spec.cooldown,
+        ]
+        .into_iter()
+        .flatten()
+        .max();
+        if let Some(r) = cx.cooling(
+            &policy,
+            cooldown,
+            cx.last_action(&policy, None, Some((&pod.namespace, &pod.name))),
+        ) {
             cx.skip(ActionType::Resize, target, &policy, r);
             continue;
         }
         let new = (current + delta).max(1);
         let (request, limit) = match field {
-            Field::Limit => (req, Some(new.max(req.unwrap_or(0)).min(allocatable.max(1)))),
+            // A limit is never raised past the node's allocatable CPU.
+            Field::Limit => (
+                req,
+                Some(
+                    if new > current {
+                        new.min(allocatable.max(current))
+                    } else {
+                        new
+                    }
+                    .max(req.unwrap_or(0)),
+                ),
+            ),
             Field::Request => (Some(lim.map_or(new, |l| new.min(l))), lim),
             Field::Both if pod.qos() == QosClass::Guaranteed => (req.map(|_| new), Some(new)),
-            Field::Both => {
-                let (r, l) = (req.unwrap_or(1).max(1), lim.unwrap_or(1));
-                (Some(new), Some(((new as f64) * l as f64 / r as f64).round() as i64).map(|x| x.max(new)))
-            }
+            // The limit moves with the request, keeping the container's burst headroom.
+            Field::Both => (Some(new), lim.map(|l| (l + new - current).max(new))),
         };
-        changes.push(Change { part: k, request, limit, from: (req, lim) });
+        changes.push(Change {
+            part: k,
+            request,
+            limit,
+            from: (req, lim),
+        });
     }
     // Requests may not exceed what the market hands out: decreases first, then increases
     // while there is headroom.
-    let mut total: i64 = parts.iter().map(|p| cx.pod(p.pod).containers[p.container].requests.cpu.or(cx.pod(p.pod).containers[p.container].limits.cpu).map_or(0, |q| q.0)).sum();
+    let mut total: i64 = parts
+        .iter()
+        .map(|p| {
+            cx.pod(p.pod).containers[p.container]
+                .requests
+                .cpu
+                .or(cx.pod(p.pod).containers[p.container].limits.cpu)
+                .map_or(0, |q| q.0)
+        })
+        .sum();
     changes.sort_by_key(|c| (c.request.unwrap_or(0) - c.from.0.unwrap_or(0), c.part));
     for ch in changes {
         let p = &parts[ch.part];
@@ -261,7 +389,16 @@ fn apply(cx: &mut Cx<'_>, n: usize, capacity: i64, allocatable: i64, parts: &[Pa
         after.containers[p.container].requests.cpu = ch.request.map(CpuQuantity);
         after.containers[p.container].limits.cpu = ch.limit.map(CpuQuantity);
         if after.qos() != pod.qos() {
-            cx.skip(ActionType::Resize, target, &policy, format!("would change the pod's QoS class from {:?} to {:?}", pod.qos(), after.qos()));
+            cx.skip(
+                ActionType::Resize,
+                target,
+                &policy,
+                format!(
+                    "would change the pod's QoS class from {:?} to {:?}",
+                    pod.qos(),
+                    after.qos()
+                ),
+            );
             continue;
         }
         total += new_req - old_req;
@@ -288,7 +425,10 @@ fn apply(cx: &mut Cx<'_>, n: usize, capacity: i64, allocatable: i64, parts: &[Pa
             capacity,
             p.bid,
             p.demand,
-            p.range.max_step.map(|s| format!(", at most {s} per cycle")).unwrap_or_default()
+            p.range
+                .max_step
+                .map(|s| format!(", at most {s} per cycle"))
+                .unwrap_or_default()
         );
         cx.act(PlannedAction {
             kind: ActionType::Resize,
@@ -297,6 +437,7 @@ fn apply(cx: &mut Cx<'_>, n: usize, capacity: i64, allocatable: i64, parts: &[Pa
                 ("cpu", serde_json::Value::Object(cpu)),
                 ("from", serde_json::Value::Object(from)),
                 ("allocation", json!(CpuQuantity(alloc[ch.part]).to_string())),
+                ("marketCapacity", json!(CpuQuantity(capacity).to_string())),
                 ("demand", json!((p.demand * 1000.0).round() / 1000.0)),
                 ("node", json!(cx.node(n).name)),
             ]),

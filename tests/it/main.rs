@@ -5,6 +5,7 @@ mod convert;
 mod crds;
 mod lint_rules;
 mod plan;
+mod plan_properties;
 mod properties;
 mod sarif;
 

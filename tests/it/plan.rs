@@ -6,13 +6,19 @@ use kilter::state::ClusterState;
 
 pub fn bundle(dsl: &str) -> Bundle {
     let out = kilter::lint::lint_text("p.kilter", dsl);
-    let errors: Vec<_> = out.diagnostics.iter().filter(|d| d.severity == kilter::diag::Severity::Error).map(|d| d.message.clone()).collect();
+    let errors: Vec<_> = out
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == kilter::diag::Severity::Error)
+        .map(|d| d.message.clone())
+        .collect();
     assert!(errors.is_empty(), "{errors:?}");
     Bundle::from_documents(&out.documents)
 }
 
 pub fn state(yaml: &str) -> ClusterState {
-    kilter::state::load(&SourceFile::new("s.yaml", yaml)).unwrap_or_else(|d| panic!("{:?}", d.iter().map(|d| &d.message).collect::<Vec<_>>()))
+    kilter::state::load(&SourceFile::new("s.yaml", yaml))
+        .unwrap_or_else(|d| panic!("{:?}", d.iter().map(|d| &d.message).collect::<Vec<_>>()))
 }
 
 fn at(t: &str) -> chrono::DateTime<chrono::Utc> {
@@ -24,7 +30,11 @@ fn run(dsl: &str, yaml: &str, t: &str) -> Plan {
 }
 
 fn kinds(p: &Plan, node: &str) -> Vec<ActionType> {
-    p.actions.iter().filter(|a| a.target.node.as_deref() == Some(node)).map(|a| a.kind).collect()
+    p.actions
+        .iter()
+        .filter(|a| a.target.node.as_deref() == Some(node))
+        .map(|a| a.kind)
+        .collect()
 }
 
 const NOON: &str = "2026-11-23T12:00:00Z";
@@ -55,7 +65,11 @@ fn governor_falls_back_to_what_the_node_offers() {
 
 #[test]
 fn governor_already_set_needs_no_action() {
-    let p = run("policy g { action { governor { name: schedutil } } }", &workers(2, ""), NOON);
+    let p = run(
+        "policy g { action { governor { name: schedutil } } }",
+        &workers(2, ""),
+        NOON,
+    );
     assert!(p.actions.is_empty());
 }
 
@@ -67,21 +81,49 @@ fn higher_priority_wins_and_ties_are_reported() {
     let p = run(dsl, &workers(1, ""), NOON);
     assert_eq!(p.actions.len(), 1);
     assert_eq!(p.actions[0].policy, "b");
-    let reasons: Vec<_> = p.skipped.iter().map(|s| (s.policy.as_str(), s.reason.as_str())).collect();
-    assert!(reasons.iter().any(|(pol, r)| *pol == "c" && r.contains("same priority 9") && r.contains("`b` wins by name order")), "{reasons:?}");
-    assert!(reasons.iter().any(|(pol, r)| *pol == "a" && r.contains("outranks")), "{reasons:?}");
+    let reasons: Vec<_> = p
+        .skipped
+        .iter()
+        .map(|s| (s.policy.as_str(), s.reason.as_str()))
+        .collect();
+    assert!(
+        reasons.iter().any(|(pol, r)| *pol == "c"
+            && r.contains("same priority 9")
+            && r.contains("`b` wins by name order")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|(pol, r)| *pol == "a" && r.contains("outranks")),
+        "{reasons:?}"
+    );
 }
 
 #[test]
 fn raising_power_is_withheld_at_critical_and_warned_over_warn() {
     let dsl = "budget b { power { maxWatts: 1000W, warnPercent: 50, criticalPercent: 90 } }\n\
                policy perf { action { governor { name: performance } } }";
-    let hot = workers(1, "").replace("cpuUtilization: 0.1 }", "cpuUtilization: 0.1, powerWatts: 950 }");
+    let hot = workers(1, "").replace(
+        "cpuUtilization: 0.1 }",
+        "cpuUtilization: 0.1, powerWatts: 950 }",
+    );
     let p = run(dsl, &hot, NOON);
     assert!(p.actions.is_empty());
-    assert!(p.skipped[0].reason.starts_with("withheld"), "{:?}", p.skipped);
-    assert!(p.warnings.iter().any(|w| w.contains("95%")), "{:?}", p.warnings);
-    let warm = workers(1, "").replace("cpuUtilization: 0.1 }", "cpuUtilization: 0.1, powerWatts: 600 }");
+    assert!(
+        p.skipped[0].reason.starts_with("withheld"),
+        "{:?}",
+        p.skipped
+    );
+    assert!(
+        p.warnings.iter().any(|w| w.contains("95%")),
+        "{:?}",
+        p.warnings
+    );
+    let warm = workers(1, "").replace(
+        "cpuUtilization: 0.1 }",
+        "cpuUtilization: 0.1, powerWatts: 600 }",
+    );
     let p = run(dsl, &warm, NOON);
     assert_eq!(p.actions.len(), 1);
     assert_eq!(p.warnings.len(), 1);
@@ -91,10 +133,30 @@ fn raising_power_is_withheld_at_critical_and_warned_over_warn() {
 fn schedules_follow_the_time_zone_and_run_past_midnight() {
     let dsl = "policy night { schedule { timeZone: \"Europe/Berlin\"\n windows: [{ days: [Mon], start: 22:00, end: 06:00 }] }\n action { governor { name: powersave } } }";
     // Monday 23:30 Berlin = 22:30 UTC; Tuesday 05:00 Berlin = 04:00 UTC; Tuesday 07:00 is outside.
-    assert_eq!(run(dsl, &workers(1, ""), "2026-11-23T22:30:00Z").actions.len(), 1);
-    assert_eq!(run(dsl, &workers(1, ""), "2026-11-24T04:00:00Z").actions.len(), 1);
-    assert_eq!(run(dsl, &workers(1, ""), "2026-11-24T06:00:00Z").actions.len(), 0);
-    assert_eq!(run(dsl, &workers(1, ""), "2026-11-23T20:30:00Z").actions.len(), 0);
+    assert_eq!(
+        run(dsl, &workers(1, ""), "2026-11-23T22:30:00Z")
+            .actions
+            .len(),
+        1
+    );
+    assert_eq!(
+        run(dsl, &workers(1, ""), "2026-11-24T04:00:00Z")
+            .actions
+            .len(),
+        1
+    );
+    assert_eq!(
+        run(dsl, &workers(1, ""), "2026-11-24T06:00:00Z")
+            .actions
+            .len(),
+        0
+    );
+    assert_eq!(
+        run(dsl, &workers(1, ""), "2026-11-23T20:30:00Z")
+            .actions
+            .len(),
+        0
+    );
 }
 
 #[test]
@@ -102,7 +164,13 @@ fn a_failing_expression_skips_only_its_policy() {
     let dsl = "policy broken { when: `cluster.cpu.utilization < \"x\"`\n action { governor { name: powersave } } }\n\
                policy fine { nodeSelector { matchLabels { pool: w } }\n action { cordon {} } }";
     let p = run(dsl, &workers(2, ""), NOON);
-    assert!(p.skipped.iter().any(|s| s.policy == "broken" && s.reason.contains("`when` failed")), "{:?}", p.skipped);
+    assert!(
+        p.skipped
+            .iter()
+            .any(|s| s.policy == "broken" && s.reason.contains("`when` failed")),
+        "{:?}",
+        p.skipped
+    );
     assert_eq!(p.actions.iter().filter(|a| a.policy == "fine").count(), 2);
 }
 
@@ -110,9 +178,19 @@ fn a_failing_expression_skips_only_its_policy() {
 fn drain_stops_at_min_nodes() {
     let dsl = "budget b { disruption { minNodes: 3 } }\npolicy d { action { drain {} } }";
     let p = run(dsl, &workers(5, ""), NOON);
-    let drained: Vec<_> = p.actions.iter().filter(|a| a.kind == ActionType::Drain).collect();
+    let drained: Vec<_> = p
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionType::Drain)
+        .collect();
     assert_eq!(drained.len(), 2);
-    assert_eq!(p.skipped.iter().filter(|s| s.reason.contains("under minNodes 3")).count(), 3);
+    assert_eq!(
+        p.skipped
+            .iter()
+            .filter(|s| s.reason.contains("under minNodes 3"))
+            .count(),
+        3
+    );
 }
 
 #[test]
@@ -121,7 +199,11 @@ fn max_unavailable_percent_rounds_up() {
     let dsl = "budget b { disruption { maxUnavailable: 20% } }\npolicy c { action { cordon {} } }";
     let p = run(dsl, &workers(6, ""), NOON);
     assert_eq!(p.actions.len(), 2);
-    assert!(p.skipped.iter().all(|s| s.reason.contains("over maxUnavailable 20%")));
+    assert!(
+        p.skipped
+            .iter()
+            .all(|s| s.reason.contains("over maxUnavailable 20%"))
+    );
 }
 
 #[test]
@@ -130,7 +212,15 @@ fn drains_per_hour_count_recent_drains() {
     let recent = "recentActions:\n  - { kind: drain, policy: d, node: w9, time: \"2026-11-23T11:30:00Z\" }\n  - { kind: drain, policy: d, node: w1, time: \"2026-11-23T10:30:00Z\" }\n";
     let s = workers(4, recent).replace("nodes:\n", "nodes:\n  - { name: w9, labels: { pool: w }, allocatable: { cpu: \"8\" }, unschedulable: true }\n");
     let p = run(dsl, &s, NOON);
-    assert_eq!(p.actions.iter().filter(|a| a.kind == ActionType::Drain).count(), 1, "{:#?}", p.actions);
+    assert_eq!(
+        p.actions
+            .iter()
+            .filter(|a| a.kind == ActionType::Drain)
+            .count(),
+        1,
+        "{:#?}",
+        p.actions
+    );
 }
 
 const CONSOLIDATE: &str = "policy c { mode: Enforce\n action { consolidate { utilizationBelow: 0.5, maxNodesPerCycle: 1 } } }";
@@ -143,23 +233,38 @@ fn pod(ns: &str, name: &str, node: &str, extra: &str) -> String {
 
 #[test]
 fn consolidation_picks_the_emptiest_node_whose_pods_fit_elsewhere() {
-    let pods = format!("pods:\n{}{}", pod("a", "x", "w1", ""), pod("a", "y", "w2", ""));
+    let pods = format!(
+        "pods:\n{}{}",
+        pod("a", "x", "w1", ""),
+        pod("a", "y", "w2", "")
+    );
     let p = run(CONSOLIDATE, &workers(3, &pods), NOON);
     assert_eq!(kinds(&p, "w1"), vec![ActionType::Cordon, ActionType::Drain]);
     assert_eq!(p.actions.len(), 2, "one node per cycle");
-    assert!(p.skipped.iter().any(|s| s.reason.contains("maxNodesPerCycle 1")));
+    assert!(
+        p.skipped
+            .iter()
+            .any(|s| s.reason.contains("maxNodesPerCycle 1"))
+    );
 }
 
 #[test]
 fn consolidation_never_picks_protected_pods() {
     for (extra, why) in [
-        (", annotations: { kilter.dev/do-not-disrupt: \"true\" }", "do-not-disrupt"),
+        (
+            ", annotations: { kilter.dev/do-not-disrupt: \"true\" }",
+            "do-not-disrupt",
+        ),
         (", emptyDir: true", "emptyDir"),
     ] {
         let pods = format!("pods:\n{}", pod("a", "x", "w1", extra));
         let p = run(CONSOLIDATE.replace("maxNodesPerCycle: 1", "maxNodesPerCycle: 1").as_str(), &workers(1, &pods).replace("nodes:\n", "nodes:\n  - { name: w0, allocatable: { cpu: \"8\", memory: 32Gi }, cpuUtilization: 0.9 }\n"), NOON);
         assert!(kinds(&p, "w1").is_empty(), "{why}");
-        assert!(p.skipped.iter().any(|s| s.reason.contains(why)), "{why}: {:?}", p.skipped);
+        assert!(
+            p.skipped.iter().any(|s| s.reason.contains(why)),
+            "{why}: {:?}",
+            p.skipped
+        );
     }
     let bare = "pods:\n  - { namespace: a, name: lonely, node: w1, containers: [{ name: c }] }\n";
     let p = run(CONSOLIDATE, &workers(2, bare), NOON);
@@ -173,7 +278,13 @@ fn consolidation_respects_pdbs() {
     let pdb = "pdbs:\n  - { namespace: a, name: x, selector: { matchLabels: { app: x } }, minAvailable: 1, currentHealthy: 1, expectedPods: 1 }\n";
     let p = run(CONSOLIDATE, &workers(2, &(pods + pdb)), NOON);
     assert!(kinds(&p, "w1").is_empty());
-    assert!(p.skipped.iter().any(|s| s.reason.contains("PodDisruptionBudget a/x allows 0")), "{:?}", p.skipped);
+    assert!(
+        p.skipped
+            .iter()
+            .any(|s| s.reason.contains("PodDisruptionBudget a/x allows 0")),
+        "{:?}",
+        p.skipped
+    );
 }
 
 #[test]
@@ -186,9 +297,22 @@ fn consolidation_needs_a_place_for_every_pod() {
     );
     let p = run(CONSOLIDATE, &s, NOON);
     assert!(kinds(&p, "w1").is_empty());
-    assert!(p.skipped.iter().any(|s| s.reason.contains("fits on no other schedulable node")), "{:?}", p.skipped);
+    assert!(
+        p.skipped
+            .iter()
+            .any(|s| s.reason.contains("fits on no other schedulable node")),
+        "{:?}",
+        p.skipped
+    );
     // Tolerating the taint makes it fit.
-    let p = run(CONSOLIDATE, &s.replace("containers:", "tolerations: [{ key: gpu, operator: Exists }], containers:"), NOON);
+    let p = run(
+        CONSOLIDATE,
+        &s.replace(
+            "containers:",
+            "tolerations: [{ key: gpu, operator: Exists }], containers:",
+        ),
+        NOON,
+    );
     assert_eq!(kinds(&p, "w1"), vec![ActionType::Cordon, ActionType::Drain]);
 }
 
@@ -197,10 +321,21 @@ fn drain_leaves_daemonset_and_mirror_pods() {
     let pods = "pods:\n  - { namespace: k, name: ds, node: w1, owner: { kind: DaemonSet, name: ds }, containers: [{ name: c }] }\n  - { namespace: k, name: static, node: w1, mirror: true, containers: [{ name: c }] }\n"
         .to_string()
         + &pod("a", "x", "w1", "");
-    let p = run("policy d { nodeSelector { matchLabels { pool: w } }\n action { drain { gracePeriod: 30s } } }", &workers(1, &pods), NOON);
-    let d = p.actions.iter().find(|a| a.kind == ActionType::Drain).unwrap();
+    let p = run(
+        "policy d { nodeSelector { matchLabels { pool: w } }\n action { drain { gracePeriod: 30s } } }",
+        &workers(1, &pods),
+        NOON,
+    );
+    let d = p
+        .actions
+        .iter()
+        .find(|a| a.kind == ActionType::Drain)
+        .unwrap();
     assert_eq!(d.params["evict"], serde_json::json!(["a/x"]));
-    assert_eq!(d.params["skip"], serde_json::json!(["k/ds (DaemonSet)", "k/static (mirror pod)"]));
+    assert_eq!(
+        d.params["skip"],
+        serde_json::json!(["k/ds (DaemonSet)", "k/static (mirror pod)"])
+    );
     assert_eq!(d.params["gracePeriod"], "30s");
     assert!(!d.enforce, "DryRun by default");
 }
@@ -219,7 +354,10 @@ fn cooldown_holds_back_a_repeat() {
 fn uncordon_when_a_cordon_policy_no_longer_applies() {
     let dsl = "policy maint { mode: Enforce\n nodeSelector { matchLabels { maintenance: \"true\" } }\n action { cordon {} } }";
     let recent = "recentActions:\n  - { kind: cordon, policy: maint, node: w1, time: \"2026-11-23T08:00:00Z\" }\n";
-    let s = workers(1, recent).replace("cpuUtilization: 0.1 }", "cpuUtilization: 0.1, unschedulable: true }");
+    let s = workers(1, recent).replace(
+        "cpuUtilization: 0.1 }",
+        "cpuUtilization: 0.1, unschedulable: true }",
+    );
     let p = run(dsl, &s, NOON);
     assert_eq!(kinds(&p, "w1"), vec![ActionType::Uncordon]);
     assert!(p.actions[0].enforce);
@@ -248,12 +386,26 @@ fn market_shares_capacity_by_weight_within_steps() {
     let p = run(MARKET, &s, NOON);
     // Capacity 8 - 1 reserve - 1 other = 6 cores. Floors first (500m + 100m), then the
     // remaining 5400m by bids 3:1 → web 500 + 4050, batch 100 + 1350.
-    let web = p.actions.iter().find(|a| a.target.pod.as_deref() == Some("web-1")).unwrap();
+    let web = p
+        .actions
+        .iter()
+        .find(|a| a.target.pod.as_deref() == Some("web-1"))
+        .unwrap();
     assert_eq!(web.params["allocation"], "4550m");
-    // maxStep 1: request 1 → 2, limit keeps its 2:1 ratio; QoS stays Burstable.
-    assert_eq!(web.params["cpu"], serde_json::json!({ "request": "2", "limit": "4" }));
-    let batch = p.actions.iter().find(|a| a.target.pod.as_deref() == Some("batch-1")).unwrap();
-    assert_eq!(batch.params["cpu"], serde_json::json!({ "request": "1450m", "limit": "4" }));
+    // maxStep 1: request 1 → 2, and the limit moves with it (2 → 3); QoS stays Burstable.
+    assert_eq!(
+        web.params["cpu"],
+        serde_json::json!({ "request": "2", "limit": "3" })
+    );
+    let batch = p
+        .actions
+        .iter()
+        .find(|a| a.target.pod.as_deref() == Some("batch-1"))
+        .unwrap();
+    assert_eq!(
+        batch.params["cpu"],
+        serde_json::json!({ "request": "1450m", "limit": "4" })
+    );
 }
 
 #[test]
@@ -263,24 +415,45 @@ fn guaranteed_pods_keep_requests_equal_to_limits() {
         "requests: { cpu: \"1\" }, limits: { cpu: \"4\" }",
     );
     let p = run(MARKET, &s, NOON);
-    let web = p.actions.iter().find(|a| a.target.pod.as_deref() == Some("web-1")).unwrap();
+    let web = p
+        .actions
+        .iter()
+        .find(|a| a.target.pod.as_deref() == Some("web-1"))
+        .unwrap();
     assert_eq!(web.params["cpu"]["request"], web.params["cpu"]["limit"]);
 }
 
 #[test]
 fn market_refuses_floors_it_cannot_meet() {
-    let tight = market_state("requests: { cpu: \"1\" }, limits: { cpu: \"2\" }", "requests: { cpu: \"1\" }, limits: { cpu: \"4\" }")
-        .replace("requests: { cpu: \"1\" } }] }\n", "requests: { cpu: \"6900m\" } }] }\n");
+    let tight = market_state(
+        "requests: { cpu: \"1\" }, limits: { cpu: \"2\" }",
+        "requests: { cpu: \"1\" }, limits: { cpu: \"4\" }",
+    )
+    .replace(
+        "requests: { cpu: \"1\" } }] }\n",
+        "requests: { cpu: \"6900m\" } }] }\n",
+    );
     let p = run(MARKET, &tight, NOON);
     assert!(p.actions.is_empty(), "{:#?}", p.actions);
-    assert!(p.skipped.iter().all(|s| s.reason.contains("cannot meet its floors")));
+    assert!(
+        p.skipped
+            .iter()
+            .all(|s| s.reason.contains("cannot meet its floors"))
+    );
 }
 
 #[test]
 fn best_effort_pods_are_never_resized() {
-    let s = market_state("usage: { cpu: 100m }", "requests: { cpu: \"1\" }, limits: { cpu: \"4\" }");
+    let s = market_state(
+        "usage: { cpu: 100m }",
+        "requests: { cpu: \"1\" }, limits: { cpu: \"4\" }",
+    );
     let p = run(MARKET, &s, NOON);
-    assert!(p.actions.iter().all(|a| a.target.pod.as_deref() != Some("web-1")));
+    assert!(
+        p.actions
+            .iter()
+            .all(|a| a.target.pod.as_deref() != Some("web-1"))
+    );
     assert!(p.skipped.iter().any(|s| s.reason.contains("BestEffort")));
 }
 
@@ -289,7 +462,10 @@ fn the_bundled_example_plans_and_is_byte_identical_twice() {
     let root = crate::root().join("examples/lab");
     let mut files = Vec::new();
     crate::lint_rules::collect(&root, &mut files);
-    let sources: Vec<_> = files.iter().map(|p| SourceFile::new(p.display().to_string(), crate::read(p))).collect();
+    let sources: Vec<_> = files
+        .iter()
+        .map(|p| SourceFile::new(p.display().to_string(), crate::read(p)))
+        .collect();
     let out = kilter::lint::lint(&sources);
     let b = Bundle::from_documents(&out.documents);
     let s = state(&crate::read(&root.join("snapshot.yaml")));
@@ -300,6 +476,11 @@ fn the_bundled_example_plans_and_is_byte_identical_twice() {
     let p = plan(&b, &s, t);
     assert!(p.actions.iter().any(|a| a.kind == ActionType::SetGovernor));
     assert!(p.actions.iter().any(|a| a.kind == ActionType::Resize));
-    assert!(p.actions.iter().chain(p.actions.iter()).all(|a| !a.reason.is_empty() && !a.policy.is_empty()));
+    assert!(
+        p.actions
+            .iter()
+            .chain(p.actions.iter())
+            .all(|a| !a.reason.is_empty() && !a.policy.is_empty())
+    );
     assert!(p.skipped.iter().all(|s| !s.reason.is_empty()));
 }
