@@ -15,6 +15,7 @@ pub mod lint;
 pub mod load;
 pub mod model;
 pub mod plan;
+pub mod policytest;
 pub mod source;
 pub mod state;
 pub mod tree;

@@ -91,10 +91,11 @@ pub struct Toleration {
 
 impl Toleration {
     pub fn tolerates(&self, t: &Taint) -> bool {
-        if let Some(e) = &self.effect {
-            if !e.is_empty() && *e != t.effect {
-                return false;
-            }
+        if let Some(e) = &self.effect
+            && !e.is_empty()
+            && *e != t.effect
+        {
+            return false;
         }
         match self.key.as_deref() {
             None | Some("") => self.operator.as_deref() == Some("Exists"),
@@ -334,15 +335,15 @@ pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
         Diagnostic::error(i.code, file, i.span.unwrap_or(node.span), i.message)
             .with_help_opt(i.help)
     }));
-    if let Some(t) = state.as_ref().and_then(|s| s.time.as_deref()) {
-        if parse_time(t).is_none() {
-            diags.push(Diagnostic::error(
-                "K005",
-                file,
-                node.span_at("time"),
-                format!("`{t}` is not an RFC 3339 time like 2026-11-23T22:30:00Z"),
-            ));
-        }
+    if let Some(t) = state.as_ref().and_then(|s| s.time.as_deref())
+        && parse_time(t).is_none()
+    {
+        diags.push(Diagnostic::error(
+            "K005",
+            file,
+            node.span_at("time"),
+            format!("`{t}` is not an RFC 3339 time like 2026-11-23T22:30:00Z"),
+        ));
     }
     match state {
         Some(s) if diags.is_empty() => Ok(s),

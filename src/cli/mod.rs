@@ -6,6 +6,7 @@ mod files;
 mod fmt;
 mod lint;
 mod plan;
+mod test;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -40,6 +41,8 @@ enum Command {
     Crds(crds::Args),
     /// Plan the actions the policies call for on a cluster snapshot (changes nothing).
     Plan(plan::Args),
+    /// Run policy tests: plans on snapshots checked against expected actions.
+    Test(test::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -57,6 +60,7 @@ pub fn main() -> ExitCode {
         Command::Convert(a) => convert::run(a),
         Command::Crds(a) => crds::run(a),
         Command::Plan(a) => plan::run(a),
+        Command::Test(a) => test::run(a),
     };
     ExitCode::from(code)
 }

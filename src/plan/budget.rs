@@ -10,6 +10,28 @@ use crate::model::Budget;
 use crate::model::selector::matches;
 use crate::state::ClusterState;
 
+/// `budget` where no budget applies: nothing used, no limits (maxUnavailable −1).
+pub fn no_budget() -> CelValue {
+    map_value(vec![
+        (
+            "power",
+            map_value(vec![
+                ("watts", CelValue::Float(0.0)),
+                ("maxWatts", CelValue::Float(0.0)),
+                ("percent", CelValue::Float(0.0)),
+            ]),
+        ),
+        (
+            "disruption",
+            map_value(vec![
+                ("unavailable", CelValue::Int(0)),
+                ("maxUnavailable", CelValue::Int(-1)),
+                ("drainsLastHour", CelValue::Int(0)),
+            ]),
+        ),
+    ])
+}
+
 pub struct BudgetState<'a> {
     pub budget: &'a Budget,
     pub name: String,
@@ -119,16 +141,16 @@ impl<'a> BudgetState<'a> {
             None => return Ok(()),
         };
         if !already_unavailable {
-            if let Some(max) = self.max_unavailable {
-                if self.unavailable + self.planned + 1 > max {
-                    return Err(format!(
-                        "budget `{}`: {} of {} nodes would be unavailable, over maxUnavailable {}",
-                        self.name,
-                        self.unavailable + self.planned + 1,
-                        self.nodes.len(),
-                        d.max_unavailable.map(|m| m.to_string()).unwrap_or_default()
-                    ));
-                }
+            if let Some(max) = self.max_unavailable
+                && self.unavailable + self.planned + 1 > max
+            {
+                return Err(format!(
+                    "budget `{}`: {} of {} nodes would be unavailable, over maxUnavailable {}",
+                    self.name,
+                    self.unavailable + self.planned + 1,
+                    self.nodes.len(),
+                    d.max_unavailable.map(|m| m.to_string()).unwrap_or_default()
+                ));
             }
             if let Some(min) = d.min_nodes {
                 let left = self.schedulable as i64 - self.planned as i64 - 1;
@@ -140,16 +162,14 @@ impl<'a> BudgetState<'a> {
                 }
             }
         }
-        if drain {
-            if let Some(max) = d.max_drains_per_hour {
-                let n = (self.drains_last_hour + self.planned_drains + 1) as i64;
-                if n > max {
-                    return Err(format!(
-                        "budget `{}`: {} drains in the last hour already, maxDrainsPerHour is {max}",
-                        self.name,
-                        self.drains_last_hour + self.planned_drains
-                    ));
-                }
+        if drain && let Some(max) = d.max_drains_per_hour {
+            let n = (self.drains_last_hour + self.planned_drains + 1) as i64;
+            if n > max {
+                return Err(format!(
+                    "budget `{}`: {} drains in the last hour already, maxDrainsPerHour is {max}",
+                    self.name,
+                    self.drains_last_hour + self.planned_drains
+                ));
             }
         }
         Ok(())

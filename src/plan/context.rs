@@ -69,10 +69,10 @@ impl<'a> Cx<'a> {
             .collect();
         let mut pods_by_node = vec![Vec::new(); state.nodes.len()];
         for (i, p) in state.pods.iter().enumerate() {
-            if let Some(&n) = node_index.get(p.node.as_str()) {
-                if !p.is_terminal() {
-                    pods_by_node[n].push(i);
-                }
+            if let Some(&n) = node_index.get(p.node.as_str())
+                && !p.is_terminal()
+            {
+                pods_by_node[n].push(i);
             }
         }
         let budgets = bundle
@@ -204,7 +204,7 @@ impl<'a> Cx<'a> {
                     p.spec.node_selector.as_ref(),
                 )
             })
-            .map_or_else(|| map_value(vec![]), BudgetState::cel_value)
+            .map_or_else(super::budget::no_budget, BudgetState::cel_value)
     }
 
     /// The budget a node's expressions see: the first (by name) that selects the node.
@@ -212,7 +212,7 @@ impl<'a> Cx<'a> {
         self.budgets
             .iter()
             .find(|b| b.covers(node))
-            .map_or_else(|| map_value(vec![]), BudgetState::cel_value)
+            .map_or_else(super::budget::no_budget, BudgetState::cel_value)
     }
 
     pub fn node_value(&mut self, n: usize) -> CelValue {
@@ -228,10 +228,10 @@ impl<'a> Cx<'a> {
     pub fn applies(&mut self, a: usize, n: usize) -> Result<bool, String> {
         let node = &self.state.nodes[n];
         let policy = self.active[a].policy;
-        if let Some(sel) = &policy.spec.node_selector {
-            if !crate::model::selector::matches(sel, &node.labels) {
-                return Ok(false);
-            }
+        if let Some(sel) = &policy.spec.node_selector
+            && !crate::model::selector::matches(sel, &node.labels)
+        {
+            return Ok(false);
         }
         if self.active[a].node_filter.is_none() {
             return Ok(true);

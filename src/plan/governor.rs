@@ -85,21 +85,20 @@ fn plan_node(cx: &mut Cx<'_>, a: usize, n: usize) {
         cx.skip(ActionType::SetGovernor, target, &name, r);
         return;
     }
-    if power_rank(desired) > power_rank(&current) {
-        if let Some(r) = cx
+    if power_rank(desired) > power_rank(&current)
+        && let Some(r) = cx
             .budgets
             .iter()
             .filter(|b| b.covers(n))
             .find_map(|b| b.critical())
-        {
-            cx.skip(
-                ActionType::SetGovernor,
-                target,
-                &name,
-                format!("withheld: raises power while {r}"),
-            );
-            return;
-        }
+    {
+        cx.skip(
+            ActionType::SetGovernor,
+            target,
+            &name,
+            format!("withheld: raises power while {r}"),
+        );
+        return;
     }
     let fell_back = if **desired != gov.name {
         format!(" (fallback: node lacks {})", gov.name)

@@ -498,10 +498,10 @@ impl Method for Uncordon {
                 continue; // cordoned as part of a drain or consolidation: the node is meant to go
             }
             let still = cx.active.iter().position(|a| a.name == r.policy);
-            if let Some(a) = still {
-                if cx.applies(a, n).unwrap_or(true) {
-                    continue;
-                }
+            if let Some(a) = still
+                && cx.applies(a, n).unwrap_or(true)
+            {
+                continue;
             }
             let (enforce, why) = match policy {
                 Some(p) => (

@@ -149,3 +149,72 @@ fn convert_refuses_invalid_input() {
     assert_eq!(code, 1);
     assert!(err.contains("K006"));
 }
+
+#[test]
+fn plan_prints_an_explained_plan_and_refuses_invalid_policies() {
+    let (code, out, _) = run(&[
+        "plan",
+        "examples/lab",
+        "--state",
+        "examples/lab/snapshot.yaml",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("node lab-w3") && out.contains("set governor schedutil → powersave"),
+        "{out}"
+    );
+    let (code, out, _) = run(&[
+        "plan",
+        "examples/lab",
+        "--state",
+        "examples/lab/snapshot.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let a = &v["actions"][0];
+    for key in ["kind", "target", "params", "policy", "reason", "enforce"] {
+        assert!(a.get(key).is_some(), "action lacks {key}: {a}");
+    }
+    assert!(v["skipped"].is_array() && v["budgets"].is_array() && v["warnings"].is_array());
+    let (code, _, err) = run(&[
+        "plan",
+        "tests/fixtures/lint/K006.yaml",
+        "--state",
+        "examples/lab/snapshot.yaml",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("K006"));
+}
+
+#[test]
+fn policy_tests_pass_and_a_failing_case_shows_its_diff() {
+    let (code, out, _) = run(&["test", "policies"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.trim_end().ends_with("6 passed, 0 failed"), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let t = crate::read(&crate::root().join("policies/tests/templates.test.yaml"))
+        .replace(
+            "policies: [..]",
+            &format!("policies: [{}]", crate::root().join("policies").display()),
+        )
+        .replace(
+            "state: snapshot.yaml",
+            &format!(
+                "state: {}",
+                crate::root().join("policies/tests/snapshot.yaml").display()
+            ),
+        )
+        .replace(
+            "node: w1, policy: night-powersave",
+            "node: w2, policy: night-powersave",
+        );
+    std::fs::write(dir.path().join("t.test.yaml"), t).unwrap();
+    let (code, out, _) = run(&["test", dir.path().to_str().unwrap(), "--format", "junit"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("failures=\"1\"") && out.contains("expected, not planned"),
+        "{out}"
+    );
+}

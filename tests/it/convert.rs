@@ -30,7 +30,9 @@ fn examples_round_trip_through_both_forms() {
     crate::lint_rules::collect(&crate::root().join("policies"), &mut files);
     for p in files {
         let original = objects(&p.display().to_string(), &crate::read(&p));
-        assert!(!original.is_empty());
+        if original.is_empty() {
+            continue; // snapshots and policy tests
+        }
         let dsl = kilter::dsl::print::print(&original);
         let via_dsl = objects("converted.kilter", &dsl);
         assert_eq!(via_dsl, original, "{} → dsl:\n{dsl}", p.display());

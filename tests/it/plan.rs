@@ -258,7 +258,7 @@ fn consolidation_never_picks_protected_pods() {
         (", emptyDir: true", "emptyDir"),
     ] {
         let pods = format!("pods:\n{}", pod("a", "x", "w1", extra));
-        let p = run(CONSOLIDATE.replace("maxNodesPerCycle: 1", "maxNodesPerCycle: 1").as_str(), &workers(1, &pods).replace("nodes:\n", "nodes:\n  - { name: w0, allocatable: { cpu: \"8\", memory: 32Gi }, cpuUtilization: 0.9 }\n"), NOON);
+        let p = run(CONSOLIDATE, &workers(1, &pods).replace("nodes:\n", "nodes:\n  - { name: w0, allocatable: { cpu: \"8\", memory: 32Gi }, cpuUtilization: 0.9 }\n"), NOON);
         assert!(kinds(&p, "w1").is_empty(), "{why}");
         assert!(
             p.skipped.iter().any(|s| s.reason.contains(why)),

@@ -405,20 +405,20 @@ fn check_budgets(b: &Bundle, s: &ClusterState, p: &Plan) -> Result<(), TestCaseE
             prop_assert!(left >= min, "minNodes broken: {left} < {min}");
         }
     }
-    if drains > 0 {
-        if let Some(max) = d.max_drains_per_hour {
-            let hour_ago = now() - chrono::Duration::hours(1);
-            let recent = s
-                .recent_actions
-                .iter()
-                .filter(|r| {
-                    r.kind == "drain"
-                        && names.contains(r.node.as_deref().unwrap_or(""))
-                        && r.at().unwrap() > hour_ago
-                })
-                .count();
-            prop_assert!((recent + drains) as i64 <= max, "maxDrainsPerHour broken");
-        }
+    if drains > 0
+        && let Some(max) = d.max_drains_per_hour
+    {
+        let hour_ago = now() - chrono::Duration::hours(1);
+        let recent = s
+            .recent_actions
+            .iter()
+            .filter(|r| {
+                r.kind == "drain"
+                    && names.contains(r.node.as_deref().unwrap_or(""))
+                    && r.at().unwrap() > hour_ago
+            })
+            .count();
+        prop_assert!((recent + drains) as i64 <= max, "maxDrainsPerHour broken");
     }
     Ok(())
 }

@@ -1,0 +1,117 @@
+//! `kilter test`.
+
+use std::path::{Path, PathBuf};
+
+use super::{EXIT_FINDINGS, EXIT_OK, emit, fail, files};
+use crate::policytest::{CaseResult, PolicyTestSpec};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Test files or directories; files whose document has `kind: PolicyTest` are run.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Human,
+    Junit,
+}
+
+/// Reads a PolicyTest document, or None when the file holds something else.
+fn read_test(path: &Path) -> Result<Option<PolicyTestSpec>, String> {
+    let file = files::read(path)?;
+    if file.is_dsl() {
+        return Ok(None);
+    }
+    let (docs, diags) = crate::yaml::parse(&file);
+    let Some(doc) = docs
+        .into_iter()
+        .find(|d| d.node.get("kind").and_then(|k| k.as_str()) == Some("PolicyTest"))
+    else {
+        return Ok(None);
+    };
+    let spec = doc
+        .node
+        .get("spec")
+        .cloned()
+        .unwrap_or_else(|| doc.node.clone());
+    let (t, issues) = crate::de::decode::<PolicyTestSpec>(&spec);
+    let mut all: Vec<_> = diags;
+    all.extend(issues.into_iter().map(|i| {
+        crate::diag::Diagnostic::error(i.code, &file, i.span.unwrap_or(spec.span), i.message)
+            .with_help_opt(i.help)
+    }));
+    if !all.is_empty() {
+        return Err(all
+            .iter()
+            .map(|d| crate::diag::render_human(d, false))
+            .collect());
+    }
+    Ok(t)
+}
+
+pub fn run(a: Args) -> u8 {
+    let paths = match files::discover(&a.paths) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let mut results = Vec::new();
+    for path in paths {
+        let spec = match read_test(&path) {
+            Ok(Some(s)) => s,
+            Ok(None) => continue,
+            Err(e) => return fail(e),
+        };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let policy_paths: Vec<PathBuf> = spec.policies.iter().map(|p| dir.join(p)).collect();
+        for case in &spec.cases {
+            let mut r = CaseResult {
+                file: path.display().to_string(),
+                name: case.name.clone(),
+                failures: Vec::new(),
+            };
+            match super::plan::load(&policy_paths, &dir.join(&case.state)) {
+                Err(_) => r
+                    .failures
+                    .push("the policies or the snapshot are invalid (diagnostics above)".into()),
+                Ok((bundle, state)) => {
+                    let at = case
+                        .at
+                        .as_deref()
+                        .or(state.time.as_deref())
+                        .and_then(crate::state::parse_time);
+                    match at {
+                        None => r
+                            .failures
+                            .push("the case needs `at` or a snapshot `time` (RFC 3339)".into()),
+                        Some(at) => {
+                            r.failures = crate::policytest::check(
+                                case,
+                                &crate::plan::plan(&bundle, &state, at),
+                            )
+                        }
+                    }
+                }
+            }
+            results.push(r);
+        }
+    }
+    if results.is_empty() {
+        return fail("no PolicyTest files found");
+    }
+    let text = match a.format {
+        Format::Human => crate::policytest::render_human(&results),
+        Format::Junit => crate::policytest::render_junit(&results),
+    };
+    if let Err(c) = emit(&text) {
+        return c;
+    }
+    if results.iter().any(|r| !r.failures.is_empty()) {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    }
+}
