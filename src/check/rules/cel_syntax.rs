@@ -14,8 +14,8 @@ pub static RULE: Rule = Rule {
     doc: r#"
 What it checks: `when`, `nodeFilter` (Policy) and `demand` (ScalingTarget) compile as CEL. The
 diagnostic points at the position inside the expression where parsing failed. Expressions
-longer than 4096 characters or nested deeper than 48 levels are rejected, so that evaluation
-stays bounded.
+longer than 4096 characters, nested deeper than 48 levels, or whose nested comprehensions could
+take more than 1,000,000 steps are rejected, so that evaluation stays bounded.
 
 Why: a policy whose condition cannot be evaluated never acts, or acts when it should not.
 
@@ -44,10 +44,19 @@ fn findings(field: &'static str, expr: &str) -> std::rc::Rc<Findings> {
     }
     let result: Findings = match crate::expr::compile(expr) {
         Err(errors) => errors.into_iter().map(|f| ("K011", f)).collect(),
-        Ok(program) => crate::expr::check_references(&program, field)
-            .into_iter()
-            .map(|f| ("K012", f))
-            .collect(),
+        Ok(program) => {
+            let cost = crate::expr::estimated_cost(&program);
+            if cost > crate::expr::MAX_COST {
+                let message = format!(
+                    "the expression may take {cost} steps to evaluate; the limit is {}",
+                    crate::expr::MAX_COST
+                );
+                let help = Some("nested comprehensions multiply: iterate over fewer or smaller lists".into());
+                vec![("K011", crate::expr::Finding { offset: 0, len: 1, message, help })]
+            } else {
+                crate::expr::check_references(&program, field).into_iter().map(|f| ("K012", f)).collect()
+            }
+        }
     };
     let result = std::rc::Rc::new(result);
     CACHE.with(|c| {
