@@ -20,7 +20,8 @@ pub struct Active<'a> {
     pub priority: i32,
     pub kind: ActionKind,
     pub enforce: bool,
-    pub node_filter: Option<Program>,
+    /// Compiled and known to be valid.
+    pub node_filter: Option<Arc<Result<Program, String>>>,
     /// Why it is active, for reasons: schedule window and `when`.
     pub why: String,
     /// The time zone its schedule and `now` use.
@@ -41,6 +42,9 @@ pub struct Cx<'a> {
     pub claims: BTreeMap<(String, &'static str), (String, i32)>,
     /// Nodes cordoned or drained in this plan.
     pub disrupted: BTreeMap<String, String>,
+    /// CPU and memory requests of the pods on each node.
+    pub used_cpu: Vec<i64>,
+    pub used_memory: Vec<i64>,
     /// CPU and memory requests placed on each node by evictions planned this cycle.
     pub placed_cpu: Vec<i64>,
     pub placed_memory: Vec<i64>,
@@ -75,6 +79,13 @@ impl<'a> Cx<'a> {
                 pods_by_node[n].push(i);
             }
         }
+        let used = |f: fn(&Pod) -> i64| -> Vec<i64> {
+            pods_by_node
+                .iter()
+                .map(|ps| ps.iter().map(|&i| f(&state.pods[i])).sum())
+                .collect()
+        };
+        let (used_cpu, used_memory) = (used(Pod::cpu_request), used(Pod::memory_request));
         let budgets = bundle
             .budgets
             .iter()
@@ -92,6 +103,8 @@ impl<'a> Cx<'a> {
             budgets,
             claims: BTreeMap::new(),
             disrupted: BTreeMap::new(),
+            used_cpu,
+            used_memory,
             placed_cpu: vec![0; state.nodes.len()],
             placed_memory: vec![0; state.nodes.len()],
             pdb_used: BTreeMap::new(),
@@ -125,7 +138,8 @@ impl<'a> Cx<'a> {
                 }
             }
             if let Some(src) = &p.spec.when {
-                let prog = match crate::expr::compile_bounded(src) {
+                let compiled = self.bundle.program(src);
+                let prog = match compiled.as_ref() {
                     Ok(prog) => prog,
                     Err(e) => {
                         self.skip(
@@ -142,7 +156,7 @@ impl<'a> Cx<'a> {
                 ctx.add_variable_from_value("cluster", self.cluster.clone());
                 ctx.add_variable_from_value("now", now_value(self.now, tz));
                 ctx.add_variable_from_value("budget", budget);
-                match crate::expr::evaluate_bool(&prog, &ctx) {
+                match crate::expr::evaluate_bool(prog, &ctx) {
                     Ok(true) => why.push(format!("when `{src}` holds")),
                     Ok(false) => continue,
                     Err(e) => {
@@ -156,14 +170,13 @@ impl<'a> Cx<'a> {
                     }
                 }
             }
-            let node_filter = match p
+            let node_filter = p
                 .spec
                 .node_filter
                 .as_deref()
-                .map(crate::expr::compile_bounded)
-            {
-                None => None,
-                Some(Ok(prog)) => Some(prog),
+                .map(|src| self.bundle.program(src));
+            match node_filter.as_deref() {
+                None | Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     self.skip(
                         at,
@@ -244,7 +257,9 @@ impl<'a> Cx<'a> {
         ctx.add_variable_from_value("now", now_value(self.now, a.tz));
         ctx.add_variable_from_value("budget", budget);
         ctx.add_variable_from_value("node", node_v);
-        let prog = a.node_filter.as_ref().expect("checked above");
+        let Some(Ok(prog)) = a.node_filter.as_deref() else {
+            return Ok(true);
+        };
         crate::expr::evaluate_bool(prog, &ctx).map_err(|e| format!("nodeFilter failed: {e}"))
     }
 

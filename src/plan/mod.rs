@@ -14,6 +14,7 @@ mod render;
 mod resize;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -26,33 +27,67 @@ use crate::state::ClusterState;
 pub use context::Cx;
 pub use render::{render_human, render_json};
 
-/// The validated objects a plan is made from.
+/// The validated objects a plan is made from, with their CEL compiled once.
 #[derive(Clone, Debug, Default)]
 pub struct Bundle {
     pub policies: Vec<Policy>,
     pub budgets: Vec<Budget>,
     pub targets: Vec<ScalingTarget>,
+    programs: BTreeMap<String, Arc<Result<cel::Program, String>>>,
 }
 
 impl Bundle {
-    /// Takes the valid objects of linted documents, in a stable order (by name).
-    pub fn from_documents(docs: &[Document]) -> Bundle {
-        let mut b = Bundle::default();
-        for d in docs.iter().filter(|d| d.valid) {
-            match &d.object {
-                Some(Object::Policy(p)) => b.policies.push(p.clone()),
-                Some(Object::Budget(x)) => b.budgets.push(x.clone()),
-                Some(Object::ScalingTarget(t)) => b.targets.push(t.clone()),
-                _ => {}
-            }
-        }
+    /// Builds a bundle and compiles every expression in it (sorting objects by name).
+    pub fn new(
+        mut policies: Vec<Policy>,
+        mut budgets: Vec<Budget>,
+        mut targets: Vec<ScalingTarget>,
+    ) -> Bundle {
         let name = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
             (m.namespace.clone(), m.name.clone())
         };
-        b.policies.sort_by_key(|p| name(&p.metadata));
-        b.budgets.sort_by_key(|p| name(&p.metadata));
-        b.targets.sort_by_key(|p| name(&p.metadata));
-        b
+        policies.sort_by_key(|p| name(&p.metadata));
+        budgets.sort_by_key(|p| name(&p.metadata));
+        targets.sort_by_key(|p| name(&p.metadata));
+        let sources = policies
+            .iter()
+            .flat_map(|p| [p.spec.when.as_deref(), p.spec.node_filter.as_deref()])
+            .chain(targets.iter().map(|t| t.spec.demand.as_deref()))
+            .flatten();
+        let mut programs = BTreeMap::new();
+        for src in sources {
+            programs
+                .entry(src.to_string())
+                .or_insert_with(|| Arc::new(crate::expr::compile_bounded(src)));
+        }
+        Bundle {
+            policies,
+            budgets,
+            targets,
+            programs,
+        }
+    }
+
+    /// The compiled program of an expression of this bundle.
+    pub fn program(&self, src: &str) -> Arc<Result<cel::Program, String>> {
+        self.programs
+            .get(src)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(crate::expr::compile_bounded(src)))
+    }
+
+    /// Takes the valid objects of linted documents, in a stable order (by name).
+    pub fn from_documents(docs: &[Document]) -> Bundle {
+        let (mut policies, mut budgets, mut targets) = (Vec::new(), Vec::new(), Vec::new());
+        for d in docs.iter().filter(|d| d.valid) {
+            match &d.object {
+                Some(Object::Policy(p)) => policies.push(p.clone()),
+                Some(Object::Budget(x)) => budgets.push(x.clone()),
+                Some(Object::ScalingTarget(t)) => targets.push(t.clone()),
+                _ => {}
+            }
+        }
+        Bundle::new(policies, budgets, targets)
     }
 }
 

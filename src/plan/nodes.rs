@@ -106,21 +106,13 @@ fn tolerates_all(p: &Pod, node: &crate::state::Node) -> bool {
 fn place(cx: &Cx<'_>, from: usize, evict: &[usize]) -> Result<Vec<(usize, usize)>, String> {
     let nodes = &cx.state.nodes;
     let mut free_cpu: Vec<i64> = (0..nodes.len())
-        .map(|j| {
-            let used: i64 = cx.pods_by_node[j]
-                .iter()
-                .map(|&i| cx.pod(i).cpu_request())
-                .sum();
-            nodes[j].allocatable.cpu.map_or(0, |q| q.0) - used - cx.placed_cpu[j]
-        })
+        .map(|j| nodes[j].allocatable.cpu.map_or(0, |q| q.0) - cx.used_cpu[j] - cx.placed_cpu[j])
         .collect();
     let mut free_mem: Vec<i64> = (0..nodes.len())
         .map(|j| {
-            let used: i64 = cx.pods_by_node[j]
-                .iter()
-                .map(|&i| cx.pod(i).memory_request())
-                .sum();
-            nodes[j].allocatable.memory.map_or(i64::MAX / 4, |q| q.0) - used - cx.placed_memory[j]
+            nodes[j].allocatable.memory.map_or(i64::MAX / 4, |q| q.0)
+                - cx.used_memory[j]
+                - cx.placed_memory[j]
         })
         .collect();
     let mut order = evict.to_vec();

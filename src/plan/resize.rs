@@ -49,10 +49,16 @@ impl Method for Resize {
                 applies[n].push(a);
             }
         }
+        let programs: Programs = cx
+            .bundle
+            .targets
+            .iter()
+            .map(|t| t.spec.demand.as_deref().map(|src| cx.bundle.program(src)))
+            .collect();
         let order: Vec<usize> = cx.node_index.values().copied().collect();
         for n in order {
             if !applies[n].is_empty() {
-                plan_node(cx, n, &applies[n]);
+                plan_node(cx, n, &applies[n], &programs);
             }
         }
     }
@@ -82,7 +88,10 @@ fn selects(cx: &Cx<'_>, a: usize, t: &ScalingTarget) -> bool {
     )
 }
 
-fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize]) {
+/// Each target's demand program, compiled once per plan (index as in `bundle.targets`).
+type Programs = Vec<Option<std::sync::Arc<Result<cel::Program, String>>>>;
+
+fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs) {
     let node = cx.node(n);
     let allocatable = node.allocatable.cpu.map_or(0, |q| q.0);
     let budget = cx
@@ -98,6 +107,8 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize]) {
     let mut parts: Vec<Participant<'_>> = Vec::new();
     let mut others = 0i64;
     let pods = cx.pods_by_node[n].clone();
+    let mut roots: std::collections::BTreeMap<usize, cel::Context<'static, 'static>> =
+        Default::default();
     for i in pods {
         let pod = cx.pod(i);
         let target = target_of(cx, pod);
@@ -143,16 +154,29 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize]) {
             continue;
         }
         // Demand, smoothed.
-        let demand = match &t.spec.demand {
+        let ti = cx
+            .bundle
+            .targets
+            .iter()
+            .position(|x| std::ptr::eq(x, t))
+            .expect("target of the bundle");
+        let demand = match programs[ti].as_deref() {
             None => Ok(1.0),
-            Some(src) => crate::expr::compile_bounded(src).and_then(|prog| {
-                let mut ctx = crate::expr::context(&cx.env);
-                ctx.add_variable_from_value("cluster", cluster.clone());
-                ctx.add_variable_from_value("now", now_value(cx.now, cx.active[a].tz));
-                ctx.add_variable_from_value("node", node_value.clone());
+            Some(Err(e)) => Err(e.clone()),
+            Some(Ok(prog)) => {
+                // One context per node and policy holds cluster, now and node; each pod
+                // evaluates in a child scope that adds only `pod`.
+                let root = roots.entry(a).or_insert_with(|| {
+                    let mut ctx = crate::expr::context(&cx.env);
+                    ctx.add_variable_from_value("cluster", cluster.clone());
+                    ctx.add_variable_from_value("now", now_value(cx.now, cx.active[a].tz));
+                    ctx.add_variable_from_value("node", node_value.clone());
+                    ctx
+                });
+                let mut ctx = root.new_inner_scope();
                 ctx.add_variable_from_value("pod", pod_value(pod));
-                crate::expr::evaluate_fraction(&prog, &ctx)
-            }),
+                crate::expr::evaluate_fraction(prog, &ctx)
+            }
         };
         let demand = match demand {
             Ok(d) => pod.demand.map_or(d, |prev| {

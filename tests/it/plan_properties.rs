@@ -346,14 +346,7 @@ fn bundle() -> impl Strategy<Value = Bundle> {
                         t
                     })
                     .collect();
-                let mut b = Bundle {
-                    policies,
-                    budgets: vec![budget],
-                    targets,
-                };
-                b.policies
-                    .sort_by(|x, y| x.metadata.name.cmp(&y.metadata.name));
-                b
+                Bundle::new(policies, vec![budget], targets)
             },
         )
 }

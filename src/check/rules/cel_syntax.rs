@@ -51,10 +51,23 @@ fn findings(field: &'static str, expr: &str) -> std::rc::Rc<Findings> {
                     "the expression may take {cost} steps to evaluate; the limit is {}",
                     crate::expr::MAX_COST
                 );
-                let help = Some("nested comprehensions multiply: iterate over fewer or smaller lists".into());
-                vec![("K011", crate::expr::Finding { offset: 0, len: 1, message, help })]
+                let help = Some(
+                    "nested comprehensions multiply: iterate over fewer or smaller lists".into(),
+                );
+                vec![(
+                    "K011",
+                    crate::expr::Finding {
+                        offset: 0,
+                        len: 1,
+                        message,
+                        help,
+                    },
+                )]
             } else {
-                crate::expr::check_references(&program, field).into_iter().map(|f| ("K012", f)).collect()
+                crate::expr::check_references(&program, field)
+                    .into_iter()
+                    .map(|f| ("K012", f))
+                    .collect()
             }
         }
     };
