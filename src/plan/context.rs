@@ -237,6 +237,13 @@ impl<'a> Cx<'a> {
         v
     }
 
+    /// Indexes of the active policies of one action kind, highest priority first.
+    pub fn active_of(&self, kind: ActionKind) -> Vec<usize> {
+        (0..self.active.len())
+            .filter(|&a| self.active[a].kind == kind)
+            .collect()
+    }
+
     /// Whether an active policy applies to a node: its selector matches and its nodeFilter holds.
     pub fn applies(&mut self, a: usize, n: usize) -> Result<bool, String> {
         let node = &self.state.nodes[n];

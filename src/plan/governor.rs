@@ -27,10 +27,7 @@ impl Method for Governor {
     }
 
     fn plan(&self, cx: &mut Cx<'_>) {
-        for a in 0..cx.active.len() {
-            if cx.active[a].kind != ActionKind::Governor {
-                continue;
-            }
+        for a in cx.active_of(ActionKind::Governor) {
             for n in cx.nodes_for(a) {
                 plan_node(cx, a, n);
             }

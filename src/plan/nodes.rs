@@ -280,10 +280,7 @@ impl Method for Consolidate {
     }
 
     fn plan(&self, cx: &mut Cx<'_>) {
-        for a in 0..cx.active.len() {
-            if cx.active[a].kind != ActionKind::Consolidate {
-                continue;
-            }
+        for a in cx.active_of(ActionKind::Consolidate) {
             let q = ask(cx, a);
             let c = q
                 .policy
@@ -382,10 +379,7 @@ impl Method for Cordon {
     }
 
     fn plan(&self, cx: &mut Cx<'_>) {
-        for a in 0..cx.active.len() {
-            if cx.active[a].kind != ActionKind::Cordon {
-                continue;
-            }
+        for a in cx.active_of(ActionKind::Cordon) {
             let q = ask(cx, a);
             for n in cx.nodes_for(a) {
                 let node = cx.node(n);
@@ -417,10 +411,7 @@ impl Method for Drain {
     }
 
     fn plan(&self, cx: &mut Cx<'_>) {
-        for a in 0..cx.active.len() {
-            if cx.active[a].kind != ActionKind::Drain {
-                continue;
-            }
+        for a in cx.active_of(ActionKind::Drain) {
             let q = ask(cx, a);
             for n in cx.nodes_for(a) {
                 let node = cx.node(n);

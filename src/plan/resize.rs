@@ -37,9 +37,7 @@ impl Method for Resize {
     }
 
     fn plan(&self, cx: &mut Cx<'_>) {
-        let policies: Vec<usize> = (0..cx.active.len())
-            .filter(|&a| cx.active[a].kind == ActionKind::Resize)
-            .collect();
+        let policies = cx.active_of(ActionKind::Resize);
         if policies.is_empty() {
             return;
         }
