@@ -1,6 +1,7 @@
 //! Integration tests, one binary, grouped by topic.
 
 mod cli;
+mod cluster;
 mod convert;
 mod crds;
 mod lint_rules;
