@@ -1,5 +1,6 @@
 //! Against the real test control plane (`scripts/testenv start`): the CRDs install, the
-//! examples apply, status is a subresource, and the API server enforces the schemas.
+//! examples apply, status is a subresource, the API server enforces the schemas, and kwok
+//! nodes run pods that the real controller-manager creates and the real scheduler places.
 //! These tests are `#[ignore]`d unless a control plane is running; `scripts/test` starts one
 //! and runs them with `--ignored`.
 
@@ -175,4 +176,73 @@ fn the_api_server_enforces_the_generated_schemas() {
             "{bad}"
         );
     }
+}
+
+#[test]
+#[ignore = "needs the test control plane: scripts/testenv start"]
+fn kwok_nodes_run_pods_placed_by_the_real_scheduler() {
+    namespace("kwok-check");
+    let manifests = r#"apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-check-1
+  annotations: { kwok.x-k8s.io/node: fake }
+  labels: { pool: check }
+status:
+  allocatable: { cpu: "4", memory: 8Gi, pods: "110" }
+  capacity: { cpu: "4", memory: 8Gi, pods: "110" }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: kwok-check }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      nodeSelector: { pool: check }
+      containers: [{ name: app, image: fake, resources: { requests: { cpu: 500m } } }]
+"#;
+    ok(kubectl(&["apply", "-f", "-"], Some(manifests)));
+    ok(kubectl(
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "--timeout=60s",
+            "node/kwok-check-1",
+        ],
+        None,
+    ));
+    // The ReplicaSet controller creates the pods, the scheduler binds them, kwok runs them.
+    ok(kubectl(
+        &[
+            "-n",
+            "kwok-check",
+            "wait",
+            "--for=condition=Ready",
+            "--timeout=60s",
+            "pod",
+            "-l",
+            "app=web",
+        ],
+        None,
+    ));
+    let nodes = ok(kubectl(
+        &[
+            "-n",
+            "kwok-check",
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={.items[*].spec.nodeName}",
+        ],
+        None,
+    ));
+    assert_eq!(
+        nodes.split_whitespace().collect::<Vec<_>>(),
+        vec!["kwok-check-1", "kwok-check-1"]
+    );
 }
