@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod cluster;
 pub mod convert;
 pub mod de;
 pub mod diag;

@@ -9,9 +9,14 @@ pub struct Args {
     /// Policy files or directories (YAML and DSL).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// The cluster snapshot to plan against (YAML or JSON; see docs/snapshot.md).
+    /// The cluster snapshot to plan against (YAML or JSON; see docs/snapshot.md). Without it,
+    /// kilter reads the live cluster (read-only).
     #[arg(long)]
-    state: PathBuf,
+    state: Option<PathBuf>,
+    /// With no --state: the kubeconfig to read the cluster with (default: KUBECONFIG, then
+    /// ~/.kube/config, in its current context).
+    #[arg(long, conflicts_with = "state")]
+    kubeconfig: Option<PathBuf>,
     /// Plan as of this time (RFC 3339); defaults to the snapshot's `time`, else now.
     #[arg(long)]
     at: Option<String>,
@@ -26,7 +31,11 @@ enum Format {
 }
 
 pub fn run(a: Args) -> u8 {
-    let (bundle, state) = match load(&a.paths, &a.state) {
+    let loaded = match &a.state {
+        Some(state) => load(&a.paths, state),
+        None => load_live(&a.paths, a.kubeconfig.as_deref()),
+    };
+    let (bundle, state) = match loaded {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -49,11 +58,7 @@ pub fn run(a: Args) -> u8 {
     emit(&text).err().unwrap_or(EXIT_OK)
 }
 
-/// Lints the policies and reads the snapshot; prints diagnostics and exits 1 on errors.
-pub(crate) fn load(
-    paths: &[PathBuf],
-    state: &std::path::Path,
-) -> Result<(crate::plan::Bundle, crate::state::ClusterState), u8> {
+fn lint_bundle(paths: &[PathBuf]) -> Result<crate::plan::Bundle, u8> {
     let sources = files::discover(paths)
         .and_then(|p| files::read_all(&p))
         .map_err(fail)?;
@@ -65,6 +70,34 @@ pub(crate) fn load(
         );
         return Err(EXIT_FINDINGS);
     }
+    Ok(crate::plan::Bundle::from_documents(&out.documents))
+}
+
+/// Lints the policies and observes the live cluster.
+fn load_live(
+    paths: &[PathBuf],
+    kubeconfig: Option<&std::path::Path>,
+) -> Result<(crate::plan::Bundle, crate::state::ClusterState), u8> {
+    let bundle = lint_bundle(paths)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(fail)?;
+    let state = rt
+        .block_on(async {
+            let client = crate::cluster::client(kubeconfig).await?;
+            crate::cluster::observe(&client).await
+        })
+        .map_err(fail)?;
+    Ok((bundle, state))
+}
+
+/// Lints the policies and reads the snapshot; prints diagnostics and exits 1 on errors.
+pub(crate) fn load(
+    paths: &[PathBuf],
+    state: &std::path::Path,
+) -> Result<(crate::plan::Bundle, crate::state::ClusterState), u8> {
+    let bundle = lint_bundle(paths)?;
     let snapshot = files::read(state).map_err(fail)?;
     let state = crate::state::load(&snapshot).map_err(|diags| {
         for d in &diags {
@@ -72,5 +105,5 @@ pub(crate) fn load(
         }
         EXIT_FINDINGS
     })?;
-    Ok((crate::plan::Bundle::from_documents(&out.documents), state))
+    Ok((bundle, state))
 }

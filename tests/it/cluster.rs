@@ -246,3 +246,310 @@ spec:
         vec!["kwok-check-1", "kwok-check-1"]
     );
 }
+
+// ------------------------------------------------------------ kilter's Kubernetes edge
+
+fn fake_nodes(pool: &str, names: &[&str]) {
+    for n in names {
+        // A kubelet version recent enough for the API server to allow in-place resize.
+        let yaml = format!(
+            "apiVersion: v1\nkind: Node\nmetadata:\n  name: {n}\n  annotations: {{ kwok.x-k8s.io/node: fake }}\n  labels: {{ pool: {pool} }}\nstatus:\n  allocatable: {{ cpu: \"4\", memory: 8Gi, pods: \"110\" }}\n  capacity: {{ cpu: \"4\", memory: 8Gi, pods: \"110\" }}\n  nodeInfo: {{ kubeletVersion: v1.36.3 }}\n"
+        );
+        ok(kubectl(&["apply", "-f", "-"], Some(&yaml)));
+        ok(kubectl(
+            &[
+                "wait",
+                "--for=condition=Ready",
+                "--timeout=60s",
+                &format!("node/{n}"),
+            ],
+            None,
+        ));
+    }
+}
+
+fn deployment(ns: &str, pool: &str, replicas: u32, resources: &str) {
+    let yaml = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{ name: web, namespace: {ns} }}\nspec:\n  replicas: {replicas}\n  selector: {{ matchLabels: {{ app: web }} }}\n  template:\n    metadata: {{ labels: {{ app: web }} }}\n    spec:\n      nodeSelector: {{ pool: {pool} }}\n      containers: [{{ name: app, image: fake, resources: {resources} }}]\n"
+    );
+    ok(kubectl(&["apply", "-f", "-"], Some(&yaml)));
+    wait_ready(ns, "app=web", replicas);
+}
+
+fn wait_ready(ns: &str, selector: &str, count: u32) {
+    for _ in 0..120 {
+        let out = kubectl(
+            &[
+                "-n",
+                ns,
+                "get",
+                "pods",
+                "-l",
+                selector,
+                "-o",
+                "jsonpath={range .items[*]}{.metadata.deletionTimestamp}|{.status.conditions[?(@.type==\"Ready\")].status} {end}",
+            ],
+            None,
+        );
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let ready = text.split_whitespace().filter(|s| *s == "|True").count();
+        let all = text.split_whitespace().count();
+        if ready as u32 == count && all as u32 == count {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("pods {selector} in {ns} did not become {count} ready");
+}
+
+fn pod_nodes(ns: &str, selector: &str) -> Vec<String> {
+    let out = ok(kubectl(
+        &[
+            "-n",
+            ns,
+            "get",
+            "pods",
+            "-l",
+            selector,
+            "-o",
+            "jsonpath={.items[*].spec.nodeName}",
+        ],
+        None,
+    ));
+    let mut v: Vec<String> = out.split_whitespace().map(String::from).collect();
+    v.sort();
+    v
+}
+
+async fn client() -> kube::Client {
+    let path = std::env::var("KUBECONFIG").expect("KUBECONFIG from scripts/testenv env");
+    kilter::cluster::client(Some(std::path::Path::new(&path)))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs the test control plane: scripts/testenv start"]
+async fn the_snapshot_read_from_the_cluster_matches_what_was_created() {
+    namespace("obs");
+    fake_nodes("obs", &["obs-1"]);
+    deployment(
+        "obs",
+        "obs",
+        2,
+        "{ requests: { cpu: 500m, memory: 256Mi }, limits: { cpu: \"1\", memory: 256Mi } }",
+    );
+    let state = kilter::cluster::observe(&client().await).await.unwrap();
+    let node = state.nodes.iter().find(|n| n.name == "obs-1").unwrap();
+    assert!(node.ready && !node.unschedulable);
+    assert_eq!(node.allocatable.cpu, Some(kilter::model::CpuQuantity(4000)));
+    assert_eq!(node.labels.get("pool").map(String::as_str), Some("obs"));
+    let pods: Vec<_> = state.pods.iter().filter(|p| p.namespace == "obs").collect();
+    assert_eq!(pods.len(), 2);
+    for p in pods {
+        assert_eq!(p.node, "obs-1");
+        assert_eq!(p.phase, "Running");
+        assert_eq!(
+            p.owner,
+            Some(kilter::state::Owner {
+                kind: "Deployment".into(),
+                name: "web".into()
+            }),
+            "ReplicaSet resolved to its Deployment"
+        );
+        assert_eq!(p.cpu_request(), 500);
+        assert_eq!(p.qos(), kilter::state::QosClass::Burstable);
+    }
+    // The planner runs on what was read: a cordon policy for this pool plans one cordon.
+    let bundle = crate::plan::bundle(
+        "policy c { nodeSelector { matchLabels { pool: obs } }\n action { cordon {} } }",
+    );
+    let plan = kilter::plan::plan(&bundle, &state, chrono::Utc::now());
+    assert_eq!(plan.actions.len(), 1);
+    assert_eq!(plan.actions[0].target.node.as_deref(), Some("obs-1"));
+}
+
+#[tokio::test]
+#[ignore = "needs the test control plane: scripts/testenv start"]
+async fn drain_evicts_to_other_nodes_and_leaves_daemonset_pods() {
+    namespace("drn");
+    fake_nodes("drn", &["drn-1", "drn-2"]);
+    let ds = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: { name: agent, namespace: drn }\nspec:\n  selector: { matchLabels: { app: agent } }\n  template:\n    metadata: { labels: { app: agent } }\n    spec:\n      nodeSelector: { pool: drn }\n      containers: [{ name: agent, image: fake }]\n";
+    ok(kubectl(&["apply", "-f", "-"], Some(ds)));
+    wait_ready("drn", "app=agent", 2);
+    deployment("drn", "drn", 2, "{ requests: { cpu: 100m } }");
+    let victim = pod_nodes("drn", "app=web")[0].clone();
+    let other = if victim == "drn-1" { "drn-2" } else { "drn-1" };
+    let c = client().await;
+    let report = kilter::cluster::drain(&c, &victim, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(report.blocked.is_empty(), "{report:?}");
+    assert!(!report.evicted.is_empty());
+    assert!(
+        report.evicted.iter().all(|p| p.starts_with("drn/web-")),
+        "{report:?}"
+    );
+    assert_eq!(
+        report.skipped.len(),
+        1,
+        "the DaemonSet pod stays: {report:?}"
+    );
+    // The real controller-manager recreates the evicted pods; the real scheduler places them
+    // on the node that is still schedulable.
+    wait_ready("drn", "app=web", 2);
+    assert_eq!(
+        pod_nodes("drn", "app=web"),
+        vec![other.to_string(), other.to_string()]
+    );
+    let state = kilter::cluster::observe(&c).await.unwrap();
+    assert!(
+        state
+            .nodes
+            .iter()
+            .find(|n| n.name == victim)
+            .unwrap()
+            .unschedulable
+    );
+    assert_eq!(pod_nodes("drn", "app=agent").len(), 2);
+    kilter::cluster::cordon(&c, &victim, false).await.unwrap();
+    let state = kilter::cluster::observe(&c).await.unwrap();
+    assert!(
+        !state
+            .nodes
+            .iter()
+            .find(|n| n.name == victim)
+            .unwrap()
+            .unschedulable
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the test control plane: scripts/testenv start"]
+async fn a_drain_blocked_by_a_pdb_stops_at_the_timeout_and_reports_it() {
+    namespace("pdb");
+    fake_nodes("pdb", &["pdb-1"]);
+    deployment("pdb", "pdb", 1, "{ requests: { cpu: 100m } }");
+    let pdb = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: { name: web, namespace: pdb }\nspec:\n  minAvailable: 1\n  selector: { matchLabels: { app: web } }\n";
+    ok(kubectl(&["apply", "-f", "-"], Some(pdb)));
+    // Let the disruption controller compute the budget's status.
+    for _ in 0..60 {
+        let out = ok(kubectl(
+            &[
+                "-n",
+                "pdb",
+                "get",
+                "pdb",
+                "web",
+                "-o",
+                "jsonpath={.status.expectedPods}",
+            ],
+            None,
+        ));
+        if out.trim() == "1" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let started = std::time::Instant::now();
+    let report =
+        kilter::cluster::drain(&client().await, "pdb-1", std::time::Duration::from_secs(4))
+            .await
+            .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the retry loop is bounded"
+    );
+    assert_eq!(report.blocked.len(), 1, "{report:?}");
+    assert!(report.evicted.is_empty());
+    let events = ok(kubectl(
+        &[
+            "-n",
+            "default",
+            "get",
+            "events",
+            "--field-selector",
+            "reason=DrainBlocked,involvedObject.name=pdb-1",
+            "-o",
+            "jsonpath={.items[*].message}",
+        ],
+        None,
+    ));
+    assert!(
+        events.contains("PodDisruptionBudgets refuse evicting pdb/web-"),
+        "{events}"
+    );
+    wait_ready("pdb", "app=web", 1);
+}
+
+#[tokio::test]
+#[ignore = "needs the test control plane: scripts/testenv start"]
+async fn resize_goes_through_the_subresource_and_a_qos_change_is_rejected() {
+    namespace("rsz");
+    fake_nodes("rsz", &["rsz-1"]);
+    deployment(
+        "rsz",
+        "rsz",
+        1,
+        "{ requests: { cpu: 500m, memory: 256Mi }, limits: { cpu: \"1\", memory: 256Mi } }",
+    );
+    let pod = ok(kubectl(
+        &[
+            "-n",
+            "rsz",
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={.items[0].metadata.name}",
+        ],
+        None,
+    ));
+    // kwok's kubelet does not report container resources, which the API server takes as a
+    // node without resize support; report them as a resize-capable kubelet does.
+    let status = r#"{"status":{"containerStatuses":[{"name":"app","ready":true,"restartCount":0,"image":"fake","imageID":"","started":true,"state":{"running":{"startedAt":"2026-11-23T10:00:00Z"}},"resources":{"requests":{"cpu":"500m","memory":"256Mi"},"limits":{"cpu":"1","memory":"256Mi"}}}]}}"#;
+    ok(kubectl(
+        &[
+            "-n",
+            "rsz",
+            "patch",
+            "pod",
+            &pod,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            status,
+        ],
+        None,
+    ));
+    let c = client().await;
+    let out = kilter::cluster::resize(&c, "rsz", &pod, "app", Some("750m"), Some("1500m"))
+        .await
+        .unwrap();
+    assert_eq!(out.request.as_deref(), Some("750m"));
+    assert_eq!(out.limit.as_deref(), Some("1500m"));
+    let spec = ok(kubectl(
+        &[
+            "-n",
+            "rsz",
+            "get",
+            "pod",
+            &pod,
+            "-o",
+            "jsonpath={.spec.containers[0].resources.limits.cpu}",
+        ],
+        None,
+    ));
+    assert_eq!(spec, "1500m");
+    // requests == limits for CPU and memory would make the pod Guaranteed: refused.
+    let err = kilter::cluster::resize(&c, "rsz", &pod, "app", Some("1500m"), Some("1500m"))
+        .await
+        .unwrap_err();
+    match err {
+        kilter::cluster::Error::ResizeRejected { message, .. } => {
+            assert!(message.to_lowercase().contains("qos"), "{message}")
+        }
+        other => panic!("expected a rejection, got {other}"),
+    }
+}
