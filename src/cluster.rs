@@ -85,7 +85,8 @@ fn int_or_percent(v: &IntOrString) -> Option<IntOrPercent> {
 
 /// Reads nodes, pods and PodDisruptionBudgets into a snapshot. Node governor, available
 /// governors and power come from the probe's annotations (`kilter.dev/governor`,
-/// `kilter.dev/available-governors`, `kilter.dev/power-watts`); CPU utilization from
+/// `kilter.dev/available-governors`, `kilter.dev/power-watts`). Usage comes from
+/// metrics.k8s.io where the cluster serves it; otherwise node CPU utilization is
 /// `kilter.dev/cpu-utilization` when set, else requests over allocatable.
 pub async fn observe(client: &Client) -> Result<ClusterState> {
     let nodes: Api<KNode> = Api::all(client.clone());
@@ -269,10 +270,102 @@ pub async fn observe(client: &Client) -> Result<ClusterState> {
     }
     state.nodes.sort_by(|a, b| a.name.cmp(&b.name));
     state.pods.sort_by_key(Pod::key);
+    if let Some(m) = metrics(client).await? {
+        apply_metrics(&mut state, &m);
+    }
     state
         .pdbs
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     Ok(state)
+}
+
+/// Usage reported by metrics.k8s.io (`kubectl top`), by node and by pod container.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Metrics {
+    pub nodes: BTreeMap<String, Resources>,
+    pub containers: BTreeMap<(String, String, String), Resources>,
+}
+
+/// Parses `NodeMetricsList` and `PodMetricsList` documents.
+pub fn parse_metrics(nodes: &serde_json::Value, pods: &serde_json::Value) -> Metrics {
+    let usage = |u: &serde_json::Value| Resources {
+        cpu: u["cpu"]
+            .as_str()
+            .and_then(|s| CpuQuantity::parse_fine(s).ok()),
+        memory: u["memory"]
+            .as_str()
+            .and_then(|s| MemoryQuantity::parse(s).ok()),
+    };
+    let mut m = Metrics::default();
+    for item in nodes["items"].as_array().into_iter().flatten() {
+        if let Some(name) = item["metadata"]["name"].as_str() {
+            m.nodes.insert(name.to_string(), usage(&item["usage"]));
+        }
+    }
+    for item in pods["items"].as_array().into_iter().flatten() {
+        let (Some(ns), Some(pod)) = (
+            item["metadata"]["namespace"].as_str(),
+            item["metadata"]["name"].as_str(),
+        ) else {
+            continue;
+        };
+        for c in item["containers"].as_array().into_iter().flatten() {
+            if let Some(name) = c["name"].as_str() {
+                m.containers.insert(
+                    (ns.to_string(), pod.to_string(), name.to_string()),
+                    usage(&c["usage"]),
+                );
+            }
+        }
+    }
+    m
+}
+
+/// Reads metrics.k8s.io when the cluster serves it (metrics-server); `None` when it does not.
+pub async fn metrics(client: &Client) -> Result<Option<Metrics>> {
+    let get = |path: &str| {
+        let req = http::Request::get(path)
+            .body(Vec::new())
+            .expect("a valid request");
+        client.request::<serde_json::Value>(req)
+    };
+    match tokio::try_join!(
+        get("/apis/metrics.k8s.io/v1beta1/nodes"),
+        get("/apis/metrics.k8s.io/v1beta1/pods")
+    ) {
+        Ok((n, p)) => Ok(Some(parse_metrics(&n, &p))),
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 503 => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Applies usage to a snapshot: container usage, and node CPU utilization = usage / allocatable.
+pub fn apply_metrics(state: &mut ClusterState, m: &Metrics) {
+    for p in &mut state.pods {
+        for c in &mut p.containers {
+            if let Some(u) =
+                m.containers
+                    .get(&(p.namespace.clone(), p.name.clone(), c.name.clone()))
+            {
+                c.usage = *u;
+            }
+        }
+    }
+    for n in &mut state.nodes {
+        let Some(u) = m.nodes.get(&n.name) else {
+            continue;
+        };
+        if let (Some(used), Some(alloc)) = (u.cpu, n.allocatable.cpu)
+            && alloc.0 > 0
+        {
+            n.cpu_utilization = (used.0 as f64 / alloc.0 as f64).min(1.0);
+        }
+        if let (Some(used), Some(alloc)) = (u.memory, n.allocatable.memory)
+            && alloc.0 > 0
+        {
+            n.memory_utilization = (used.0 as f64 / alloc.0 as f64).min(1.0);
+        }
+    }
 }
 
 /// Marks a node unschedulable (or schedulable again).
@@ -475,4 +568,48 @@ pub async fn resize(
             .iter()
             .any(|c| c.type_ == "PodResizeInProgress" && c.status == "True"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_documents_become_usage_and_utilization() {
+        let nodes = json!({ "items": [ { "metadata": { "name": "n1" }, "usage": { "cpu": "2500m", "memory": "4Gi" } } ] });
+        let pods = json!({ "items": [ { "metadata": { "name": "p", "namespace": "ns" },
+            "containers": [ { "name": "app", "usage": { "cpu": "123456789n", "memory": "300Mi" } } ] } ] });
+        let m = parse_metrics(&nodes, &pods);
+        let mut state = ClusterState {
+            nodes: vec![Node {
+                name: "n1".into(),
+                allocatable: Resources {
+                    cpu: Some(CpuQuantity(10_000)),
+                    memory: Some(MemoryQuantity(8 << 30)),
+                },
+                ..Default::default()
+            }],
+            pods: vec![Pod {
+                namespace: "ns".into(),
+                name: "p".into(),
+                containers: vec![Container {
+                    name: "app".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        apply_metrics(&mut state, &m);
+        assert_eq!(state.nodes[0].cpu_utilization, 0.25);
+        assert_eq!(state.nodes[0].memory_utilization, 0.5);
+        assert_eq!(
+            state.pods[0].containers[0].usage.cpu,
+            Some(CpuQuantity(124))
+        );
+        assert_eq!(
+            state.pods[0].containers[0].usage.memory,
+            Some(MemoryQuantity(300 << 20))
+        );
+    }
 }

@@ -120,6 +120,22 @@ impl CpuQuantity {
         Self::from_cores(v).ok_or_else(|| format!("`{s}` is finer than one millicore (1m)"))
     }
 
+    /// Also accepts the units metrics report (`n`, `u`), rounding up to whole millicores.
+    pub fn parse_fine(s: &str) -> Result<Self, String> {
+        let scaled = |n: &str, per_milli: f64| {
+            n.parse::<f64>()
+                .map(|v| CpuQuantity((v / per_milli).ceil() as i64))
+                .map_err(|_| format!("`{s}` is not a CPU quantity"))
+        };
+        if let Some(n) = s.strip_suffix('n') {
+            return scaled(n, 1_000_000.0);
+        }
+        if let Some(u) = s.strip_suffix('u') {
+            return scaled(u, 1_000.0);
+        }
+        Self::parse(s)
+    }
+
     fn from_cores(v: f64) -> Option<Self> {
         let m = v * 1000.0;
         (m.is_finite() && (m - m.round()).abs() < 1e-6 && m.abs() < 9e15)
