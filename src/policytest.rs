@@ -74,29 +74,34 @@ fn subset(want: &Json, got: &Json) -> bool {
 }
 
 impl Matcher {
+    /// The fields actions and skipped actions share.
+    fn matches_common(
+        &self,
+        kind: crate::plan::ActionType,
+        t: &crate::plan::Target,
+        policy: &str,
+        reason: &str,
+    ) -> bool {
+        eq(&self.kind, Some(kind.as_str()))
+            && eq(&self.node, t.node.as_deref())
+            && eq(&self.namespace, t.namespace.as_deref())
+            && eq(&self.pod, t.pod.as_deref())
+            && eq(&self.container, t.container.as_deref())
+            && eq(&self.policy, Some(policy))
+            && self.reason.as_deref().is_none_or(|r| reason.contains(r))
+    }
+
     pub fn matches_action(&self, a: &PlannedAction) -> bool {
-        eq(&self.kind, Some(a.kind.as_str()))
-            && eq(&self.node, a.target.node.as_deref())
-            && eq(&self.namespace, a.target.namespace.as_deref())
-            && eq(&self.pod, a.target.pod.as_deref())
-            && eq(&self.container, a.target.container.as_deref())
-            && eq(&self.policy, Some(&a.policy))
+        self.matches_common(a.kind, &a.target, &a.policy, &a.reason)
             && self.enforce.is_none_or(|e| e == a.enforce)
             && self
                 .params
                 .as_ref()
                 .is_none_or(|p| subset(p, &Json::Object(a.params.clone())))
-            && self.reason.as_deref().is_none_or(|r| a.reason.contains(r))
     }
 
     pub fn matches_skipped(&self, s: &Skipped) -> bool {
-        eq(&self.kind, Some(s.kind.as_str()))
-            && eq(&self.node, s.target.node.as_deref())
-            && eq(&self.namespace, s.target.namespace.as_deref())
-            && eq(&self.pod, s.target.pod.as_deref())
-            && eq(&self.container, s.target.container.as_deref())
-            && eq(&self.policy, Some(&s.policy))
-            && self.reason.as_deref().is_none_or(|r| s.reason.contains(r))
+        self.matches_common(s.kind, &s.target, &s.policy, &s.reason)
     }
 }
 
