@@ -483,7 +483,8 @@ fn check_market(b: &Bundle, s: &ClusterState, p: &Plan) -> Result<(), TestCaseEr
             .node_selector
             .as_ref()
             .is_none_or(|sel| selector::matches(sel, &n.labels));
-        let market_max = n.allocatable.cpu.unwrap().0 - if covered { reserve } else { 0 };
+        // A reserve larger than the node leaves the market nothing (capacity 0), not less.
+        let market_max = (n.allocatable.cpu.unwrap().0 - if covered { reserve } else { 0 }).max(0);
         prop_assert!(
             cap <= market_max,
             "capacity {} above allocatable − reserve {}",
