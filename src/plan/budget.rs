@@ -48,12 +48,7 @@ pub struct BudgetState<'a> {
 }
 
 impl<'a> BudgetState<'a> {
-    pub fn new(
-        budget: &'a Budget,
-        state: &ClusterState,
-        _pods_by_node: &[Vec<usize>],
-        now: DateTime<Utc>,
-    ) -> Self {
+    pub fn new(budget: &'a Budget, state: &ClusterState, now: DateTime<Utc>) -> Self {
         let covered: Vec<bool> = state
             .nodes
             .iter()

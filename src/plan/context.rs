@@ -89,7 +89,7 @@ impl<'a> Cx<'a> {
         let budgets = bundle
             .budgets
             .iter()
-            .map(|b| BudgetState::new(b, state, &pods_by_node, now))
+            .map(|b| BudgetState::new(b, state, now))
             .collect();
         let mut cx = Cx {
             bundle,

@@ -166,7 +166,6 @@ fn admit(cx: &mut Cx<'_>, n: usize, already: bool, drain: bool) -> Result<(), St
 }
 
 struct Ask<'p> {
-    a: usize,
     name: String,
     priority: i32,
     enforce: bool,
@@ -179,7 +178,6 @@ struct Ask<'p> {
 fn ask<'p>(cx: &Cx<'p>, a: usize) -> Ask<'p> {
     let act = &cx.active[a];
     Ask {
-        a,
         name: act.name.clone(),
         priority: act.priority,
         enforce: act.enforce,
@@ -368,7 +366,6 @@ impl Method for Consolidate {
                 emit_drain(cx, &q, n, &ev, &reason, vec![("placements", json!(moves))]);
                 done += 1;
             }
-            let _ = q.a;
         }
     }
 }
