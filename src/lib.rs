@@ -17,6 +17,7 @@ pub mod load;
 pub mod model;
 pub mod plan;
 pub mod policytest;
+pub mod sim;
 pub mod source;
 pub mod state;
 pub mod tree;

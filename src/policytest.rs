@@ -92,16 +92,17 @@ impl Matcher {
     }
 
     pub fn matches_action(&self, a: &PlannedAction) -> bool {
-        self.matches_common(a.kind, &a.target, &a.policy, &a.reason)
+        self.matches_common(a.kind(), &a.target(), &a.policy, &a.reason)
             && self.enforce.is_none_or(|e| e == a.enforce)
             && self
                 .params
                 .as_ref()
-                .is_none_or(|p| subset(p, &Json::Object(a.params.clone())))
+                .is_none_or(|p| subset(p, &Json::Object(a.action.params())))
     }
 
     pub fn matches_skipped(&self, s: &Skipped) -> bool {
         self.matches_common(s.kind, &s.target, &s.policy, &s.reason)
+            && self.enforce.is_none_or(|e| e == s.enforce)
     }
 }
 
@@ -131,8 +132,8 @@ pub fn check(case: &Case, plan: &Plan) -> Vec<String> {
         for a in plan.actions.iter().filter(|a| m.matches_action(a)) {
             f.push(format!(
                 "forbidden, but planned: {} {} [{}]: {}",
-                a.kind.as_str(),
-                a.target,
+                a.kind().as_str(),
+                a.target(),
                 a.policy,
                 a.reason
             ));
@@ -149,10 +150,10 @@ pub fn check(case: &Case, plan: &Plan) -> Vec<String> {
             let _ = write!(
                 s,
                 "\n  + {} {} [{}] {}",
-                a.kind.as_str(),
-                a.target,
+                a.kind().as_str(),
+                a.target(),
                 a.policy,
-                serde_json::to_string(&a.params).unwrap_or_default()
+                serde_json::to_string(&a.action.params()).unwrap_or_default()
             );
         }
         for k in &plan.skipped {

@@ -276,9 +276,12 @@ impl Pdb {
         (self.current_healthy - desired).max(0)
     }
 
+    /// Whether the budget covers a pod. A selector kilter cannot read (an unknown operator,
+    /// values where none belong) covers every pod of the namespace: unclear input protects.
     pub fn covers(&self, pod: &Pod) -> bool {
         pod.namespace == self.namespace
-            && crate::model::selector::matches(&self.selector, &pod.labels)
+            && (crate::model::selector::validate(&self.selector).is_err()
+                || crate::model::selector::matches(&self.selector, &pod.labels))
     }
 }
 
@@ -302,6 +305,25 @@ impl RecentAction {
     pub fn at(&self) -> Option<DateTime<Utc>> {
         parse_time(&self.time)
     }
+}
+
+/// The pods on each node (index as in `state.nodes`), terminal pods left out.
+pub fn pods_by_node(state: &ClusterState) -> Vec<Vec<usize>> {
+    let index: std::collections::HashMap<&str, usize> = state
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
+    let mut out = vec![Vec::new(); state.nodes.len()];
+    for (i, p) in state.pods.iter().enumerate() {
+        if let Some(&n) = index.get(p.node.as_str())
+            && !p.is_terminal()
+        {
+            out[n].push(i);
+        }
+    }
+    out
 }
 
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {

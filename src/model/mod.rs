@@ -95,6 +95,21 @@ pub struct Window {
     pub end: TimeOfDay,
 }
 
+impl Window {
+    /// Whether the window holds at `minute` (0–1439) of a day, given that day and the one before.
+    /// A window whose end is not after its start runs past midnight; `days` names the day it
+    /// starts. This is the one definition of a schedule window, used by the planner and by lint.
+    pub fn holds(&self, today: Weekday, minute: u16) -> bool {
+        let on = |d: Weekday| self.days.is_empty() || self.days.contains(&d);
+        let (start, end) = (self.start.minutes, self.end.minutes);
+        if end > start {
+            on(today) && minute >= start && minute < end
+        } else {
+            (on(today) && minute >= start) || (on(today.pred()) && minute < end)
+        }
+    }
+}
+
 #[derive(
     Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
 )]
@@ -106,6 +121,23 @@ pub enum Weekday {
     Fri,
     Sat,
     Sun,
+}
+
+impl Weekday {
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+
+    /// The day before.
+    pub fn pred(self) -> Weekday {
+        Weekday::ALL[(self as usize + 6) % 7]
+    }
 }
 
 /// Exactly one of these is set.

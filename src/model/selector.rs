@@ -5,6 +5,51 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
+/// The operators of `matchExpressions`, exactly as the API server spells them.
+pub const OPERATORS: [&str; 4] = ["In", "NotIn", "Exists", "DoesNotExist"];
+
+/// Checks a selector as the API server validates it: operators exactly `In`, `NotIn`,
+/// `Exists`, `DoesNotExist`; values required by `In`/`NotIn`, forbidden with the others.
+/// The error names the first bad requirement (its index in `matchExpressions`).
+pub fn validate(sel: &LabelSelector) -> Result<(), SelectorError> {
+    for (i, e) in sel.match_expressions.iter().flatten().enumerate() {
+        let has_values = e.values.as_ref().is_some_and(|v| !v.is_empty());
+        match e.operator.as_str() {
+            "In" | "NotIn" if !has_values => {
+                return Err(SelectorError::ValuesRequired(i, e.operator.clone()));
+            }
+            "Exists" | "DoesNotExist" if has_values => {
+                return Err(SelectorError::ValuesForbidden(i, e.operator.clone()));
+            }
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            other => return Err(SelectorError::UnknownOperator(i, other.to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// Why a label selector is not one the API server accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectorError {
+    #[error("`{1}` is not a selector operator; operators are In, NotIn, Exists, DoesNotExist")]
+    UnknownOperator(usize, String),
+    #[error("operator `{1}` needs at least one value")]
+    ValuesRequired(usize, String),
+    #[error("operator `{1}` takes no values")]
+    ValuesForbidden(usize, String),
+}
+
+impl SelectorError {
+    /// The index of the requirement in `matchExpressions`.
+    pub fn index(&self) -> usize {
+        match self {
+            SelectorError::UnknownOperator(i, _)
+            | SelectorError::ValuesRequired(i, _)
+            | SelectorError::ValuesForbidden(i, _) => *i,
+        }
+    }
+}
+
 /// Whether `labels` satisfy the selector (an empty selector matches everything).
 pub fn matches(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
     let labels_ok = sel

@@ -32,8 +32,101 @@ pub fn no_budget() -> CelValue {
     ])
 }
 
+/// Nodes no Budget with a `disruption` section covers get this one, as Karpenter's default
+/// disruption budget: at most 10% of them unavailable at once (rounded up).
+pub const DEFAULT_MAX_UNAVAILABLE_PERCENT: i64 = 10;
+/// The name the default budget carries in plans.
+pub const DEFAULT_BUDGET_NAME: &str = "default";
+
+/// The default disruption budget as an object (it selects nothing by itself: it covers the
+/// nodes no other Budget's `disruption` covers).
+pub fn default_budget() -> Budget {
+    Budget::new(
+        DEFAULT_BUDGET_NAME,
+        crate::model::BudgetSpec {
+            disruption: Some(crate::model::DisruptionBudget {
+                max_unavailable: Some(crate::model::IntOrPercent::Percent(
+                    DEFAULT_MAX_UNAVAILABLE_PERCENT,
+                )),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+}
+
+/// Whether a budget selects a node by its labels (a missing selector selects every node).
+pub fn selects(budget: &Budget, labels: &crate::state::Labels) -> bool {
+    budget
+        .spec
+        .node_selector
+        .as_ref()
+        .is_none_or(|s| matches(s, labels))
+}
+
+/// Every budget of the bundle, plus the default budget when some node has no disruption budget.
+pub struct Budgets<'a> {
+    pub all: Vec<BudgetState<'a>>,
+}
+
+impl<'a> Budgets<'a> {
+    pub fn new(
+        budgets: &'a [Budget],
+        default: &'a Budget,
+        state: &ClusterState,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut all: Vec<BudgetState<'a>> = budgets
+            .iter()
+            .map(|b| {
+                let covered = state.nodes.iter().map(|n| selects(b, &n.labels)).collect();
+                BudgetState::new(b, covered, false, state, now)
+            })
+            .collect();
+        let uncovered: Vec<bool> = (0..state.nodes.len())
+            .map(|i| {
+                !all.iter()
+                    .any(|b| b.budget.spec.disruption.is_some() && b.covers(i))
+            })
+            .collect();
+        if uncovered.iter().any(|&u| u) {
+            all.push(BudgetState::new(default, uncovered, true, state, now));
+        }
+        Budgets { all }
+    }
+
+    pub fn covering(&self, node: usize) -> impl Iterator<Item = &BudgetState<'a>> {
+        self.all.iter().filter(move |b| b.covers(node))
+    }
+
+    /// Admits a node disruption against every budget that covers the node, and counts it.
+    pub fn admit(&mut self, node: usize, already: bool, drain: bool) -> Result<(), String> {
+        for b in self.all.iter().filter(|b| b.covers(node)) {
+            b.check(already, drain)?;
+        }
+        for b in self.all.iter_mut().filter(|b| b.covers(node)) {
+            b.commit(already, drain);
+        }
+        Ok(())
+    }
+
+    /// Why raising power on a node is withheld, if a covering budget is at its critical level.
+    pub fn critical(&self, node: usize) -> Option<String> {
+        self.covering(node).find_map(BudgetState::critical)
+    }
+
+    /// The budget a node's expressions see: the first user budget (by name) that selects it.
+    pub fn node_value(&self, node: usize) -> CelValue {
+        self.covering(node)
+            .find(|b| !b.is_default)
+            .map_or_else(no_budget, BudgetState::cel_value)
+    }
+}
+
 pub struct BudgetState<'a> {
     pub budget: &'a Budget,
+    /// The default disruption budget (covering nodes no Budget's disruption covers).
+    pub is_default: bool,
     pub name: String,
     /// Indexes of the nodes it selects.
     pub nodes: Vec<usize>,
@@ -48,24 +141,21 @@ pub struct BudgetState<'a> {
 }
 
 impl<'a> BudgetState<'a> {
-    pub fn new(budget: &'a Budget, state: &ClusterState, now: DateTime<Utc>) -> Self {
-        let covered: Vec<bool> = state
-            .nodes
-            .iter()
-            .map(|n| {
-                budget
-                    .spec
-                    .node_selector
-                    .as_ref()
-                    .is_none_or(|s| matches(s, &n.labels))
-            })
-            .collect();
+    fn new(
+        budget: &'a Budget,
+        covered: Vec<bool>,
+        is_default: bool,
+        state: &ClusterState,
+        now: DateTime<Utc>,
+    ) -> Self {
         let nodes: Vec<usize> = (0..state.nodes.len()).filter(|&i| covered[i]).collect();
         let names: std::collections::BTreeSet<&str> = nodes
             .iter()
             .map(|&i| state.nodes[i].name.as_str())
             .collect();
-        let hour_ago = now - chrono::Duration::hours(1);
+        let hour_ago = now
+            .checked_sub_signed(chrono::Duration::hours(1))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let drains_last_hour = state
             .recent_actions
             .iter()
@@ -84,6 +174,7 @@ impl<'a> BudgetState<'a> {
             .map(|m| m.resolve(nodes.len()));
         BudgetState {
             budget,
+            is_default,
             name: budget.metadata.name.clone().unwrap_or_default(),
             watts: nodes.iter().map(|&i| state.nodes[i].power_watts).sum(),
             schedulable: nodes.len() - unavailable,
@@ -130,7 +221,7 @@ impl<'a> BudgetState<'a> {
 
     /// Admits one more node going unavailable (and, for a drain, one more drain), or says why not.
     /// `already_unavailable` nodes (cordoned before) cost no unavailability.
-    pub fn admit(&mut self, already_unavailable: bool, drain: bool) -> Result<(), String> {
+    pub fn check(&self, already_unavailable: bool, drain: bool) -> Result<(), String> {
         let d = match &self.budget.spec.disruption {
             Some(d) => d,
             None => return Ok(()),
@@ -244,6 +335,7 @@ impl<'a> BudgetState<'a> {
             });
         BudgetReport {
             name: self.name.clone(),
+            default: self.is_default,
             nodes: self.nodes.len(),
             power,
             disruption,

@@ -1,18 +1,17 @@
-//! Governor method: per node, the highest-priority active governor policy picks the
+//! Governor method: per node, the first active governor policy in planning order picks the
 //! governor, falling back through `fallback` to what the node offers.
 
-use serde_json::json;
-
+use super::action::{Action, GovernorChange, SkipCause, Target};
+use super::claims::Knob;
 use super::context::Cx;
-use super::{ActionType, Method, PlannedAction, Target, params};
+use super::cooldown::Object;
+use super::{ActionType, Method};
 use crate::model::ActionKind;
 
 pub struct Governor;
 
-const KNOB: &str = "governor";
-
 /// Relative power draw of the cpufreq governors; raising it is withheld at critical power.
-fn power_rank(g: &str) -> u8 {
+pub fn power_rank(g: &str) -> u8 {
     match g {
         "powersave" => 0,
         "conservative" => 1,
@@ -27,7 +26,7 @@ impl Method for Governor {
     }
 
     fn plan(&self, cx: &mut Cx<'_>) {
-        for a in cx.active_of(ActionKind::Governor) {
+        for a in cx.active_of(&[ActionKind::Governor]) {
             for n in cx.nodes_for(a) {
                 plan_node(cx, a, n);
             }
@@ -38,19 +37,12 @@ impl Method for Governor {
 fn plan_node(cx: &mut Cx<'_>, a: usize, n: usize) {
     let node = cx.node(n);
     let act = &cx.active[a];
-    let (name, priority, enforce) = (act.name.clone(), act.priority, act.enforce);
     let why = act.why.clone();
-    let gov = act
-        .policy
-        .spec
-        .action
-        .governor
-        .as_ref()
-        .expect("governor policy");
+    let Some(gov) = act.policy.spec.action.governor.as_ref() else {
+        return;
+    };
     let target = Target::node(&node.name);
-    if let Err((holder, hp)) = cx.claim(&node.name, KNOB, &name, priority) {
-        let r = cx.conflict_reason("the CPU governor", &holder, hp, priority);
-        cx.skip(ActionType::SetGovernor, target, &name, r);
+    if !cx.claim(a, &node.name, Knob::Governor, &target) {
         return;
     }
     let wanted: Vec<&String> = std::iter::once(&gov.name)
@@ -70,31 +62,22 @@ fn plan_node(cx: &mut Cx<'_>, a: usize, n: usize) {
                 .join(", "),
             offered.join(", ")
         );
-        cx.skip(ActionType::SetGovernor, target, &name, reason);
+        cx.skip_for(a, target, SkipCause::GovernorUnavailable, reason);
         return;
     };
     let current = node.governor.clone().unwrap_or_default();
     if current == **desired {
         return;
     }
-    let last = cx.last_action(&name, Some(&node.name), None);
-    if let Some(r) = cx.cooling(&name, cx.active[a].policy.spec.cooldown, last) {
-        cx.skip(ActionType::SetGovernor, target, &name, r);
+    if let Some(r) = cx.cooling(a, &Object::Node(node.name.clone()), None) {
+        cx.skip_for(a, target, SkipCause::Cooldown, r);
         return;
     }
     if power_rank(desired) > power_rank(&current)
-        && let Some(r) = cx
-            .budgets
-            .iter()
-            .filter(|b| b.covers(n))
-            .find_map(|b| b.critical())
+        && let Some(r) = cx.budgets.critical(n)
     {
-        cx.skip(
-            ActionType::SetGovernor,
-            target,
-            &name,
-            format!("withheld: raises power while {r}"),
-        );
+        let r = format!("withheld: raises power while {r}");
+        cx.skip_for(a, target, SkipCause::PowerBudget, r);
         return;
     }
     let fell_back = if **desired != gov.name {
@@ -114,12 +97,11 @@ fn plan_node(cx: &mut Cx<'_>, a: usize, n: usize) {
         reason.push_str("; ");
         reason.push_str(&why);
     }
-    cx.act(PlannedAction {
-        kind: ActionType::SetGovernor,
-        target,
-        params: params(vec![("governor", json!(desired)), ("from", json!(current))]),
-        policy: name,
-        reason,
-        enforce,
-    });
+    let change = GovernorChange {
+        node: node.name.clone(),
+        from: node.governor.clone().filter(|g| !g.is_empty()),
+        to: desired.to_string(),
+    };
+    debug_assert_eq!(ActionType::SetGovernor, cx.active[a].action_type());
+    cx.act_for(a, Action::SetGovernor(change), reason);
 }

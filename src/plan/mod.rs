@@ -5,35 +5,53 @@
 //! budgets, cooldowns and the one-writer-per-knob rule before they enter the plan. Every
 //! action and every skipped action carries its policy and a reason a person can read.
 
-mod budget;
+pub mod action;
+pub mod budget;
+pub mod claims;
 mod context;
+pub mod cooldown;
 mod governor;
 pub mod market;
 mod nodes;
 mod render;
 mod resize;
+pub mod schedule;
+mod values;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value as Json;
 
 use crate::load::Document;
 use crate::model::{Budget, Object, Policy, ScalingTarget};
 use crate::state::ClusterState;
 
+pub use action::{
+    Action, ActionType, Change, DrainNode, GovernorChange, Invariant, PlannedAction, PodRef,
+    Placement, ResizeContainer, SkipCause, Skipped, Target,
+};
 pub use context::Cx;
 pub use render::{render_human, render_json};
+pub use verify::{Violation, verify};
 
 /// The validated objects a plan is made from, with their CEL compiled once.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Bundle {
     pub policies: Vec<Policy>,
     pub budgets: Vec<Budget>,
     pub targets: Vec<ScalingTarget>,
+    /// The disruption budget of nodes no Budget's `disruption` covers.
+    pub default_budget: Budget,
     programs: BTreeMap<String, Arc<Result<cel::Program, String>>>,
+}
+
+impl Default for Bundle {
+    fn default() -> Self {
+        Bundle::new(Vec::new(), Vec::new(), Vec::new())
+    }
 }
 
 impl Bundle {
@@ -64,6 +82,7 @@ impl Bundle {
             policies,
             budgets,
             targets,
+            default_budget: budget::default_budget(),
             programs,
         }
     }
@@ -91,99 +110,13 @@ impl Bundle {
     }
 }
 
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionType {
-    SetGovernor,
-    Cordon,
-    Uncordon,
-    Drain,
-    Resize,
-}
-
-impl ActionType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionType::SetGovernor => "set_governor",
-            ActionType::Cordon => "cordon",
-            ActionType::Uncordon => "uncordon",
-            ActionType::Drain => "drain",
-            ActionType::Resize => "resize",
-        }
-    }
-}
-
-/// What an action touches: a node, or one container of one pod.
-#[derive(Serialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Target {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pod: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub container: Option<String>,
-}
-
-impl Target {
-    pub fn node(n: &str) -> Self {
-        Target {
-            node: Some(n.into()),
-            ..Default::default()
-        }
-    }
-    pub fn container(ns: &str, pod: &str, c: &str) -> Self {
-        Target {
-            namespace: Some(ns.into()),
-            pod: Some(pod.into()),
-            container: Some(c.into()),
-            ..Default::default()
-        }
-    }
-    pub fn pod(ns: &str, pod: &str) -> Self {
-        Target {
-            namespace: Some(ns.into()),
-            pod: Some(pod.into()),
-            ..Default::default()
-        }
-    }
-}
-
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (&self.node, &self.namespace, &self.pod, &self.container) {
-            (Some(n), _, _, _) => write!(f, "node {n}"),
-            (None, Some(ns), Some(p), Some(c)) => write!(f, "{ns}/{p}/{c}"),
-            (None, Some(ns), Some(p), None) => write!(f, "{ns}/{p}"),
-            _ => f.write_str("cluster"),
-        }
-    }
-}
-
-#[derive(Serialize, Clone, Debug, PartialEq)]
-pub struct PlannedAction {
-    pub kind: ActionType,
-    pub target: Target,
-    pub params: serde_json::Map<String, Json>,
-    pub policy: String,
-    pub reason: String,
-    /// False when the policy is DryRun: the action is shown, never applied.
-    pub enforce: bool,
-}
-
-#[derive(Serialize, Clone, Debug, PartialEq)]
-pub struct Skipped {
-    pub kind: ActionType,
-    pub target: Target,
-    pub policy: String,
-    pub reason: String,
-}
-
 #[derive(Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct BudgetReport {
     pub name: String,
+    /// The default disruption budget (nodes no Budget's `disruption` covers).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
     pub nodes: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub power: Option<PowerReport>,
@@ -231,19 +164,29 @@ pub trait Method: Sync {
     fn plan(&self, cx: &mut Cx<'_>);
 }
 
-/// The methods, in the order they claim knobs: governors, then consolidation, cordons and
-/// drains (which share the disruption budget, most deliberate first), then resizes.
+/// The methods, in the order they claim knobs: governors; then node disruptions
+/// (consolidation, cordons and drains, one method so that every policy that disrupts nodes
+/// takes its turn in planning order and sees what earlier ones did); kilter's own uncordons;
+/// and last the CPU market, which sees pods placed and evicted by the disruptions.
 pub static METHODS: &[&dyn Method] = &[
     &governor::Governor,
-    &nodes::Consolidate,
-    &nodes::Cordon,
-    &nodes::Drain,
+    &nodes::Disrupt,
     &nodes::Uncordon,
     &resize::Resize,
 ];
 
-/// Plans the actions that bring the cluster in line with the bundle at `now`.
+/// Plans the actions that bring the cluster in line with the bundle at `now`, then gates
+/// them through the verifier: an action that would break a safety invariant on the cluster
+/// the plan leaves is moved to `skipped` with the invariant named.
 pub fn plan(bundle: &Bundle, state: &ClusterState, now: DateTime<Utc>) -> Plan {
+    let mut plan = plan_unverified(bundle, state, now);
+    verify::gate(bundle, state, now, &mut plan);
+    plan.sort();
+    plan
+}
+
+/// The methods' plan, before the verifier has seen it (for tests of the verifier itself).
+pub fn plan_unverified(bundle: &Bundle, state: &ClusterState, now: DateTime<Utc>) -> Plan {
     let mut cx = Cx::new(bundle, state, now);
     for m in METHODS {
         m.plan(&mut cx);
@@ -251,12 +194,30 @@ pub fn plan(bundle: &Bundle, state: &ClusterState, now: DateTime<Utc>) -> Plan {
     cx.finish()
 }
 
-/// Sorted, deduplicated map helper for params.
-pub(crate) fn params(pairs: Vec<(&str, Json)>) -> serde_json::Map<String, Json> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect::<BTreeMap<_, _>>()
-        .into_iter()
-        .collect()
+impl Plan {
+    /// Puts actions and skips in their stable output order (by target, kind, policy).
+    pub fn sort(&mut self) {
+        let key = |t: &Target| {
+            (
+                t.node.clone(),
+                t.namespace.clone(),
+                t.pod.clone(),
+                t.container.clone(),
+            )
+        };
+        self.actions.sort_by(|a, b| {
+            key(&a.target())
+                .cmp(&key(&b.target()))
+                .then(a.kind().cmp(&b.kind()))
+                .then(a.policy.cmp(&b.policy))
+        });
+        self.skipped.sort_by(|a, b| {
+            key(&a.target)
+                .cmp(&key(&b.target))
+                .then(a.kind.cmp(&b.kind))
+                .then(a.policy.cmp(&b.policy))
+                .then(a.reason.cmp(&b.reason))
+        });
+        self.skipped.dedup();
+    }
 }

@@ -1,43 +1,66 @@
-//! Node methods: consolidate, cordon, drain (kubectl drain semantics, as planned steps) and
-//! uncordon. They share the disruption budgets and the node-schedulability knob.
+//! Node methods: consolidation, cordon and drain (kubectl drain semantics, as planned steps),
+//! planned as one method so that every policy that disrupts nodes takes its turn in planning
+//! order and sees the nodes and pods earlier ones took; and uncordon of kilter's own cordons.
 
-use serde_json::json;
+use std::collections::BTreeMap;
 
-use super::context::{Cx, action_type};
-use super::{ActionType, Method, PlannedAction, Target, params};
+use super::action::{Action, DrainNode, Placement, PodRef, SkipCause, Target};
+use super::claims::Knob;
+use super::context::Cx;
+use super::cooldown::Object;
+use super::{Method, PlannedAction};
 use crate::model::{ActionKind, Mode};
 use crate::state::{DO_NOT_DISRUPT, Pod};
 
-const KNOB: &str = "schedulability";
-
-pub struct Consolidate;
-pub struct Cordon;
-pub struct Drain;
+/// Consolidation, cordons and drains.
+pub struct Disrupt;
 pub struct Uncordon;
 
-/// The pods a drain evicts and the ones it leaves (DaemonSet and mirror pods), or why the
-/// node must not be drained.
+/// Why a node's pods may not be evicted.
+#[derive(Debug, thiserror::Error)]
+enum Blocked {
+    #[error("{0}")]
+    Protected(String),
+    #[error("{0}")]
+    Pdb(String),
+}
+
+impl Blocked {
+    fn cause(&self) -> SkipCause {
+        match self {
+            Blocked::Protected(_) => SkipCause::Protected,
+            Blocked::Pdb(_) => SkipCause::PodDisruptionBudget,
+        }
+    }
+}
+
+/// The pods a drain evicts and the ones it leaves (DaemonSet and mirror pods).
 struct Eviction {
     evict: Vec<usize>,
     stays: Vec<String>,
 }
 
-fn eviction(cx: &Cx<'_>, n: usize, allow_empty_dir: bool) -> Result<Eviction, String> {
+fn eviction(cx: &Cx<'_>, n: usize, allow_empty_dir: bool) -> Result<Eviction, Blocked> {
     let node = cx.node(n);
     if node
         .annotations
         .get(DO_NOT_DISRUPT)
         .is_some_and(|v| v == "true")
     {
-        return Err(format!("node carries {DO_NOT_DISRUPT}"));
+        return Err(Blocked::Protected(format!(
+            "node carries {DO_NOT_DISRUPT}"
+        )));
     }
     let mut evict = Vec::new();
     let mut stays = Vec::new();
-    let mut pdb_need: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut pdb_need: BTreeMap<usize, i64> = BTreeMap::new();
     for &i in &cx.pods_by_node[n] {
         let p = cx.pod(i);
         if p.do_not_disrupt() {
-            return Err(format!("pod {} carries {DO_NOT_DISRUPT}", p.key()));
+            return Err(Blocked::Protected(format!(
+                "pod {} carries {DO_NOT_DISRUPT}",
+                p.key()
+            )));
         }
         if p.mirror {
             stays.push(format!("{} (mirror pod)", p.key()));
@@ -48,28 +71,32 @@ fn eviction(cx: &Cx<'_>, n: usize, allow_empty_dir: bool) -> Result<Eviction, St
             continue;
         }
         if p.owner.is_none() {
-            return Err(format!(
+            return Err(Blocked::Protected(format!(
                 "pod {} has no controller; evicting it would delete it for good",
                 p.key()
-            ));
+            )));
         }
         if p.empty_dir && !allow_empty_dir {
-            return Err(format!(
+            return Err(Blocked::Protected(format!(
                 "pod {} uses emptyDir; its data would be lost (set allowEmptyDir to permit)",
                 p.key()
-            ));
+            )));
         }
-        for pdb in cx.state.pdbs.iter().filter(|b| b.covers(p)) {
-            let key = format!("{}/{}", pdb.namespace, pdb.name);
-            let need = pdb_need.entry(key.clone()).or_insert(0);
+        for (k, pdb) in cx.state.pdbs.iter().enumerate() {
+            if !pdb.covers(p) {
+                continue;
+            }
+            let need = pdb_need.entry(k).or_insert(0);
             *need += 1;
-            let used = cx.pdb_used.get(&key).copied().unwrap_or(0);
+            let used = cx.ledger.pdb_used.get(&k).copied().unwrap_or(0);
             if used + *need > pdb.disruptions_allowed() {
-                return Err(format!(
-                    "PodDisruptionBudget {key} allows {} more disruption(s); evicting {} would exceed it",
+                return Err(Blocked::Pdb(format!(
+                    "PodDisruptionBudget {}/{} allows {} more disruption(s); evicting {} would exceed it",
+                    pdb.namespace,
+                    pdb.name,
                     (pdb.disruptions_allowed() - used).max(0),
                     p.key()
-                ));
+                )));
             }
         }
         evict.push(i);
@@ -77,23 +104,7 @@ fn eviction(cx: &Cx<'_>, n: usize, allow_empty_dir: bool) -> Result<Eviction, St
     Ok(Eviction { evict, stays })
 }
 
-fn commit_pdbs(cx: &mut Cx<'_>, evict: &[usize]) {
-    for &i in evict {
-        let p = cx.pod(i);
-        let keys: Vec<String> = cx
-            .state
-            .pdbs
-            .iter()
-            .filter(|b| b.covers(p))
-            .map(|b| format!("{}/{}", b.namespace, b.name))
-            .collect();
-        for k in keys {
-            *cx.pdb_used.entry(k).or_insert(0) += 1;
-        }
-    }
-}
-
-fn tolerates_all(p: &Pod, node: &crate::state::Node) -> bool {
+pub fn tolerates_all(p: &Pod, node: &crate::state::Node) -> bool {
     node.taints
         .iter()
         .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
@@ -101,20 +112,12 @@ fn tolerates_all(p: &Pod, node: &crate::state::Node) -> bool {
 }
 
 /// Simulates the scheduler placing the evicted pods elsewhere (largest first, onto the
-/// schedulable node with the most free CPU that satisfies nodeSelector, taints and requests).
-/// Returns the placements, or the first pod that fits nowhere.
+/// schedulable node with the most free CPU that satisfies nodeSelector, taints and requests,
+/// after everything this plan placed, cordoned and drained so far). Returns the placements,
+/// or the first pod that fits nowhere.
 fn place(cx: &Cx<'_>, from: usize, evict: &[usize]) -> Result<Vec<(usize, usize)>, String> {
     let nodes = &cx.state.nodes;
-    let mut free_cpu: Vec<i64> = (0..nodes.len())
-        .map(|j| nodes[j].allocatable.cpu.map_or(0, |q| q.0) - cx.used_cpu[j] - cx.placed_cpu[j])
-        .collect();
-    let mut free_mem: Vec<i64> = (0..nodes.len())
-        .map(|j| {
-            nodes[j].allocatable.memory.map_or(i64::MAX / 4, |q| q.0)
-                - cx.used_memory[j]
-                - cx.placed_memory[j]
-        })
-        .collect();
+    let (mut free_cpu, mut free_mem): (Vec<i64>, Vec<i64>) = (0..nodes.len()).map(|j| cx.free(j)).unzip();
     let mut order = evict.to_vec();
     order.sort_by_key(|&i| (std::cmp::Reverse(cx.pod(i).cpu_request()), cx.pod(i).key()));
     let mut out = Vec::new();
@@ -126,7 +129,7 @@ fn place(cx: &Cx<'_>, from: usize, evict: &[usize]) -> Result<Vec<(usize, usize)
                 j != from
                     && nodes[j].ready
                     && !nodes[j].unschedulable
-                    && !cx.disrupted.contains_key(&nodes[j].name)
+                    && !cx.ledger.disrupted.contains_key(&nodes[j].name)
             })
             .filter(|&j| {
                 p.node_selector
@@ -136,75 +139,18 @@ fn place(cx: &Cx<'_>, from: usize, evict: &[usize]) -> Result<Vec<(usize, usize)
             .filter(|&j| tolerates_all(p, &nodes[j]))
             .filter(|&j| free_cpu[j] >= cpu && free_mem[j] >= mem)
             .max_by_key(|&j| (free_cpu[j], std::cmp::Reverse(j)));
-        match best {
-            Some(j) => {
-                free_cpu[j] -= cpu;
-                free_mem[j] -= mem;
-                out.push((i, j));
-            }
-            None => {
-                return Err(format!(
-                    "pod {} (requests {}m CPU) fits on no other schedulable node",
-                    p.key(),
-                    cpu
-                ));
-            }
-        }
+        let Some(j) = best else {
+            return Err(format!(
+                "pod {} (requests {}m CPU) fits on no other schedulable node",
+                p.key(),
+                cpu
+            ));
+        };
+        free_cpu[j] -= cpu;
+        free_mem[j] -= mem;
+        out.push((i, j));
     }
     Ok(out)
-}
-
-/// Admits a node disruption against every budget that selects the node.
-fn admit(cx: &mut Cx<'_>, n: usize, already: bool, drain: bool) -> Result<(), String> {
-    for b in cx.budgets.iter_mut().filter(|b| b.covers(n)) {
-        b.admit(already, drain)?;
-    }
-    for b in cx.budgets.iter_mut().filter(|b| b.covers(n)) {
-        b.commit(already, drain);
-    }
-    Ok(())
-}
-
-struct Ask<'p> {
-    name: String,
-    priority: i32,
-    enforce: bool,
-    why: String,
-    cooldown: Option<crate::model::Duration>,
-    kind: ActionType,
-    policy: &'p crate::model::Policy,
-}
-
-fn ask<'p>(cx: &Cx<'p>, a: usize) -> Ask<'p> {
-    let act = &cx.active[a];
-    Ask {
-        name: act.name.clone(),
-        priority: act.priority,
-        enforce: act.enforce,
-        why: act.why.clone(),
-        cooldown: act.policy.spec.cooldown,
-        kind: action_type(act.kind),
-        policy: act.policy,
-    }
-}
-
-/// Claim, cooldown: the common gate before a node action. Skips and returns false on failure.
-fn gate(cx: &mut Cx<'_>, q: &Ask<'_>, n: usize) -> bool {
-    let node = cx.node(n).name.clone();
-    if let Err((holder, hp)) = cx.claim(&node, KNOB, &q.name, q.priority) {
-        let r = cx.conflict_reason("node schedulability", &holder, hp, q.priority);
-        cx.skip(q.kind, Target::node(&node), &q.name, r);
-        return false;
-    }
-    if let Some(r) = cx.cooling(
-        &q.name,
-        q.cooldown,
-        cx.last_action(&q.name, Some(&node), None),
-    ) {
-        cx.skip(q.kind, Target::node(&node), &q.name, r);
-        return false;
-    }
-    true
 }
 
 fn with_why(mut reason: String, why: &str) -> String {
@@ -215,225 +161,231 @@ fn with_why(mut reason: String, why: &str) -> String {
     reason
 }
 
-/// Emits cordon (when needed) and drain for a node whose eviction is admitted.
-fn emit_drain(
-    cx: &mut Cx<'_>,
-    q: &Ask<'_>,
+/// The checks every node disruption passes before anything else: the node is not already
+/// disrupted by this plan and takes no pods moved in it; the policy holds the node's
+/// schedulability; its cooldown has run out. Skips (with the reason) and returns false on failure.
+fn gate(cx: &mut Cx<'_>, a: usize, n: usize) -> bool {
+    let node = cx.node(n).name.clone();
+    let target = Target::node(&node);
+    if let Some(by) = cx.ledger.disrupted.get(&node) {
+        if *by != cx.active[a].name {
+            let r = format!("node is already cordoned or drained by `{by}` in this plan");
+            cx.skip_for(a, target, SkipCause::PlanOrder, r);
+        }
+        return false;
+    }
+    if let Some(by) = cx.ledger.received.get(&n) {
+        let r = format!(
+            "node receives pods moved by `{by}` in this plan; it cannot also be taken out of service"
+        );
+        cx.skip_for(a, target, SkipCause::PlanOrder, r);
+        return false;
+    }
+    if !cx.claim(a, &node, Knob::Schedulability, &target) {
+        return false;
+    }
+    if let Some(r) = cx.cooling(a, &Object::Node(node), None) {
+        cx.skip_for(a, target, SkipCause::Cooldown, r);
+        return false;
+    }
+    true
+}
+
+/// A drain that passed its checks: which pods go, where to, and why.
+struct PlannedDrain<'e> {
     n: usize,
-    ev: &Eviction,
-    reason: &str,
-    extra: Vec<(&str, serde_json::Value)>,
-) {
-    let node = cx.node(n);
+    ev: &'e Eviction,
+    placements: Vec<(usize, usize)>,
+    reason: String,
+}
+
+/// Emits cordon (when needed) and drain, and records them in the ledger.
+fn emit_drain(cx: &mut Cx<'_>, a: usize, d: PlannedDrain<'_>) {
+    let node = cx.node(d.n);
     let name = node.name.clone();
     if !node.unschedulable {
-        cx.act(PlannedAction {
-            kind: ActionType::Cordon,
-            target: Target::node(&name),
-            params: params(vec![("step", json!(1))]),
-            policy: q.name.clone(),
-            reason: format!("step 1 of 2: stop new pods before draining; {reason}"),
-            enforce: q.enforce,
-        });
+        let reason = format!("step 1 of 2: stop new pods before draining; {}", d.reason);
+        let cordon = Action::Cordon {
+            node: name.clone(),
+            drain_step: true,
+        };
+        cx.act_for(a, cordon, reason);
     }
-    let drain = q.policy.spec.action.drain.as_ref();
-    let mut p = vec![
-        (
-            "evict",
-            json!(
-                ev.evict
-                    .iter()
-                    .map(|&i| cx.pod(i).key())
-                    .collect::<Vec<_>>()
-            ),
-        ),
-        ("skip", json!(ev.stays)),
-        ("step", json!(if node.unschedulable { 1 } else { 2 })),
-    ];
-    if let Some(g) = drain.and_then(|d| d.grace_period) {
-        p.push(("gracePeriod", json!(g.to_string())));
+    let spec = cx.active[a].policy.spec.action.drain.as_ref();
+    let pod_ref = |i: usize| PodRef {
+        namespace: cx.pod(i).namespace.clone(),
+        name: cx.pod(i).name.clone(),
+    };
+    let drain = DrainNode {
+        node: name.clone(),
+        evict: d.ev.evict.iter().map(|&i| pod_ref(i)).collect(),
+        stays: d.ev.stays.clone(),
+        placements: d
+            .placements
+            .iter()
+            .map(|&(i, j)| Placement {
+                pod: pod_ref(i),
+                node: cx.node(j).name.clone(),
+            })
+            .collect(),
+        grace_period: spec.and_then(|s| s.grace_period),
+        timeout: spec.and_then(|s| s.timeout),
+        step: if node.unschedulable { 1 } else { 2 },
+    };
+    let reason = format!(
+        "evict {} pod(s) through the Eviction API; {}",
+        d.ev.evict.len(),
+        d.reason
+    );
+    cx.act_for(a, Action::Drain(drain), reason);
+    let policy = cx.active[a].name.clone();
+    for &(i, j) in &d.placements {
+        cx.ledger.placed_cpu[j] += cx.pod(i).cpu_request();
+        cx.ledger.placed_memory[j] += cx.pod(i).memory_request();
+        cx.ledger.received.entry(j).or_insert_with(|| policy.clone());
     }
-    if let Some(t) = drain.and_then(|d| d.timeout) {
-        p.push(("timeout", json!(t.to_string())));
+    for &i in &d.ev.evict {
+        cx.ledger.evicted.insert(i);
+        let p = cx.pod(i);
+        for (k, pdb) in cx.state.pdbs.iter().enumerate() {
+            if pdb.covers(p) {
+                *cx.ledger.pdb_used.entry(k).or_insert(0) += 1;
+            }
+        }
     }
-    p.extend(extra);
-    cx.act(PlannedAction {
-        kind: ActionType::Drain,
-        target: Target::node(&name),
-        params: params(p),
-        policy: q.name.clone(),
-        reason: format!(
-            "evict {} pod(s) through the Eviction API; {reason}",
-            ev.evict.len()
-        ),
-        enforce: q.enforce,
+    cx.ledger.disrupted.insert(name, policy);
+}
+
+/// Checks a drain of node `n` for policy `a` and plans it; skips with the reason otherwise.
+fn try_drain(cx: &mut Cx<'_>, a: usize, n: usize, allow_empty_dir: bool, reason: &str) -> bool {
+    let node = cx.node(n);
+    let target = Target::node(&node.name);
+    let ev = match eviction(cx, n, allow_empty_dir) {
+        Ok(ev) => ev,
+        Err(b) => {
+            cx.skip_for(a, target, b.cause(), b.to_string());
+            return false;
+        }
+    };
+    if node.unschedulable && ev.evict.is_empty() {
+        return false; // already drained
+    }
+    let placements = match place(cx, n, &ev.evict) {
+        Ok(p) => p,
+        Err(r) => {
+            cx.skip_for(a, target, SkipCause::NoPlacement, r);
+            return false;
+        }
+    };
+    if let Err(r) = cx.budgets.admit(n, node.unschedulable, true) {
+        cx.skip_for(a, target, SkipCause::DisruptionBudget, r);
+        return false;
+    }
+    let reason = reason.to_string();
+    emit_drain(
+        cx,
+        a,
+        PlannedDrain {
+            n,
+            ev: &ev,
+            placements,
+            reason,
+        },
+    );
+    true
+}
+
+impl Method for Disrupt {
+    fn name(&self) -> &'static str {
+        "disrupt"
+    }
+
+    fn plan(&self, cx: &mut Cx<'_>) {
+        let kinds = [ActionKind::Consolidate, ActionKind::Cordon, ActionKind::Drain];
+        for a in cx.active_of(&kinds) {
+            match cx.active[a].kind {
+                ActionKind::Consolidate => consolidate(cx, a),
+                ActionKind::Cordon => cordon(cx, a),
+                _ => drain(cx, a),
+            }
+        }
+    }
+}
+
+fn consolidate(cx: &mut Cx<'_>, a: usize) {
+    let Some(c) = cx.active[a].policy.spec.action.consolidate.clone() else {
+        return;
+    };
+    let max = c.max_nodes_per_cycle.unwrap_or(1).max(0) as usize;
+    let mut candidates: Vec<usize> = cx
+        .nodes_for(a)
+        .into_iter()
+        .filter(|&n| {
+            let node = cx.node(n);
+            node.ready && !node.unschedulable && node.cpu_utilization < c.utilization_below
+        })
+        .collect();
+    candidates.sort_by(|&x, &y| {
+        cx.node(x)
+            .cpu_utilization
+            .total_cmp(&cx.node(y).cpu_utilization)
+            .then_with(|| cx.node(x).name.cmp(&cx.node(y).name))
     });
-    commit_pdbs(cx, &ev.evict);
-    cx.disrupted.insert(name, q.name.clone());
-}
-
-impl Method for Consolidate {
-    fn name(&self) -> &'static str {
-        "consolidate"
-    }
-
-    fn plan(&self, cx: &mut Cx<'_>) {
-        for a in cx.active_of(ActionKind::Consolidate) {
-            let q = ask(cx, a);
-            let c = q
-                .policy
-                .spec
-                .action
-                .consolidate
-                .clone()
-                .expect("consolidate policy");
-            let max = c.max_nodes_per_cycle.unwrap_or(1).max(0) as usize;
-            let mut candidates: Vec<usize> = cx
-                .nodes_for(a)
-                .into_iter()
-                .filter(|&n| {
-                    let node = cx.node(n);
-                    node.ready && !node.unschedulable && node.cpu_utilization < c.utilization_below
-                })
-                .collect();
-            candidates.sort_by(|&x, &y| {
-                cx.node(x)
-                    .cpu_utilization
-                    .total_cmp(&cx.node(y).cpu_utilization)
-                    .then_with(|| cx.node(x).name.cmp(&cx.node(y).name))
-            });
-            let mut done = 0;
-            for n in candidates {
-                let node = cx.node(n).name.clone();
-                if done >= max {
-                    cx.skip(
-                        q.kind,
-                        Target::node(&node),
-                        &q.name,
-                        format!("maxNodesPerCycle {max} reached this cycle"),
-                    );
-                    continue;
-                }
-                if cx.disrupted.contains_key(&node) || !gate(cx, &q, n) {
-                    continue;
-                }
-                let ev = match eviction(cx, n, c.allow_empty_dir.unwrap_or(false)) {
-                    Ok(ev) => ev,
-                    Err(r) => {
-                        cx.skip(
-                            q.kind,
-                            Target::node(&node),
-                            &q.name,
-                            format!("not a candidate: {r}"),
-                        );
-                        continue;
-                    }
-                };
-                let placements = match place(cx, n, &ev.evict) {
-                    Ok(p) => p,
-                    Err(r) => {
-                        cx.skip(
-                            q.kind,
-                            Target::node(&node),
-                            &q.name,
-                            format!("not a candidate: {r}"),
-                        );
-                        continue;
-                    }
-                };
-                if let Err(r) = admit(cx, n, false, true) {
-                    cx.skip(q.kind, Target::node(&node), &q.name, r);
-                    continue;
-                }
-                for &(i, j) in &placements {
-                    cx.placed_cpu[j] += cx.pod(i).cpu_request();
-                    cx.placed_memory[j] += cx.pod(i).memory_request();
-                }
-                let util = cx.node(n).cpu_utilization;
-                let reason = with_why(
-                    format!(
-                        "consolidation: CPU {:.0}% is under {:.0}% and its {} pod(s) fit on other nodes",
-                        util * 100.0,
-                        c.utilization_below * 100.0,
-                        ev.evict.len()
-                    ),
-                    &q.why,
-                );
-                let moves: Vec<String> = placements
-                    .iter()
-                    .map(|&(i, j)| format!("{} → {}", cx.pod(i).key(), cx.node(j).name))
-                    .collect();
-                emit_drain(cx, &q, n, &ev, &reason, vec![("placements", json!(moves))]);
-                done += 1;
-            }
+    let mut done = 0;
+    for n in candidates {
+        if done >= max {
+            let r = format!("maxNodesPerCycle {max} reached this cycle");
+            let target = Target::node(&cx.node(n).name);
+            cx.skip_for(a, target, SkipCause::PerCycleLimit, r);
+            continue;
+        }
+        if !gate(cx, a, n) {
+            continue;
+        }
+        let node = cx.node(n);
+        let reason = with_why(
+            format!(
+                "consolidation: CPU {:.0}% is under {:.0}% and its pods fit on other nodes",
+                node.cpu_utilization * 100.0,
+                c.utilization_below * 100.0,
+            ),
+            &cx.active[a].why,
+        );
+        if try_drain(cx, a, n, c.allow_empty_dir.unwrap_or(false), &reason) {
+            done += 1;
         }
     }
 }
 
-impl Method for Cordon {
-    fn name(&self) -> &'static str {
-        "cordon"
-    }
-
-    fn plan(&self, cx: &mut Cx<'_>) {
-        for a in cx.active_of(ActionKind::Cordon) {
-            let q = ask(cx, a);
-            for n in cx.nodes_for(a) {
-                let node = cx.node(n);
-                let name = node.name.clone();
-                if node.unschedulable || cx.disrupted.contains_key(&name) || !gate(cx, &q, n) {
-                    continue;
-                }
-                if let Err(r) = admit(cx, n, false, false) {
-                    cx.skip(ActionType::Cordon, Target::node(&name), &q.name, r);
-                    continue;
-                }
-                cx.act(PlannedAction {
-                    kind: ActionType::Cordon,
-                    target: Target::node(&name),
-                    params: params(vec![]),
-                    policy: q.name.clone(),
-                    reason: with_why("mark unschedulable".into(), &q.why),
-                    enforce: q.enforce,
-                });
-                cx.disrupted.insert(name, q.name.clone());
-            }
+fn cordon(cx: &mut Cx<'_>, a: usize) {
+    for n in cx.nodes_for(a) {
+        let node = cx.node(n);
+        if node.unschedulable || !gate(cx, a, n) {
+            continue;
         }
+        let name = node.name.clone();
+        if let Err(r) = cx.budgets.admit(n, false, false) {
+            cx.skip_for(a, Target::node(&name), SkipCause::DisruptionBudget, r);
+            continue;
+        }
+        let reason = with_why("mark unschedulable".into(), &cx.active[a].why);
+        let action = Action::Cordon {
+            node: name.clone(),
+            drain_step: false,
+        };
+        cx.act_for(a, action, reason);
+        let policy = cx.active[a].name.clone();
+        cx.ledger.disrupted.insert(name, policy);
     }
 }
 
-impl Method for Drain {
-    fn name(&self) -> &'static str {
-        "drain"
-    }
-
-    fn plan(&self, cx: &mut Cx<'_>) {
-        for a in cx.active_of(ActionKind::Drain) {
-            let q = ask(cx, a);
-            for n in cx.nodes_for(a) {
-                let node = cx.node(n);
-                let name = node.name.clone();
-                if cx.disrupted.contains_key(&name) || !gate(cx, &q, n) {
-                    continue;
-                }
-                let ev = match eviction(cx, n, false) {
-                    Ok(ev) => ev,
-                    Err(r) => {
-                        cx.skip(ActionType::Drain, Target::node(&name), &q.name, r);
-                        continue;
-                    }
-                };
-                if node.unschedulable && ev.evict.is_empty() {
-                    continue; // already drained
-                }
-                if let Err(r) = admit(cx, n, node.unschedulable, true) {
-                    cx.skip(ActionType::Drain, Target::node(&name), &q.name, r);
-                    continue;
-                }
-                let reason = with_why("drain requested".into(), &q.why);
-                emit_drain(cx, &q, n, &ev, &reason, vec![]);
-            }
+fn drain(cx: &mut Cx<'_>, a: usize) {
+    for n in cx.nodes_for(a) {
+        if !gate(cx, a, n) {
+            continue;
         }
+        let reason = with_why("drain requested".into(), &cx.active[a].why);
+        try_drain(cx, a, n, false, &reason);
     }
 }
 
@@ -444,8 +396,7 @@ impl Method for Uncordon {
 
     /// Undoes kilter's own cordons whose policy no longer applies to the node.
     fn plan(&self, cx: &mut Cx<'_>) {
-        let mut last: std::collections::BTreeMap<&str, &crate::state::RecentAction> =
-            Default::default();
+        let mut last: BTreeMap<&str, &crate::state::RecentAction> = BTreeMap::new();
         for r in &cx.state.recent_actions {
             if let (Some(node), "cordon" | "uncordon") = (r.node.as_deref(), r.kind.as_str()) {
                 match last.get(node) {
@@ -464,8 +415,8 @@ impl Method for Uncordon {
                 continue;
             };
             if !cx.node(n).unschedulable
-                || cx.disrupted.contains_key(node)
-                || cx.claims.contains_key(&(node.to_string(), KNOB))
+                || cx.ledger.disrupted.contains_key(node)
+                || cx.claims.holder(node, Knob::Schedulability).is_some()
             {
                 continue;
             }
@@ -497,9 +448,9 @@ impl Method for Uncordon {
                 ),
             };
             cx.act(PlannedAction {
-                kind: ActionType::Uncordon,
-                target: Target::node(node),
-                params: params(vec![]),
+                action: Action::Uncordon {
+                    node: node.to_string(),
+                },
                 policy: r.policy.clone(),
                 reason: format!("undo kilter's cordon of {}: {why}", r.time),
                 enforce,

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{Plan, PlannedAction};
+use super::{Action, Plan, PlannedAction};
+use crate::model::CpuQuantity;
 
 pub fn render_json(plan: &Plan) -> String {
     let mut s = serde_json::to_string_pretty(plan).expect("plans serialize");
@@ -11,43 +12,28 @@ pub fn render_json(plan: &Plan) -> String {
     s
 }
 
+fn cpu(v: Option<i64>) -> String {
+    v.map_or_else(|| "unset".into(), |m| CpuQuantity(m).to_string())
+}
+
 fn describe(a: &PlannedAction) -> String {
-    let p = &a.params;
-    match a.kind {
-        super::ActionType::SetGovernor => format!(
+    match &a.action {
+        Action::SetGovernor(g) => format!(
             "set governor {} → {}",
-            p.get("from")
-                .and_then(|v| v.as_str())
-                .filter(|s| !s.is_empty())
-                .unwrap_or("?"),
-            p.get("governor").and_then(|v| v.as_str()).unwrap_or("?")
+            g.from.as_deref().unwrap_or("?"),
+            g.to
         ),
-        super::ActionType::Cordon => "cordon".into(),
-        super::ActionType::Uncordon => "uncordon".into(),
-        super::ActionType::Drain => {
-            let n = p
-                .get("evict")
-                .and_then(|v| v.as_array())
-                .map_or(0, Vec::len);
-            format!("drain ({n} pod(s) evicted)")
-        }
-        super::ActionType::Resize => {
-            let show = |k: &str| {
-                let from = p
-                    .get("from")
-                    .and_then(|f| f.get(k))
-                    .and_then(|v| v.as_str());
-                let to = p.get("cpu").and_then(|f| f.get(k)).and_then(|v| v.as_str());
-                match (from, to) {
-                    (Some(f), Some(t)) if f != t => Some(format!("{k} {f} → {t}")),
-                    _ => None,
+        Action::Cordon { .. } => "cordon".into(),
+        Action::Uncordon { .. } => "uncordon".into(),
+        Action::Drain(d) => format!("drain ({} pod(s) evicted)", d.evict.len()),
+        Action::Resize(r) => {
+            let mut parts = Vec::new();
+            for (k, ch) in [("request", r.request), ("limit", r.limit)] {
+                if ch.from != ch.to {
+                    parts.push(format!("{k} {} → {}", cpu(ch.from), cpu(ch.to)));
                 }
-            };
-            let parts: Vec<String> = ["request", "limit"]
-                .iter()
-                .filter_map(|k| show(k))
-                .collect();
-            format!("resize {} cpu {}", a.target, parts.join(", "))
+            }
+            format!("resize {} cpu {}", a.target(), parts.join(", "))
         }
     }
 }
@@ -63,20 +49,15 @@ pub fn render_human(plan: &Plan, at: &str) -> String {
         plan.actions.len() - enforced,
         plan.skipped.len()
     );
+    if enforced > 0 && enforced < plan.actions.len() {
+        let _ = writeln!(
+            out,
+            "Enforce actions were planned first; dry-run actions show what they would do with what is left.\n"
+        );
+    }
     let mut by_node: BTreeMap<String, Vec<&PlannedAction>> = BTreeMap::new();
     for a in &plan.actions {
-        let node = a
-            .target
-            .node
-            .clone()
-            .or_else(|| {
-                a.params
-                    .get("node")
-                    .and_then(|v| v.as_str())
-                    .map(String::from)
-            })
-            .unwrap_or_else(|| "cluster".into());
-        by_node.entry(node).or_default().push(a);
+        by_node.entry(a.action.node().to_string()).or_default().push(a);
     }
     for (node, actions) in &by_node {
         let _ = writeln!(out, "node {node}");
@@ -90,7 +71,14 @@ pub fn render_human(plan: &Plan, at: &str) -> String {
     if !plan.skipped.is_empty() {
         let _ = writeln!(out, "Skipped");
         for s in &plan.skipped {
-            let _ = writeln!(out, "  {} {}   [{}]", s.kind.as_str(), s.target, s.policy);
+            let mode = if s.enforce { "" } else { ", dry-run" };
+            let _ = writeln!(
+                out,
+                "  {} {}   [{}{mode}]",
+                s.kind.as_str(),
+                s.target,
+                s.policy
+            );
             let _ = writeln!(out, "      {}", s.reason);
         }
         out.push('\n');
@@ -124,7 +112,12 @@ pub fn render_human(plan: &Plan, at: &str) -> String {
                 }
                 parts.push(s);
             }
-            let _ = writeln!(out, "  {}: {}", b.name, parts.join("; "));
+            let name = if b.default {
+                format!("{} (nodes no Budget covers)", b.name)
+            } else {
+                b.name.clone()
+            };
+            let _ = writeln!(out, "  {name}: {}", parts.join("; "));
         }
         out.push('\n');
     }

@@ -8,11 +8,13 @@
 //! `maxStep` (with `Both`, the limit moves with the request), keeping its QoS class, never removing a request or limit, and never letting the
 //! node's requests pass what the market may hand out.
 
-use serde_json::json;
-
-use super::context::{Cx, now_value, pod_value};
+use super::action::{Action, Change as Moved, ResizeContainer, SkipCause, Target};
+use super::context::Cx;
+use super::cooldown::Object;
 use super::market::{Bidder, water_fill};
-use super::{ActionType, Method, PlannedAction, Target, params};
+use super::schedule::now_value;
+use super::values::pod_value;
+use super::Method;
 use crate::model::{ActionKind, CpuQuantity, CpuRange, ResizePolicy, ScalingTarget};
 use crate::state::{Pod, QosClass};
 
@@ -37,7 +39,7 @@ impl Method for Resize {
     }
 
     fn plan(&self, cx: &mut Cx<'_>) {
-        let policies = cx.active_of(ActionKind::Resize);
+        let policies = cx.active_of(&[ActionKind::Resize]);
         if policies.is_empty() {
             return;
         }
@@ -94,6 +96,7 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs)
     let allocatable = node.allocatable.cpu.map_or(0, |q| q.0);
     let budget = cx
         .budgets
+        .all
         .iter()
         .find(|b| b.covers(n) && b.budget.spec.cpu.is_some())
         .map(|b| b.budget);
@@ -103,7 +106,8 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs)
     let node_value = cx.node_value(n);
     let cluster = cx.cluster.clone();
     let mut parts: Vec<Participant<'_>> = Vec::new();
-    let mut others = 0i64;
+    // Pods this plan moves onto the node take their share before the market.
+    let mut others = cx.ledger.placed_cpu[n];
     let pods = cx.pods_by_node[n].clone();
     let mut roots: std::collections::BTreeMap<usize, cel::Context<'static, 'static>> =
         Default::default();
@@ -126,29 +130,28 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs)
             .copied()
             .filter(|&b| b != a && selects(cx, b, t))
             .collect();
+        let pod_target = Target::pod(&pod.namespace, &pod.name);
         for b in losers {
-            let (holder, hp, mine, pb) = (
-                cx.active[a].name.clone(),
-                cx.active[a].priority,
+            let holder = super::claims::Holder {
+                policy: cx.active[a].name.clone(),
+                priority: cx.active[a].priority,
+            };
+            let r = super::claims::conflict_reason(
+                super::claims::Knob::PodCpu,
+                &holder,
                 cx.active[b].priority,
-                cx.active[b].name.clone(),
             );
-            let r = cx.conflict_reason("pod CPU", &holder, hp, mine);
-            cx.skip(
-                ActionType::Resize,
-                Target::pod(&pod.namespace, &pod.name),
-                &pb,
-                r,
-            );
+            cx.skip_for(b, pod_target.clone(), SkipCause::Conflict, r);
         }
-        let policy_name = cx.active[a].name.clone();
+        if cx.ledger.evicted.contains(&i) {
+            let r = "the pod is evicted in this plan; it keeps its CPU".to_string();
+            cx.skip_for(a, pod_target, SkipCause::PodEvicted, r);
+            others += pod.cpu_request();
+            continue;
+        }
         if pod.qos() == QosClass::BestEffort {
-            cx.skip(
-                ActionType::Resize,
-                Target::pod(&pod.namespace, &pod.name),
-                &policy_name,
-                "BestEffort pod: setting CPU would change its QoS class".into(),
-            );
+            let r = "BestEffort pod: setting CPU would change its QoS class".to_string();
+            cx.skip_for(a, pod_target, SkipCause::QosClass, r);
             continue;
         }
         // Demand, smoothed.
@@ -181,12 +184,8 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs)
                 DEMAND_ALPHA * d + (1.0 - DEMAND_ALPHA) * prev.clamp(0.0, 1.0)
             }),
             Err(e) => {
-                cx.skip(
-                    ActionType::Resize,
-                    Target::pod(&pod.namespace, &pod.name),
-                    &policy_name,
-                    format!("demand failed: {e}; the pod keeps its CPU"),
-                );
+                let r = format!("demand failed: {e}; the pod keeps its CPU");
+                cx.skip_for(a, pod_target, SkipCause::Expression, r);
                 others += pod.cpu_request();
                 continue;
             }
@@ -241,11 +240,11 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs)
         for p in &parts {
             let pod = cx.pod(p.pod);
             let c = &pod.containers[p.container];
-            let policy = cx.active[p.policy].name.clone();
-            cx.skip(
-                ActionType::Resize,
-                Target::container(&pod.namespace, &pod.name, &c.name),
-                &policy,
+            let t = Target::container(&pod.namespace, &pod.name, &c.name);
+            cx.skip_for(
+                p.policy,
+                t,
+                SkipCause::MarketCapacity,
                 format!(
                     "the market cannot meet its floors: {} containers need {} in all, node {} has {} to hand out",
                     parts.len(),
@@ -268,6 +267,7 @@ enum Field {
     Both,
 }
 
+/// A container's move toward its allocation: request and limit before and after.
 struct Change {
     part: usize,
     request: Option<i64>,
@@ -275,20 +275,24 @@ struct Change {
     from: (Option<i64>, Option<i64>),
 }
 
-fn apply(
-    cx: &mut Cx<'_>,
-    n: usize,
-    capacity: i64,
-    allocatable: i64,
-    parts: &[Participant<'_>],
-    alloc: &[i64],
-) {
+impl Change {
+    /// What the scheduler counts for the container before and after (request, else limit).
+    fn counted(&self) -> (i64, i64) {
+        (
+            self.from.0.or(self.from.1).unwrap_or(0),
+            self.request.or(self.limit).unwrap_or(0),
+        )
+    }
+}
+
+/// Each participant's move toward its allocation, by at most `maxStep`, keeping what the
+/// resize policy and QoS class allow; skips (with the reason) what cannot move.
+fn moves(cx: &mut Cx<'_>, allocatable: i64, parts: &[Participant<'_>], alloc: &[i64]) -> Vec<Change> {
     let mut changes = Vec::new();
     for (k, p) in parts.iter().enumerate() {
         let pod = cx.pod(p.pod);
         let c = &pod.containers[p.container];
         let target = Target::container(&pod.namespace, &pod.name, &c.name);
-        let policy = cx.active[p.policy].name.clone();
         let (req, lim) = (c.requests.cpu.map(|q| q.0), c.limits.cpu.map(|q| q.0));
         let field = if pod.qos() == QosClass::Guaranteed {
             Field::Both
@@ -309,48 +313,33 @@ fn apply(
             } else {
                 "request"
             };
-            cx.skip(
-                ActionType::Resize,
-                target,
-                &policy,
-                format!("the container has no CPU {what} to resize; kilter never adds one"),
-            );
+            let r = format!("the container has no CPU {what} to resize; kilter never adds one");
+            cx.skip_for(p.policy, target, SkipCause::NothingToResize, r);
             continue;
         };
         if field == Field::Both
             && (req.is_none() || lim.is_none())
             && pod.qos() != QosClass::Guaranteed
         {
-            cx.skip(
-                ActionType::Resize,
-                target,
-                &policy,
-                "resizePolicy Both needs a CPU request and limit; kilter never adds one".into(),
-            );
+            let r = "resizePolicy Both needs a CPU request and limit; kilter never adds one";
+            cx.skip_for(p.policy, target, SkipCause::NothingToResize, r.into());
             continue;
         }
         let step = p.range.max_step.map(|q| q.0.max(0));
-        let delta = alloc[k] - current;
+        let delta = alloc[k].saturating_sub(current);
         let delta = step.map_or(delta, |s| delta.clamp(-s, s));
         if delta == 0 {
             continue;
         }
-        let cooldown = [
-            p.target.spec.cooldown,
-            cx.active[p.policy].policy.spec.cooldown,
-        ]
-        .into_iter()
-        .flatten()
-        .max();
-        if let Some(r) = cx.cooling(
-            &policy,
-            cooldown,
-            cx.last_action(&policy, None, Some((&pod.namespace, &pod.name))),
-        ) {
-            cx.skip(ActionType::Resize, target, &policy, r);
+        let object = Object::Pod {
+            namespace: pod.namespace.clone(),
+            name: pod.name.clone(),
+        };
+        if let Some(r) = cx.cooling(p.policy, &object, p.target.spec.cooldown) {
+            cx.skip_for(p.policy, target, SkipCause::Cooldown, r);
             continue;
         }
-        let new = (current + delta).max(1);
+        let new = current.saturating_add(delta).max(1);
         let (request, limit) = match field {
             // A limit is never raised past the node's allocatable CPU.
             Field::Limit => (
@@ -367,7 +356,10 @@ fn apply(
             Field::Request => (Some(lim.map_or(new, |l| new.min(l))), lim),
             Field::Both if pod.qos() == QosClass::Guaranteed => (req.map(|_| new), Some(new)),
             // The limit moves with the request, keeping the container's burst headroom.
-            Field::Both => (Some(new), lim.map(|l| (l + new - current).max(new))),
+            Field::Both => (
+                Some(new),
+                lim.map(|l| l.saturating_add(new - current).max(new)),
+            ),
         };
         changes.push(Change {
             part: k,
@@ -376,96 +368,100 @@ fn apply(
             from: (req, lim),
         });
     }
+    changes
+}
+
+/// What a market's moves need from the node it runs on.
+struct Market {
+    n: usize,
+    capacity: i64,
+}
+
+fn apply(
+    cx: &mut Cx<'_>,
+    n: usize,
+    capacity: i64,
+    allocatable: i64,
+    parts: &[Participant<'_>],
+    alloc: &[i64],
+) {
+    let mut changes = moves(cx, allocatable, parts, alloc);
     // Requests may not exceed what the market hands out: decreases first, then increases
     // while there is headroom.
     let mut total: i64 = parts
         .iter()
         .map(|p| {
-            cx.pod(p.pod).containers[p.container]
-                .requests
-                .cpu
-                .or(cx.pod(p.pod).containers[p.container].limits.cpu)
-                .map_or(0, |q| q.0)
+            let c = &cx.pod(p.pod).containers[p.container];
+            c.requests.cpu.or(c.limits.cpu).map_or(0, |q| q.0)
         })
         .sum();
-    changes.sort_by_key(|c| (c.request.unwrap_or(0) - c.from.0.unwrap_or(0), c.part));
+    changes.sort_by_key(|c| (c.counted().1 - c.counted().0, c.part));
+    // Each pod as the changes admitted so far leave it: the QoS class is a property of the
+    // whole pod, so a change is checked against its sibling containers' changes too.
+    let mut after: std::collections::BTreeMap<usize, Pod> = Default::default();
+    let market = Market { n, capacity };
     for ch in changes {
         let p = &parts[ch.part];
         let pod = cx.pod(p.pod);
         let c = &pod.containers[p.container];
         let target = Target::container(&pod.namespace, &pod.name, &c.name);
-        let policy = cx.active[p.policy].name.clone();
-        let old_req = ch.from.0.or(ch.from.1).unwrap_or(0);
-        let new_req = ch.request.or(ch.limit).unwrap_or(0);
+        let (old_req, new_req) = ch.counted();
         if new_req > old_req && total - old_req + new_req > capacity {
-            cx.skip(
-                ActionType::Resize,
-                target,
-                &policy,
-                format!("would raise the node's market requests past {} (allocatable minus reserve and other pods)", CpuQuantity(capacity)),
+            let r = format!(
+                "would raise the node's market requests past {} (allocatable minus reserve and other pods)",
+                CpuQuantity(capacity)
             );
+            cx.skip_for(p.policy, target, SkipCause::MarketCapacity, r);
             continue;
         }
-        // QoS must not change.
-        let mut after = pod.clone();
-        after.containers[p.container].requests.cpu = ch.request.map(CpuQuantity);
-        after.containers[p.container].limits.cpu = ch.limit.map(CpuQuantity);
-        if after.qos() != pod.qos() {
-            cx.skip(
-                ActionType::Resize,
-                target,
-                &policy,
-                format!(
-                    "would change the pod's QoS class from {:?} to {:?}",
-                    pod.qos(),
-                    after.qos()
-                ),
+        let mut next = after.get(&p.pod).unwrap_or(pod).clone();
+        next.containers[p.container].requests.cpu = ch.request.map(CpuQuantity);
+        next.containers[p.container].limits.cpu = ch.limit.map(CpuQuantity);
+        if next.qos() != pod.qos() {
+            let r = format!(
+                "would change the pod's QoS class from {:?} to {:?}",
+                pod.qos(),
+                next.qos()
             );
+            cx.skip_for(p.policy, target, SkipCause::QosClass, r);
             continue;
         }
+        after.insert(p.pod, next);
         total += new_req - old_req;
-        let q = |v: Option<i64>| v.map(|x| json!(CpuQuantity(x).to_string()));
-        let mut cpu = serde_json::Map::new();
-        let mut from = serde_json::Map::new();
-        if let Some(v) = q(ch.request) {
-            cpu.insert("request".into(), v);
-        }
-        if let Some(v) = q(ch.limit) {
-            cpu.insert("limit".into(), v);
-        }
-        if let Some(v) = q(ch.from.0) {
-            from.insert("request".into(), v);
-        }
-        if let Some(v) = q(ch.from.1) {
-            from.insert("limit".into(), v);
-        }
-        let act = &cx.active[p.policy];
-        let reason = format!(
-            "market on {}: allocation {}m of {}m (bid {:.2} = weight × namespace weight × demand {:.2}){}",
-            cx.node(n).name,
-            alloc[ch.part],
-            capacity,
-            p.bid,
-            p.demand,
-            p.range
-                .max_step
-                .map(|s| format!(", at most {s} per cycle"))
-                .unwrap_or_default()
-        );
-        cx.act(PlannedAction {
-            kind: ActionType::Resize,
-            target,
-            params: params(vec![
-                ("cpu", serde_json::Value::Object(cpu)),
-                ("from", serde_json::Value::Object(from)),
-                ("allocation", json!(CpuQuantity(alloc[ch.part]).to_string())),
-                ("marketCapacity", json!(CpuQuantity(capacity).to_string())),
-                ("demand", json!((p.demand * 1000.0).round() / 1000.0)),
-                ("node", json!(cx.node(n).name)),
-            ]),
-            policy,
-            reason,
-            enforce: act.enforce,
-        });
+        emit(cx, &market, p, &ch, alloc[ch.part]);
     }
+}
+
+fn emit(cx: &mut Cx<'_>, m: &Market, p: &Participant<'_>, ch: &Change, allocation: i64) {
+    let pod = cx.pod(p.pod);
+    let c = &pod.containers[p.container];
+    let node = cx.node(m.n).name.clone();
+    let reason = format!(
+        "market on {node}: allocation {allocation}m of {}m (bid {:.2} = weight × namespace weight × demand {:.2}){}",
+        m.capacity,
+        p.bid,
+        p.demand,
+        p.range
+            .max_step
+            .map(|s| format!(", at most {s} per cycle"))
+            .unwrap_or_default()
+    );
+    let action = Action::Resize(ResizeContainer {
+        node,
+        namespace: pod.namespace.clone(),
+        pod: pod.name.clone(),
+        container: c.name.clone(),
+        request: Moved {
+            from: ch.from.0,
+            to: ch.request,
+        },
+        limit: Moved {
+            from: ch.from.1,
+            to: ch.limit,
+        },
+        allocation,
+        market_capacity: m.capacity,
+        demand: p.demand,
+    });
+    cx.act_for(p.policy, action, reason);
 }

@@ -366,7 +366,7 @@ async fn the_snapshot_read_from_the_cluster_matches_what_was_created() {
     );
     let plan = kilter::plan::plan(&bundle, &state, chrono::Utc::now());
     assert_eq!(plan.actions.len(), 1);
-    assert_eq!(plan.actions[0].target.node.as_deref(), Some("obs-1"));
+    assert_eq!(plan.actions[0].target().node.as_deref(), Some("obs-1"));
 }
 
 #[tokio::test]

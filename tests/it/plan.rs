@@ -32,8 +32,8 @@ fn run(dsl: &str, yaml: &str, t: &str) -> Plan {
 fn kinds(p: &Plan, node: &str) -> Vec<ActionType> {
     p.actions
         .iter()
-        .filter(|a| a.target.node.as_deref() == Some(node))
-        .map(|a| a.kind)
+        .filter(|a| a.target().node.as_deref() == Some(node))
+        .map(|a| a.kind())
         .collect()
 }
 
@@ -58,7 +58,7 @@ fn governor_falls_back_to_what_the_node_offers() {
         NOON,
     );
     assert_eq!(p.actions.len(), 1);
-    assert_eq!(p.actions[0].params["governor"], "powersave");
+    assert_eq!(p.actions[0].action.params()["governor"], "powersave");
     assert!(p.actions[0].reason.contains("fallback"));
     assert!(p.actions[0].enforce);
 }
@@ -89,7 +89,7 @@ fn higher_priority_wins_and_ties_are_reported() {
     assert!(
         reasons.iter().any(|(pol, r)| *pol == "c"
             && r.contains("same priority 9")
-            && r.contains("`b` wins by name order")),
+            && r.contains("`b` wins by order")),
         "{reasons:?}"
     );
     assert!(
@@ -162,7 +162,8 @@ fn schedules_follow_the_time_zone_and_run_past_midnight() {
 #[test]
 fn a_failing_expression_skips_only_its_policy() {
     let dsl = "policy broken { when: `cluster.cpu.utilization < \"x\"`\n action { governor { name: powersave } } }\n\
-               policy fine { nodeSelector { matchLabels { pool: w } }\n action { cordon {} } }";
+               policy fine { nodeSelector { matchLabels { pool: w } }\n action { cordon {} } }\n\
+               budget open { disruption { maxUnavailable: 100% } }";
     let p = run(dsl, &workers(2, ""), NOON);
     assert!(
         p.skipped
@@ -181,7 +182,7 @@ fn drain_stops_at_min_nodes() {
     let drained: Vec<_> = p
         .actions
         .iter()
-        .filter(|a| a.kind == ActionType::Drain)
+        .filter(|a| a.kind() == ActionType::Drain)
         .collect();
     assert_eq!(drained.len(), 2);
     assert_eq!(
@@ -215,7 +216,7 @@ fn drains_per_hour_count_recent_drains() {
     assert_eq!(
         p.actions
             .iter()
-            .filter(|a| a.kind == ActionType::Drain)
+            .filter(|a| a.kind() == ActionType::Drain)
             .count(),
         1,
         "{:#?}",
@@ -322,21 +323,26 @@ fn drain_leaves_daemonset_and_mirror_pods() {
         .to_string()
         + &pod("a", "x", "w1", "");
     let p = run(
-        "policy d { nodeSelector { matchLabels { pool: w } }\n action { drain { gracePeriod: 30s } } }",
-        &workers(1, &pods),
+        "policy d { nodeFilter: `node.name == 'w1'`\n action { drain { gracePeriod: 30s } } }",
+        &workers(2, &pods),
         NOON,
     );
     let d = p
         .actions
         .iter()
-        .find(|a| a.kind == ActionType::Drain)
+        .find(|a| a.kind() == ActionType::Drain)
         .unwrap();
-    assert_eq!(d.params["evict"], serde_json::json!(["a/x"]));
+    assert_eq!(d.action.params()["evict"], serde_json::json!(["a/x"]));
     assert_eq!(
-        d.params["skip"],
+        d.action.params()["skip"],
         serde_json::json!(["k/ds (DaemonSet)", "k/static (mirror pod)"])
     );
-    assert_eq!(d.params["gracePeriod"], "30s");
+    assert_eq!(d.action.params()["gracePeriod"], "30s");
+    let kilter::plan::Action::Drain(drain) = &d.action else {
+        unreachable!()
+    };
+    assert_eq!(drain.placements.len(), 1);
+    assert_eq!(drain.placements[0].node, "w2", "the evicted pod has a home");
     assert!(!d.enforce, "DryRun by default");
 }
 
@@ -346,7 +352,7 @@ fn cooldown_holds_back_a_repeat() {
     let recent = "recentActions:\n  - { kind: set_governor, policy: g, node: w1, time: \"2026-11-23T11:55:00Z\" }\n";
     let p = run(dsl, &workers(2, recent), NOON);
     assert_eq!(p.actions.len(), 1);
-    assert_eq!(p.actions[0].target.node.as_deref(), Some("w2"));
+    assert_eq!(p.actions[0].target().node.as_deref(), Some("w2"));
     assert!(p.skipped[0].reason.starts_with("cooldown"));
 }
 
@@ -389,21 +395,21 @@ fn market_shares_capacity_by_weight_within_steps() {
     let web = p
         .actions
         .iter()
-        .find(|a| a.target.pod.as_deref() == Some("web-1"))
+        .find(|a| a.target().pod.as_deref() == Some("web-1"))
         .unwrap();
-    assert_eq!(web.params["allocation"], "4550m");
+    assert_eq!(web.action.params()["allocation"], "4550m");
     // maxStep 1: request 1 → 2, and the limit moves with it (2 → 3); QoS stays Burstable.
     assert_eq!(
-        web.params["cpu"],
+        web.action.params()["cpu"],
         serde_json::json!({ "request": "2", "limit": "3" })
     );
     let batch = p
         .actions
         .iter()
-        .find(|a| a.target.pod.as_deref() == Some("batch-1"))
+        .find(|a| a.target().pod.as_deref() == Some("batch-1"))
         .unwrap();
     assert_eq!(
-        batch.params["cpu"],
+        batch.action.params()["cpu"],
         serde_json::json!({ "request": "1450m", "limit": "4" })
     );
 }
@@ -418,9 +424,9 @@ fn guaranteed_pods_keep_requests_equal_to_limits() {
     let web = p
         .actions
         .iter()
-        .find(|a| a.target.pod.as_deref() == Some("web-1"))
+        .find(|a| a.target().pod.as_deref() == Some("web-1"))
         .unwrap();
-    assert_eq!(web.params["cpu"]["request"], web.params["cpu"]["limit"]);
+    assert_eq!(web.action.params()["cpu"]["request"], web.action.params()["cpu"]["limit"]);
 }
 
 #[test]
@@ -452,7 +458,7 @@ fn best_effort_pods_are_never_resized() {
     assert!(
         p.actions
             .iter()
-            .all(|a| a.target.pod.as_deref() != Some("web-1"))
+            .all(|a| a.target().pod.as_deref() != Some("web-1"))
     );
     assert!(p.skipped.iter().any(|s| s.reason.contains("BestEffort")));
 }
@@ -474,8 +480,8 @@ fn the_bundled_example_plans_and_is_byte_identical_twice() {
     let two = kilter::plan::render_json(&plan(&b, &s, t));
     assert_eq!(one, two);
     let p = plan(&b, &s, t);
-    assert!(p.actions.iter().any(|a| a.kind == ActionType::SetGovernor));
-    assert!(p.actions.iter().any(|a| a.kind == ActionType::Resize));
+    assert!(p.actions.iter().any(|a| a.kind() == ActionType::SetGovernor));
+    assert!(p.actions.iter().any(|a| a.kind() == ActionType::Resize));
     assert!(
         p.actions
             .iter()

@@ -1,15 +1,22 @@
-//! The planner's safety invariants, each checked on 10,000 generated clusters:
-//! budgets (maxUnavailable, minNodes, maxDrainsPerHour), PDBs and protected pods on drains,
-//! the CPU market (allocations within capacity, floors and caps, maxStep, QoS, no removed
-//! requests or limits, no memory change), and byte-identical plans for identical inputs.
+//! The planner's safety on generated clusters that combine every method: governors, cordons,
+//! drains, consolidation, the CPU market, budgets (disruption and power), PDBs (some with
+//! selectors kilter cannot read), DryRun and Enforce policies of random priorities, recent
+//! actions and cooldowns, taints, tolerations and nodeSelectors.
+//!
+//! Every plan the methods make is checked by the independent verifier (before its gate, so a
+//! method's mistake shows here rather than being hidden by the gate), and by the checks below,
+//! written against the typed actions. The test prints how many cases had drains, placements,
+//! resizes and budget-skipped actions and fails if any of them is not a real share.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use kilter::model::*;
-use kilter::plan::{ActionType, Bundle, Plan, plan};
+use kilter::plan::{self as planner, Bundle, Plan, SkipCause, plan, plan_unverified};
 use kilter::state::*;
 use proptest::prelude::*;
+use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 
 const CASES: u32 = 10_000;
 
@@ -27,40 +34,69 @@ fn sel(pairs: &[(&str, &str)]) -> LabelSelector {
     }
 }
 
+fn now() -> chrono::DateTime<chrono::Utc> {
+    kilter::state::parse_time("2026-11-23T12:00:00Z").unwrap()
+}
+
+fn config() -> Config {
+    Config {
+        cases: CASES,
+        source_file: Some(file!()),
+        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel(
+            "proptest-regressions",
+        ))),
+        ..Config::default()
+    }
+}
+
+const GOVERNORS: [&str; 4] = ["powersave", "schedutil", "performance", "conservative"];
+
 fn node() -> impl Strategy<Value = kilter::state::Node> {
     (
-        any::<bool>(),
-        1000i64..16_000,
-        0.0f64..1.0,
-        prop::bool::weighted(0.1),
-        prop::bool::weighted(0.9),
-        50.0f64..400.0,
+        (any::<bool>(), 2000i64..16_000, 0.0f64..1.0),
+        (
+            prop::bool::weighted(0.1),
+            prop::bool::weighted(0.93),
+            prop::bool::weighted(0.15),
+        ),
+        (0usize..4, 50.0f64..400.0, prop::bool::weighted(0.5)),
     )
         .prop_map(
-            |(a, cpu, util, unsched, ready, watts)| kilter::state::Node {
-                name: String::new(),
-                labels: labels(&[("pool", if a { "a" } else { "b" })]),
-                allocatable: Resources {
-                    cpu: Some(CpuQuantity(cpu)),
-                    memory: Some(MemoryQuantity(64 << 30)),
-                },
-                unschedulable: unsched,
-                ready,
-                governor: Some("schedutil".into()),
-                available_governors: vec![
-                    "performance".into(),
-                    "powersave".into(),
-                    "schedutil".into(),
-                ],
-                cpu_utilization: util,
-                power_watts: watts,
-                ..Default::default()
+            |((a, cpu, util), (unsched, ready, tainted), (gov, watts, all_govs))| {
+                kilter::state::Node {
+                    name: String::new(),
+                    labels: labels(&[("pool", if a { "a" } else { "b" })]),
+                    taints: if tainted {
+                        vec![Taint {
+                            key: "dedicated".into(),
+                            value: Some("batch".into()),
+                            effect: "NoSchedule".into(),
+                        }]
+                    } else {
+                        Vec::new()
+                    },
+                    allocatable: Resources {
+                        cpu: Some(CpuQuantity(cpu)),
+                        memory: Some(MemoryQuantity(16 << 30)),
+                    },
+                    unschedulable: unsched,
+                    ready,
+                    governor: Some(GOVERNORS[gov].into()),
+                    available_governors: if all_govs {
+                        GOVERNORS.iter().map(|g| g.to_string()).collect()
+                    } else {
+                        vec!["powersave".into(), "performance".into()]
+                    },
+                    cpu_utilization: util,
+                    power_watts: watts,
+                    ..Default::default()
+                }
             },
         )
 }
 
 fn container(i: usize) -> impl Strategy<Value = Container> {
-    (0u8..3, 50i64..3000, 0i64..3000, 0i64..2000).prop_map(move |(qos, req, extra, usage)| {
+    (0u8..3, 50i64..2500, 0i64..2000, 0i64..2000).prop_map(move |(qos, req, extra, usage)| {
         let (requests, limits) = match qos {
             0 => (Resources::default(), Resources::default()),
             1 => (
@@ -95,63 +131,123 @@ fn container(i: usize) -> impl Strategy<Value = Container> {
 
 fn pod() -> impl Strategy<Value = Pod> {
     (
-        0usize..8,
-        0u8..10,
-        0usize..3,
+        (0usize..8, 0u8..12, 0usize..3),
         prop::collection::vec(prop::bool::ANY, 1..3),
-        prop::bool::weighted(0.1),
-        prop::bool::weighted(0.05),
-        prop::option::of(0.0f64..1.0),
+        (
+            prop::bool::weighted(0.07),
+            prop::bool::weighted(0.03),
+            prop::option::of(0.0f64..1.0),
+        ),
+        (prop::bool::weighted(0.15), prop::bool::weighted(0.2)),
     )
-        .prop_flat_map(|(node, owner, app, cs, empty_dir, dnd, demand)| {
+        .prop_flat_map(|(where_, cs, flags, placement)| {
             let containers: Vec<_> = (0..cs.len()).map(container).collect();
-            (Just((node, owner, app, empty_dir, dnd, demand)), containers)
+            (Just((where_, flags, placement)), containers)
         })
-        .prop_map(|((node, owner, app, empty_dir, dnd, demand), containers)| {
-            let owner = match owner {
-                0 => None,
-                1 => Some(Owner {
-                    kind: "DaemonSet".into(),
-                    name: "ds".into(),
-                }),
-                2 => Some(Owner {
-                    kind: "StatefulSet".into(),
-                    name: format!("s{app}"),
-                }),
-                _ => Some(Owner {
-                    kind: "Deployment".into(),
-                    name: format!("d{app}"),
-                }),
-            };
-            Pod {
-                namespace: "ns".into(),
-                name: String::new(),
-                node: format!("n{node}"),
-                labels: labels(&[("app", &format!("d{app}"))]),
-                annotations: if dnd {
-                    labels(&[(DO_NOT_DISRUPT, "true")])
-                } else {
-                    Default::default()
-                },
-                owner,
-                phase: "Running".into(),
-                empty_dir,
-                mirror: false,
-                containers,
-                demand,
+        .prop_map(
+            |(((node, owner, app), (empty_dir, dnd, demand), (pinned, tolerant)), containers)| {
+                let owner = match owner {
+                    0 => None,
+                    1 => Some(Owner {
+                        kind: "DaemonSet".into(),
+                        name: "ds".into(),
+                    }),
+                    2 => Some(Owner {
+                        kind: "StatefulSet".into(),
+                        name: format!("s{app}"),
+                    }),
+                    _ => Some(Owner {
+                        kind: "Deployment".into(),
+                        name: format!("d{app}"),
+                    }),
+                };
+                Pod {
+                    namespace: "ns".into(),
+                    name: String::new(),
+                    node: format!("n{node}"),
+                    labels: labels(&[("app", &format!("d{app}"))]),
+                    annotations: if dnd {
+                        labels(&[(DO_NOT_DISRUPT, "true")])
+                    } else {
+                        Default::default()
+                    },
+                    owner,
+                    phase: "Running".into(),
+                    node_selector: if pinned {
+                        labels(&[("pool", "a")])
+                    } else {
+                        Default::default()
+                    },
+                    tolerations: if tolerant {
+                        vec![Toleration {
+                            key: Some("dedicated".into()),
+                            operator: Some("Equal".into()),
+                            value: Some("batch".into()),
+                            effect: None,
+                        }]
+                    } else {
+                        Vec::new()
+                    },
+                    empty_dir,
+                    containers,
+                    demand,
+                    ..Default::default()
+                }
+            },
+        )
+}
+
+/// (kind, policy, node, minutes ago) of a recent action.
+type Recent = (u8, usize, i64);
+
+fn recent(r: Recent, nodes: usize, pods: &[Pod]) -> RecentAction {
+    let (kind, target, mins) = r;
+    let time = (now() - chrono::Duration::minutes(mins)).to_rfc3339();
+    let node = Some(format!("n{}", target % nodes));
+    match kind {
+        0 => RecentAction {
+            kind: "drain".into(),
+            policy: "old".into(),
+            node,
+            time,
+            ..Default::default()
+        },
+        1 => RecentAction {
+            kind: "cordon".into(),
+            policy: "cordon-a".into(),
+            node,
+            time,
+            ..Default::default()
+        },
+        2 => RecentAction {
+            kind: "set_governor".into(),
+            policy: "governor".into(),
+            node,
+            time,
+            ..Default::default()
+        },
+        _ => {
+            let p = pods.get(target % pods.len().max(1));
+            RecentAction {
+                kind: "resize".into(),
+                policy: "market".into(),
+                namespace: p.map(|p| p.namespace.clone()),
+                pod: p.map(|p| p.name.clone()),
+                time,
                 ..Default::default()
             }
-        })
+        }
+    }
 }
 
 fn cluster() -> impl Strategy<Value = ClusterState> {
     (
-        prop::collection::vec(node(), 1..8),
+        prop::collection::vec(node(), 2..8),
         prop::collection::vec(pod(), 0..30),
-        prop::collection::vec((0usize..3, 0i64..3, 0i64..4), 0..3),
-        prop::collection::vec((0usize..8, 0i64..120), 0..4),
+        prop::collection::vec((0usize..3, 0i64..3, 0i64..4, prop::bool::weighted(0.15)), 0..3),
+        prop::collection::vec((0u8..4, 0usize..30, 0i64..120), 0..8),
     )
-        .prop_map(|(mut nodes, mut pods, pdbs, drains)| {
+        .prop_map(|(mut nodes, mut pods, pdbs, recents)| {
             for (i, n) in nodes.iter_mut().enumerate() {
                 n.name = format!("n{i}");
             }
@@ -164,25 +260,30 @@ fn cluster() -> impl Strategy<Value = ClusterState> {
             let pdbs = pdbs
                 .into_iter()
                 .enumerate()
-                .map(|(i, (app, min, healthy))| Pdb {
+                .map(|(i, (app, min, healthy, unreadable))| Pdb {
                     namespace: "ns".into(),
                     name: format!("pdb{i}"),
-                    selector: sel(&[("app", &format!("d{app}"))]),
+                    selector: if unreadable {
+                        LabelSelector {
+                            match_labels: None,
+                            match_expressions: Some(vec![LabelSelectorRequirement {
+                                key: "app".into(),
+                                operator: "in".into(),
+                                values: Some(vec![format!("d{app}")]),
+                            }]),
+                        }
+                    } else {
+                        sel(&[("app", &format!("d{app}"))])
+                    },
                     min_available: Some(IntOrPercent::Int(min)),
                     current_healthy: healthy,
                     expected_pods: Some(healthy),
                     ..Default::default()
                 })
                 .collect();
-            let recent_actions = drains
+            let recent_actions = recents
                 .into_iter()
-                .map(|(n, mins)| RecentAction {
-                    kind: "drain".into(),
-                    policy: "old".into(),
-                    node: Some(format!("n{}", n % count)),
-                    time: (now() - chrono::Duration::minutes(mins)).to_rfc3339(),
-                    ..Default::default()
-                })
+                .map(|r| recent(r, count, &pods))
                 .collect();
             ClusterState {
                 time: None,
@@ -194,26 +295,68 @@ fn cluster() -> impl Strategy<Value = ClusterState> {
         })
 }
 
-fn now() -> chrono::DateTime<chrono::Utc> {
-    kilter::state::parse_time("2026-11-23T12:00:00Z").unwrap()
+/// Mode, priority and cooldown of one policy.
+type Knobs = (bool, i32, bool);
+
+fn knobs() -> impl Strategy<Value = Knobs> {
+    (prop::bool::weighted(0.75), 0i32..40, prop::bool::weighted(0.5))
 }
 
 fn policy(
     name: &str,
-    priority: i32,
+    k: Knobs,
     node_selector: Option<LabelSelector>,
-    action: Action,
+    action: kilter::model::Action,
 ) -> Policy {
+    let (enforce, priority, cooldown) = k;
     Policy::new(
         name,
         PolicySpec {
             priority: Some(priority),
-            mode: Some(Mode::Enforce),
+            mode: Some(if enforce { Mode::Enforce } else { Mode::DryRun }),
             node_selector,
+            cooldown: cooldown.then(|| Duration::parse("30m").unwrap()),
             action,
             ..Default::default()
         },
     )
+}
+
+fn target(i: usize, t: (i64, i64, Option<i64>, u8, f64)) -> ScalingTarget {
+    let (min, span, step, rp, weight) = t;
+    let mut t = ScalingTarget::new(
+        &format!("d{i}"),
+        ScalingTargetSpec {
+            workload_ref: WorkloadRef {
+                kind: WorkloadKind::Deployment,
+                name: format!("d{i}"),
+            },
+            weight: Some(weight),
+            demand: Some("pod.cpu.usage / (pod.cpu.request + 0.001)".into()),
+            resize_policy: Some(
+                [
+                    ResizePolicy::Limits,
+                    ResizePolicy::Requests,
+                    ResizePolicy::Both,
+                ][rp as usize],
+            ),
+            containers: (0..2)
+                .map(|c| ContainerPolicy {
+                    name: format!("c{c}"),
+                    cpu: Some(CpuRange {
+                        min: Some(CpuQuantity(min)),
+                        max: Some(CpuQuantity(min + span)),
+                        max_step: step.map(CpuQuantity),
+                    }),
+                    memory: None,
+                })
+                .collect(),
+            cooldown: None,
+        },
+    );
+    t.metadata.namespace = Some("ns".into());
+    t.metadata.labels = Some(labels(&[("market", "yes")]));
+    t
 }
 
 fn bundle() -> impl Strategy<Value = Bundle> {
@@ -226,6 +369,8 @@ fn bundle() -> impl Strategy<Value = Bundle> {
             prop::option::of(0i64..6),
             prop::option::of(0i64..4),
             0i64..3000,
+            prop::option::of(400.0f64..3000.0),
+            any::<bool>(),
         ),
         (0.0f64..1.0, 1i64..4, any::<bool>()),
         prop::collection::vec(
@@ -238,14 +383,16 @@ fn bundle() -> impl Strategy<Value = Bundle> {
             ),
             3,
         ),
-        any::<bool>(),
+        (knobs(), knobs(), knobs(), knobs(), knobs()),
+        (0usize..4, any::<bool>()),
     )
         .prop_map(
             |(
-                (max_unavailable, min_nodes, max_drains, reserve),
+                (max_unavailable, min_nodes, max_drains, reserve, max_watts, scoped),
                 (below, per_cycle, empty_dir),
                 targets,
-                scoped,
+                (kc, kd, ko, km, kg),
+                (gov, gov_scoped),
             )| {
                 let budget = Budget::new(
                     "all",
@@ -256,343 +403,288 @@ fn bundle() -> impl Strategy<Value = Bundle> {
                             min_nodes,
                             max_drains_per_hour: max_drains,
                         }),
+                        power: max_watts.map(|w| PowerBudget {
+                            max_watts: w,
+                            warn_percent: Some(60),
+                            critical_percent: Some(80),
+                        }),
                         cpu: Some(CpuBudget {
                             reserve: Some(CpuQuantity(reserve)),
                             namespace_weights: [("ns".to_string(), 2.0)].into(),
                         }),
-                        ..Default::default()
                     },
                 );
+                let act = kilter::model::Action::default;
                 let policies = vec![
                     policy(
                         "consolidate",
-                        30,
+                        kc,
                         None,
-                        Action {
+                        kilter::model::Action {
                             consolidate: Some(ConsolidateAction {
                                 utilization_below: below,
                                 max_nodes_per_cycle: Some(per_cycle),
                                 allow_empty_dir: Some(empty_dir),
                             }),
-                            ..Default::default()
+                            ..act()
                         },
                     ),
                     policy(
                         "drain-b",
-                        20,
+                        kd,
                         Some(sel(&[("pool", "b")])),
-                        Action {
+                        kilter::model::Action {
                             drain: Some(DrainAction::default()),
-                            ..Default::default()
+                            ..act()
                         },
                     ),
                     policy(
                         "cordon-a",
-                        10,
+                        ko,
                         Some(sel(&[("pool", "a")])),
-                        Action {
+                        kilter::model::Action {
                             cordon: Some(CordonAction {}),
-                            ..Default::default()
+                            ..act()
                         },
                     ),
                     policy(
                         "market",
-                        10,
+                        km,
                         None,
-                        Action {
+                        kilter::model::Action {
                             resize: Some(ResizeAction {
                                 target_selector: sel(&[("market", "yes")]),
                             }),
-                            ..Default::default()
+                            ..act()
+                        },
+                    ),
+                    policy(
+                        "governor",
+                        kg,
+                        gov_scoped.then(|| sel(&[("pool", "b")])),
+                        kilter::model::Action {
+                            governor: Some(GovernorAction {
+                                name: GOVERNORS[gov].into(),
+                                fallback: vec!["powersave".into()],
+                            }),
+                            ..act()
                         },
                     ),
                 ];
                 let targets = targets
                     .into_iter()
                     .enumerate()
-                    .map(|(i, (min, span, step, rp, weight))| {
-                        let mut t = ScalingTarget::new(
-                            &format!("d{i}"),
-                            ScalingTargetSpec {
-                                workload_ref: WorkloadRef {
-                                    kind: WorkloadKind::Deployment,
-                                    name: format!("d{i}"),
-                                },
-                                weight: Some(weight),
-                                demand: Some("pod.cpu.usage / (pod.cpu.request + 0.001)".into()),
-                                resize_policy: Some(
-                                    [
-                                        ResizePolicy::Limits,
-                                        ResizePolicy::Requests,
-                                        ResizePolicy::Both,
-                                    ][rp as usize],
-                                ),
-                                containers: (0..2)
-                                    .map(|c| ContainerPolicy {
-                                        name: format!("c{c}"),
-                                        cpu: Some(CpuRange {
-                                            min: Some(CpuQuantity(min)),
-                                            max: Some(CpuQuantity(min + span)),
-                                            max_step: step.map(CpuQuantity),
-                                        }),
-                                        memory: None,
-                                    })
-                                    .collect(),
-                                cooldown: None,
-                            },
-                        );
-                        t.metadata.namespace = Some("ns".into());
-                        t.metadata.labels = Some(labels(&[("market", "yes")]));
-                        t
-                    })
+                    .map(|(i, t)| target(i, t))
                     .collect();
                 Bundle::new(policies, vec![budget], targets)
             },
         )
 }
 
-fn unavailable(n: &kilter::state::Node) -> bool {
-    n.unschedulable || !n.ready
+fn fail(msg: String) -> Result<(), TestCaseError> {
+    Err(TestCaseError::fail(msg))
 }
 
-fn check_budgets(b: &Bundle, s: &ClusterState, p: &Plan) -> Result<(), TestCaseError> {
-    let budget = &b.budgets[0];
-    let covered: Vec<&kilter::state::Node> = s
-        .nodes
-        .iter()
-        .filter(|n| {
-            budget
-                .spec
-                .node_selector
-                .as_ref()
-                .is_none_or(|sel| selector::matches(sel, &n.labels))
-        })
-        .collect();
-    let names: BTreeSet<&str> = covered.iter().map(|n| n.name.as_str()).collect();
-    let newly: BTreeSet<&str> = p
-        .actions
-        .iter()
-        .filter(|a| matches!(a.kind, ActionType::Cordon | ActionType::Drain))
-        .filter_map(|a| a.target.node.as_deref())
-        .filter(|n| names.contains(n))
-        .filter(|n| s.nodes.iter().any(|x| x.name == *n && !unavailable(x)))
-        .collect();
-    let drains = p
-        .actions
-        .iter()
-        .filter(|a| a.kind == ActionType::Drain)
-        .filter(|a| names.contains(a.target.node.as_deref().unwrap_or("")))
-        .count();
-    let d = budget.spec.disruption.as_ref().unwrap();
-    let before = covered.iter().filter(|n| unavailable(n)).count();
-    if !newly.is_empty() {
-        if let Some(m) = d.max_unavailable {
-            prop_assert!(
-                before + newly.len() <= m.resolve(covered.len()),
-                "maxUnavailable broken: {before}+{} > {m}",
-                newly.len()
-            );
-        }
-        if let Some(min) = d.min_nodes {
-            let left = (covered.len() - before - newly.len()) as i64;
-            prop_assert!(left >= min, "minNodes broken: {left} < {min}");
-        }
-    }
-    if drains > 0
-        && let Some(max) = d.max_drains_per_hour
-    {
-        let hour_ago = now() - chrono::Duration::hours(1);
-        let recent = s
-            .recent_actions
-            .iter()
-            .filter(|r| {
-                r.kind == "drain"
-                    && names.contains(r.node.as_deref().unwrap_or(""))
-                    && r.at().unwrap() > hour_ago
-            })
-            .count();
-        prop_assert!((recent + drains) as i64 <= max, "maxDrainsPerHour broken");
-    }
-    Ok(())
-}
-
-fn check_drains(s: &ClusterState, p: &Plan) -> Result<(), TestCaseError> {
-    let mut per_pdb: BTreeMap<String, i64> = BTreeMap::new();
-    for a in p.actions.iter().filter(|a| a.kind == ActionType::Drain) {
-        let node = a.target.node.as_deref().unwrap();
-        let on_node: Vec<&Pod> = s
-            .pods
-            .iter()
-            .filter(|x| x.node == node && !x.is_terminal())
-            .collect();
-        prop_assert!(
-            on_node.iter().all(|x| !x.do_not_disrupt()),
-            "drained a node with a do-not-disrupt pod"
-        );
-        let evict: Vec<&str> = a.params["evict"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        for x in &on_node {
-            let key = x.key();
-            prop_assert_eq!(
-                evict.contains(&key.as_str()),
-                !x.is_daemonset() && !x.mirror,
-                "pod {} eviction",
-                key
-            );
-            if evict.contains(&key.as_str()) {
-                prop_assert!(x.owner.is_some(), "evicted a bare pod");
-                for pdb in s.pdbs.iter().filter(|b| b.covers(x)) {
-                    *per_pdb.entry(pdb.name.clone()).or_default() += 1;
-                }
-            }
-        }
-    }
-    for (name, n) in per_pdb {
-        let pdb = s.pdbs.iter().find(|b| b.name == name).unwrap();
-        prop_assert!(
-            n <= pdb.disruptions_allowed(),
-            "PDB {name}: {n} evictions > {}",
-            pdb.disruptions_allowed()
-        );
-    }
-    Ok(())
-}
-
-fn q(v: &serde_json::Value) -> Option<i64> {
-    v.as_str().map(|s| CpuQuantity::parse(s).unwrap().0)
-}
-
+/// Independent of the verifier: the market hands out no more than its capacity per node,
+/// allocations lie within floors and caps, and resizes keep QoS and never touch memory.
 fn check_market(b: &Bundle, s: &ClusterState, p: &Plan) -> Result<(), TestCaseError> {
-    let mut alloc_per_node: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut per_node: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
     let mut after = s.pods.clone();
-    let reserve = b.budgets[0].spec.cpu.as_ref().unwrap().reserve.unwrap().0;
-    for a in p.actions.iter().filter(|a| a.kind == ActionType::Resize) {
-        prop_assert!(a.params.get("memory").is_none(), "memory is never resized");
-        let node = a.params["node"].as_str().unwrap().to_string();
-        let cap = q(&a.params["marketCapacity"]).unwrap();
-        let alloc = q(&a.params["allocation"]).unwrap();
-        let e = alloc_per_node.entry(node.clone()).or_insert((0, cap));
-        e.0 += alloc;
-        let n = s.nodes.iter().find(|x| x.name == node).unwrap();
-        let covered = b.budgets[0]
-            .spec
-            .node_selector
-            .as_ref()
-            .is_none_or(|sel| selector::matches(sel, &n.labels));
-        // A reserve larger than the node leaves the market nothing (capacity 0), not less.
-        let market_max = (n.allocatable.cpu.unwrap().0 - if covered { reserve } else { 0 }).max(0);
-        prop_assert!(
-            cap <= market_max,
-            "capacity {} above allocatable − reserve {}",
-            cap,
-            market_max
-        );
-        let pi = s
-            .pods
-            .iter()
-            .position(|x| Some(&x.name) == a.target.pod.as_ref())
-            .unwrap();
+    for a in &p.actions {
+        let planner::Action::Resize(r) = &a.action else {
+            continue;
+        };
+        let e = per_node.entry(&r.node).or_insert((0, r.market_capacity));
+        e.0 += r.allocation;
+        let pi = s.pods.iter().position(|x| x.name == r.pod).unwrap();
         let pod = &s.pods[pi];
         let ci = pod
             .containers
             .iter()
-            .position(|c| Some(&c.name) == a.target.container.as_ref())
+            .position(|c| c.name == r.container)
             .unwrap();
+        let owner = pod.owner.as_ref().unwrap();
         let t = b
             .targets
             .iter()
-            .find(|t| Some(&t.spec.workload_ref.name) == pod.owner.as_ref().map(|o| &o.name))
+            .find(|t| t.spec.workload_ref.name == owner.name)
             .unwrap();
         let range = t.spec.containers[ci].cpu.as_ref().unwrap();
-        prop_assert!(
-            alloc >= range.min.unwrap().0 && alloc <= range.max.unwrap().0,
-            "allocation outside floor/cap"
-        );
-        let before = &pod.containers[ci];
-        let new_req = a.params["cpu"].get("request").and_then(q);
-        let new_lim = a.params["cpu"].get("limit").and_then(q);
-        prop_assert_eq!(
-            before.requests.cpu.is_some(),
-            new_req.is_some(),
-            "request removed or added"
-        );
-        prop_assert_eq!(
-            before.limits.cpu.is_some(),
-            new_lim.is_some(),
-            "limit removed or added"
-        );
-        if let Some(step) = range.max_step {
-            for (old, new) in [
-                (before.requests.cpu.map(|x| x.0), new_req),
-                (before.limits.cpu.map(|x| x.0), new_lim),
-            ] {
-                if let (Some(o), Some(n)) = (old, new) {
-                    prop_assert!(
-                        (n - o).abs() <= step.0,
-                        "maxStep broken: {o} → {n} (step {})",
-                        step.0
-                    );
-                }
-            }
+        if r.allocation < range.min.unwrap().0 || r.allocation > range.max.unwrap().0 {
+            return fail(format!("allocation {} outside floor/cap", r.allocation));
         }
-        after[pi].containers[ci].requests.cpu = new_req.map(CpuQuantity);
-        after[pi].containers[ci].limits.cpu = new_lim.map(CpuQuantity);
-        prop_assert_eq!(after[pi].qos(), pod.qos(), "QoS changed");
+        after[pi].containers[ci].requests.cpu = r.request.to.map(CpuQuantity);
+        after[pi].containers[ci].limits.cpu = r.limit.to.map(CpuQuantity);
+        if after[pi].containers[ci].requests.memory != pod.containers[ci].requests.memory {
+            return fail("memory resized".into());
+        }
+        if after[pi].qos() != pod.qos() {
+            return fail(format!("QoS of {} changed", pod.name));
+        }
     }
-    for (node, (sum, cap)) in &alloc_per_node {
-        prop_assert!(
-            sum <= cap,
-            "node {node}: allocations {sum} > capacity {cap}"
-        );
-    }
-    // Resizes never push a node's requests past allocatable − reserve (or further past it).
-    for n in &s.nodes {
-        let covered = b.budgets[0]
-            .spec
-            .node_selector
-            .as_ref()
-            .is_none_or(|sel| selector::matches(sel, &n.labels));
-        let limit = n.allocatable.cpu.unwrap().0 - if covered { reserve } else { 0 };
-        let sum = |pods: &[Pod]| {
-            pods.iter()
-                .filter(|x| x.node == n.name)
-                .map(Pod::cpu_request)
-                .sum::<i64>()
-        };
-        let (b4, af) = (sum(&s.pods), sum(&after));
-        prop_assert!(
-            af <= b4.max(limit),
-            "node {}: requests {b4} → {af} past {limit}",
-            n.name
-        );
+    for (node, (sum, cap)) in per_node {
+        if sum > cap {
+            return fail(format!("node {node}: allocations {sum} > capacity {cap}"));
+        }
     }
     Ok(())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: CASES, failure_persistence: None, .. ProptestConfig::default() })]
+/// What share of the cases exercised each part of the planner.
+#[derive(Default, Debug)]
+struct Stats {
+    cases: u32,
+    drains: u32,
+    placements: u32,
+    resizes: u32,
+    governors: u32,
+    cordons: u32,
+    budget_skips: u32,
+    pdb_skips: u32,
+    dry_run: u32,
+    cooldown_skips: u32,
+}
 
-    #[test]
-    fn budgets_pdbs_and_protected_pods_hold(b in bundle(), s in cluster()) {
-        let p = plan(&b, &s, now());
-        check_budgets(&b, &s, &p)?;
-        check_drains(&s, &p)?;
+impl Stats {
+    fn add(&mut self, p: &Plan) {
+        let has = |f: &dyn Fn(&planner::PlannedAction) -> bool| p.actions.iter().any(f);
+        let skipped = |c: SkipCause| p.skipped.iter().any(|s| s.cause == c);
+        self.cases += 1;
+        self.drains += has(&|a| matches!(a.action, planner::Action::Drain(_))) as u32;
+        self.placements += has(&|a| {
+            matches!(&a.action, planner::Action::Drain(d) if !d.placements.is_empty())
+        }) as u32;
+        self.resizes += has(&|a| matches!(a.action, planner::Action::Resize(_))) as u32;
+        self.governors += has(&|a| matches!(a.action, planner::Action::SetGovernor(_))) as u32;
+        self.cordons += has(&|a| {
+            matches!(
+                a.action,
+                planner::Action::Cordon {
+                    drain_step: false,
+                    ..
+                }
+            )
+        }) as u32;
+        self.dry_run += has(&|a| !a.enforce) as u32;
+        self.budget_skips += skipped(SkipCause::DisruptionBudget) as u32;
+        self.pdb_skips += skipped(SkipCause::PodDisruptionBudget) as u32;
+        self.cooldown_skips += skipped(SkipCause::Cooldown) as u32;
     }
 
-    #[test]
-    fn the_market_stays_within_capacity_floors_caps_steps_and_qos(b in bundle(), s in cluster()) {
-        let p = plan(&b, &s, now());
-        check_market(&b, &s, &p)?;
+    fn share(&self, n: u32) -> f64 {
+        n as f64 / self.cases.max(1) as f64
     }
+}
 
-    #[test]
-    fn identical_inputs_give_byte_identical_plans(b in bundle(), s in cluster()) {
-        let one = kilter::plan::render_json(&plan(&b, &s, now()));
-        let two = kilter::plan::render_json(&plan(&b, &s, now()));
-        prop_assert_eq!(one, two);
+#[test]
+fn plans_of_combined_methods_pass_the_verifier() {
+    let stats = RefCell::new(Stats::default());
+    let mut runner = TestRunner::new(config());
+    let result = runner.run(&(bundle(), cluster()), |(b, s)| {
+        let raw = plan_unverified(&b, &s, now());
+        let violations = kilter::plan::verify(&b, &s, now(), &raw);
+        if !violations.is_empty() {
+            return fail(format!(
+                "the planner broke {} invariant(s): {violations:#?}",
+                violations.len()
+            ));
+        }
+        let gated = plan(&b, &s, now());
+        if gated.actions.len() != raw.actions.len() {
+            return fail("the gate removed actions from a verified plan".into());
+        }
+        if let Some(s) = gated
+            .skipped
+            .iter()
+            .find(|s| matches!(s.cause, SkipCause::Invariant(_)))
+        {
+            return fail(format!("an invariant skip in a clean plan: {}", s.reason));
+        }
+        check_market(&b, &s, &gated)?;
+        stats.borrow_mut().add(&gated);
+        Ok(())
+    });
+    let st = stats.into_inner();
+    println!(
+        "{} cases: drains {:.1}%, placements {:.1}%, resizes {:.1}%, governor changes {:.1}%, cordons {:.1}%, dry-run actions {:.1}%, budget skips {:.1}%, PDB skips {:.1}%, cooldown skips {:.1}%; 0 invariant breaks",
+        st.cases,
+        st.share(st.drains) * 100.0,
+        st.share(st.placements) * 100.0,
+        st.share(st.resizes) * 100.0,
+        st.share(st.governors) * 100.0,
+        st.share(st.cordons) * 100.0,
+        st.share(st.dry_run) * 100.0,
+        st.share(st.budget_skips) * 100.0,
+        st.share(st.pdb_skips) * 100.0,
+        st.share(st.cooldown_skips) * 100.0,
+    );
+    if let Err(e) = result {
+        panic!("{e}");
     }
+    // The generators must keep the plans interesting: each part in a real share of the cases.
+    for (what, n) in [
+        ("drains", st.drains),
+        ("placements", st.placements),
+        ("resizes", st.resizes),
+        ("governor changes", st.governors),
+        ("cordons", st.cordons),
+        ("dry-run actions", st.dry_run),
+        ("budget skips", st.budget_skips),
+        ("PDB skips", st.pdb_skips),
+        ("cooldown skips", st.cooldown_skips),
+    ] {
+        assert!(
+            st.share(n) >= 0.05,
+            "only {n} of {} cases had {what}",
+            st.cases
+        );
+    }
+}
+
+#[test]
+fn identical_inputs_give_byte_identical_plans() {
+    let mut runner = TestRunner::new(Config {
+        cases: 2_000,
+        ..config()
+    });
+    runner
+        .run(&(bundle(), cluster()), |(b, s)| {
+            let one = kilter::plan::render_json(&plan(&b, &s, now()));
+            let two = kilter::plan::render_json(&plan(&b, &s, now()));
+            prop_assert_eq!(one, two);
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn unreadable_pdb_selectors_protect_their_namespace() {
+    // Consistency between the generator's unreadable selectors and the fail-closed rule.
+    let pdb = Pdb {
+        namespace: "ns".into(),
+        name: "x".into(),
+        selector: LabelSelector {
+            match_labels: None,
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "app".into(),
+                operator: "in".into(),
+                values: Some(vec!["other".into()]),
+            }]),
+        },
+        current_healthy: 1,
+        ..Default::default()
+    };
+    let pod = Pod {
+        namespace: "ns".into(),
+        labels: labels(&[("app", "web")]),
+        ..Default::default()
+    };
+    assert!(pdb.covers(&pod));
+    let elsewhere = Pod {
+        namespace: "other".into(),
+        ..pod.clone()
+    };
+    assert!(!pdb.covers(&elsewhere));
+    let names: BTreeSet<&str> = ["In", "NotIn", "Exists", "DoesNotExist"].into();
+    assert_eq!(names.len(), selector::OPERATORS.len());
 }

@@ -38,28 +38,15 @@ Example:
 
 const WEEK: usize = 7 * 1440;
 
-/// Minutes of the week a schedule is active, with its time zone; None means always.
+/// Minutes of the week a schedule is active (in its own time zone).
 fn active_minutes(s: &Schedule) -> Vec<bool> {
-    let mut m = vec![false; WEEK];
-    for w in &s.windows {
-        let days: Vec<usize> = if w.days.is_empty() {
-            (0..7).collect()
-        } else {
-            w.days.iter().map(|d| *d as usize).collect()
-        };
-        let (start, end) = (w.start.minutes as usize, w.end.minutes as usize);
-        let len = if end > start {
-            end - start
-        } else {
-            1440 - start + end
-        };
-        for d in days {
-            for i in 0..len {
-                m[(d * 1440 + start + i) % WEEK] = true;
-            }
-        }
-    }
-    m
+    (0..WEEK)
+        .map(|m| {
+            let day = crate::model::Weekday::ALL[m / 1440];
+            let minute = (m % 1440) as u16;
+            s.windows.iter().any(|w| w.holds(day, minute))
+        })
+        .collect()
 }
 
 fn times_may_coincide(a: &Policy, b: &Policy) -> bool {

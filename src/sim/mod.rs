@@ -1,0 +1,203 @@
+//! Applying a plan to a cluster: the cluster as it is after the plan's actions (cordons,
+//! drains with their placements, resizes, governor changes). Pure: the verifier checks the
+//! result against the safety invariants, and the simulator steps a trace with it.
+//!
+//! [`After`] is a cheap overlay on the snapshot (what changed, by index); [`apply`] builds the
+//! full `ClusterState` from it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::model::CpuQuantity;
+use crate::plan::{Action, PlannedAction};
+use crate::state::{ClusterState, Pod};
+
+/// The cluster after a plan, as changes over the snapshot it was planned on.
+pub struct After<'a> {
+    pub state: &'a ClusterState,
+    pub node_index: HashMap<&'a str, usize>,
+    pub pod_index: HashMap<(&'a str, &'a str), usize>,
+    /// Whether each node takes new pods after the plan.
+    pub unschedulable: Vec<bool>,
+    /// Each node's governor after the plan.
+    pub governor: Vec<Option<&'a str>>,
+    /// The node each pod runs on after the plan (None: not on a known node, or evicted with
+    /// nowhere to go — it would be Pending).
+    pub pod_node: Vec<Option<usize>>,
+    /// CPU request and limit of the containers the plan resizes: (pod, container) → (request, limit).
+    pub cpu: BTreeMap<(usize, usize), (Option<i64>, Option<i64>)>,
+    /// Nodes drained by the plan.
+    pub drained: BTreeSet<usize>,
+    /// Pods evicted by the plan.
+    pub evicted: BTreeSet<usize>,
+    /// Actions that name a node, pod or container the snapshot lacks: (action, what).
+    pub unknown: Vec<(usize, String)>,
+}
+
+impl<'a> After<'a> {
+    /// Applies `actions` (in order) to `state`.
+    pub fn new(state: &'a ClusterState, actions: &[&'a PlannedAction]) -> Self {
+        let node_index: HashMap<&str, usize> = state
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+        let pod_index: HashMap<(&str, &str), usize> = state
+            .pods
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((p.namespace.as_str(), p.name.as_str()), i))
+            .collect();
+        let pod_node = state
+            .pods
+            .iter()
+            .map(|p| node_index.get(p.node.as_str()).copied())
+            .collect();
+        let mut after = After {
+            unschedulable: state.nodes.iter().map(|n| n.unschedulable).collect(),
+            governor: state.nodes.iter().map(|n| n.governor.as_deref()).collect(),
+            pod_node,
+            cpu: BTreeMap::new(),
+            drained: BTreeSet::new(),
+            evicted: BTreeSet::new(),
+            unknown: Vec::new(),
+            state,
+            node_index,
+            pod_index,
+        };
+        for (k, a) in actions.iter().enumerate() {
+            after.apply(k, &a.action);
+        }
+        after
+    }
+
+    fn node(&mut self, k: usize, name: &str) -> Option<usize> {
+        let n = self.node_index.get(name).copied();
+        if n.is_none() {
+            self.unknown.push((k, format!("node {name} is not in the snapshot")));
+        }
+        n
+    }
+
+    fn pod(&mut self, k: usize, namespace: &str, name: &str) -> Option<usize> {
+        let i = self.pod_index.get(&(namespace, name)).copied();
+        if i.is_none() {
+            self.unknown
+                .push((k, format!("pod {namespace}/{name} is not in the snapshot")));
+        }
+        i
+    }
+
+    fn apply(&mut self, k: usize, action: &'a Action) {
+        match action {
+            Action::SetGovernor(g) => {
+                if let Some(n) = self.node(k, &g.node) {
+                    self.governor[n] = Some(g.to.as_str());
+                }
+            }
+            Action::Cordon { node, .. } => {
+                if let Some(n) = self.node(k, node) {
+                    self.unschedulable[n] = true;
+                }
+            }
+            Action::Uncordon { node } => {
+                if let Some(n) = self.node(k, node) {
+                    self.unschedulable[n] = false;
+                }
+            }
+            Action::Drain(d) => {
+                let Some(n) = self.node(k, &d.node) else {
+                    return;
+                };
+                self.unschedulable[n] = true;
+                self.drained.insert(n);
+                for p in &d.evict {
+                    let Some(i) = self.pod(k, &p.namespace, &p.name) else {
+                        continue;
+                    };
+                    self.evicted.insert(i);
+                    let to = d.placements.iter().find(|pl| pl.pod == *p);
+                    self.pod_node[i] = to.and_then(|pl| self.node_index.get(pl.node.as_str()).copied());
+                }
+            }
+            Action::Resize(r) => {
+                let Some(i) = self.pod(k, &r.namespace, &r.pod) else {
+                    return;
+                };
+                let Some(c) = self.state.pods[i]
+                    .containers
+                    .iter()
+                    .position(|c| c.name == r.container)
+                else {
+                    self.unknown.push((
+                        k,
+                        format!("pod {}/{} has no container {}", r.namespace, r.pod, r.container),
+                    ));
+                    return;
+                };
+                self.cpu.insert((i, c), (r.request.to, r.limit.to));
+            }
+        }
+    }
+
+    /// A pod as it is after the plan (its containers' CPU resized).
+    pub fn pod_after(&self, i: usize) -> Pod {
+        let mut p = self.state.pods[i].clone();
+        for (c, container) in p.containers.iter_mut().enumerate() {
+            if let Some(&(req, lim)) = self.cpu.get(&(i, c)) {
+                container.requests.cpu = req.map(CpuQuantity);
+                container.limits.cpu = lim.map(CpuQuantity);
+            }
+        }
+        p
+    }
+
+    /// CPU the scheduler counts for a pod after the plan (requests, or limits where unset).
+    pub fn cpu_request_after(&self, i: usize) -> i64 {
+        let p = &self.state.pods[i];
+        p.containers
+            .iter()
+            .enumerate()
+            .map(|(c, container)| match self.cpu.get(&(i, c)) {
+                Some(&(req, lim)) => req.or(lim).unwrap_or(0),
+                None => container
+                    .requests
+                    .cpu
+                    .or(container.limits.cpu)
+                    .map_or(0, |q| q.0),
+            })
+            .sum()
+    }
+
+    /// The full cluster after the plan.
+    pub fn to_state(&self) -> ClusterState {
+        let mut s = self.state.clone();
+        for (n, node) in s.nodes.iter_mut().enumerate() {
+            node.unschedulable = self.unschedulable[n];
+            node.governor = self.governor[n].map(String::from);
+        }
+        let touched: BTreeSet<usize> = self
+            .evicted
+            .iter()
+            .copied()
+            .chain(self.cpu.keys().map(|&(i, _)| i))
+            .collect();
+        for i in touched {
+            let mut p = self.pod_after(i);
+            p.node = self.pod_node[i]
+                .map(|n| self.state.nodes[n].name.clone())
+                .unwrap_or_default();
+            if p.node.is_empty() {
+                p.phase = "Pending".into();
+            }
+            s.pods[i] = p;
+        }
+        s
+    }
+}
+
+/// The cluster after `actions`, applied in order to `state`.
+pub fn apply(state: &ClusterState, actions: &[PlannedAction]) -> ClusterState {
+    let refs: Vec<&PlannedAction> = actions.iter().collect();
+    After::new(state, &refs).to_state()
+}
