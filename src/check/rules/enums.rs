@@ -5,6 +5,8 @@ use crate::de::did_you_mean;
 use crate::diag::{Diagnostic, Severity};
 use crate::load::Document;
 use crate::model::Object;
+use crate::model::selector::{self, SelectorError};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 pub static RULE: Rule = Rule {
     code: "K007",
@@ -15,7 +17,8 @@ pub static RULE: Rule = Rule {
     doc: r#"
 What it checks: `mode` (Enforce, DryRun), probe `type` (K8s, VmSystem, HostSystem), schedule
 `days` (Mon … Sun), `resizePolicy` (Limits, Requests, Both), `workloadRef.kind` (Deployment,
-StatefulSet, DaemonSet, ReplicaSet) and governor names (performance, powersave, schedutil,
+StatefulSet, DaemonSet, ReplicaSet), label selector operators (In, NotIn, Exists,
+DoesNotExist; values required by In and NotIn, forbidden with the others) and governor names (performance, powersave, schedutil,
 ondemand, conservative, userspace — the Linux cpufreq governors). Values are case-sensitive;
 the message suggests the closest allowed value.
 
@@ -40,7 +43,64 @@ pub const GOVERNORS: [&str; 6] = [
     "userspace",
 ];
 
+/// Every label selector of an object, with its path.
+fn selectors(obj: &Object) -> Vec<(&'static str, &LabelSelector)> {
+    let mut v = Vec::new();
+    match obj {
+        Object::Policy(p) => {
+            if let Some(s) = &p.spec.node_selector {
+                v.push(("spec.nodeSelector", s));
+            }
+            if let Some(r) = &p.spec.action.resize {
+                v.push(("spec.action.resize.targetSelector", &r.target_selector));
+            }
+        }
+        Object::Budget(b) => {
+            if let Some(s) = &b.spec.node_selector {
+                v.push(("spec.nodeSelector", s));
+            }
+        }
+        Object::Probe(p) => {
+            if let Some(d) = &p.spec.daemon_set {
+                v.push(("spec.daemonSet.selector", &d.selector));
+            }
+        }
+        Object::ScalingTarget(_) => {}
+    }
+    v
+}
+
+/// Selector operators exactly as the API server spells them, with values where they belong:
+/// a selector that matches nothing protects nothing.
+fn check_selectors(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
+    for (path, sel) in selectors(obj) {
+        let Err(e) = selector::validate(sel) else {
+            continue;
+        };
+        let at = format!("{path}.matchExpressions[{}]", e.index());
+        let d = match &e {
+            SelectorError::UnknownOperator(_, op) => {
+                let help = did_you_mean(op, selector::OPERATORS)
+                    .or_else(|| {
+                        selector::OPERATORS
+                            .into_iter()
+                            .find(|o| o.eq_ignore_ascii_case(op))
+                    })
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .unwrap_or_else(|| "operators are In, NotIn, Exists, DoesNotExist".into());
+                doc.error("K007", &format!("{at}.operator"), e.to_string())
+                    .with_help(help)
+            }
+            _ => doc
+                .error("K007", &format!("{at}.values"), e.to_string())
+                .with_help("In and NotIn need values; Exists and DoesNotExist take none"),
+        };
+        out.push(d);
+    }
+}
+
 fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
+    check_selectors(doc, obj, out);
     let Object::Policy(p) = obj else { return };
     let Some(g) = &p.spec.action.governor else {
         return;

@@ -18,7 +18,10 @@ What it checks:
 - `min` is not above `max` for container CPU and memory;
 - quantities, counts and weights are not negative (`reserve`, `minNodes`, `maxDrainsPerHour`,
   `maxStep`, `weight`, `retries`, namespace weights), and `maxWatts` is positive;
-- fractions are within 0–1 (`utilizationBelow`), `maxNodesPerCycle` is at least 1, ports are 1–65535.
+- fractions are within 0–1 (`utilizationBelow`), `maxNodesPerCycle` is at least 1, ports are 1–65535;
+- upper ends (`docs/limits.md`): durations at most 365 days, counts at most 100,000, CPU
+  quantities at most 4096 cores, weights at most 1,000,000, `maxWatts` at most 10⁹, priority
+  within ±1,000,000, `phiThreshold` at most 1000.
 
 Why: an out-of-range number is either meaningless (a 120% threshold never fires) or unsafe (a
 negative reserve hands the node's headroom to the market).
@@ -60,8 +63,58 @@ impl Ctx<'_> {
     }
 }
 
+/// The longest duration any field takes (cooldowns, grace periods, timeouts, intervals).
+pub const MAX_DURATION_DAYS: u64 = 365;
+/// The largest count (minNodes, maxDrainsPerHour, maxNodesPerCycle): the largest clusters
+/// Kubernetes supports have 5,000 nodes.
+pub const MAX_COUNT: i64 = 100_000;
+/// The largest CPU quantity (reserve, min, max, maxStep), in cores.
+pub const MAX_CPU_CORES: i64 = 4096;
+/// The largest weight, watts and priority magnitude.
+pub const MAX_WEIGHT: f64 = 1_000_000.0;
+pub const MAX_WATTS: f64 = 1_000_000_000.0;
+pub const MAX_PRIORITY: i32 = 1_000_000;
+
+impl Ctx<'_> {
+    fn duration(&mut self, path: &str, d: Option<crate::model::Duration>, what: &str) {
+        if let Some(d) = d
+            && d.0.as_secs() > MAX_DURATION_DAYS * 86_400
+        {
+            self.err(
+                path,
+                format!("{what} is {d}; durations are at most {MAX_DURATION_DAYS} days"),
+            );
+        }
+    }
+    fn count(&mut self, path: &str, v: Option<i64>, what: &str) {
+        if let Some(v) = v
+            && v > MAX_COUNT
+        {
+            self.err(path, format!("{what} is {v}; counts are at most {MAX_COUNT}"));
+        }
+    }
+    fn cores(&mut self, path: &str, q: Option<crate::model::CpuQuantity>, what: &str) {
+        if let Some(q) = q
+            && q.0 > MAX_CPU_CORES * 1000
+        {
+            self.err(
+                path,
+                format!("{what} is {q}; CPU quantities are at most {MAX_CPU_CORES} cores"),
+            );
+        }
+    }
+    fn finite_at_most(&mut self, path: &str, v: Option<f64>, max: f64, what: &str) {
+        if let Some(v) = v
+            && !(v.is_finite() && v <= max)
+        {
+            self.err(path, format!("{what} is {v}; it is at most {max}"));
+        }
+    }
+}
+
 fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
     let mut c = Ctx { doc, out };
+    limits(&mut c, obj);
     match obj {
         Object::Policy(p) => {
             if let Some(cons) = &p.spec.action.consolidate {
@@ -211,6 +264,76 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                             &lo.to_string(),
                             &hi.to_string(),
                         );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The upper ends of every duration, count, quantity and weight (`docs/limits.md`).
+fn limits(c: &mut Ctx<'_>, obj: &Object) {
+    match obj {
+        Object::Policy(p) => {
+            if let Some(pr) = p.spec.priority
+                && pr.unsigned_abs() > MAX_PRIORITY as u32
+            {
+                c.err(
+                    "spec.priority",
+                    format!("priority is {pr}; it is between -{MAX_PRIORITY} and {MAX_PRIORITY}"),
+                );
+            }
+            c.duration("spec.cooldown", p.spec.cooldown, "cooldown");
+            if let Some(d) = &p.spec.action.drain {
+                c.duration("spec.action.drain.gracePeriod", d.grace_period, "gracePeriod");
+                c.duration("spec.action.drain.timeout", d.timeout, "timeout");
+            }
+            if let Some(cons) = &p.spec.action.consolidate {
+                c.count(
+                    "spec.action.consolidate.maxNodesPerCycle",
+                    cons.max_nodes_per_cycle,
+                    "maxNodesPerCycle",
+                );
+            }
+        }
+        Object::Budget(b) => {
+            if let Some(p) = &b.spec.power {
+                c.finite_at_most("spec.power.maxWatts", Some(p.max_watts), MAX_WATTS, "maxWatts");
+            }
+            if let Some(d) = &b.spec.disruption {
+                if let Some(IntOrPercent::Int(n)) = d.max_unavailable {
+                    c.count("spec.disruption.maxUnavailable", Some(n), "maxUnavailable");
+                }
+                c.count("spec.disruption.minNodes", d.min_nodes, "minNodes");
+                c.count(
+                    "spec.disruption.maxDrainsPerHour",
+                    d.max_drains_per_hour,
+                    "maxDrainsPerHour",
+                );
+            }
+            if let Some(cpu) = &b.spec.cpu {
+                c.cores("spec.cpu.reserve", cpu.reserve, "reserve");
+                for (ns, w) in &cpu.namespace_weights {
+                    let path = format!("spec.cpu.namespaceWeights.{ns}");
+                    c.finite_at_most(&path, Some(*w), MAX_WEIGHT, "a namespace weight");
+                }
+            }
+        }
+        Object::Probe(p) => {
+            c.duration("spec.timeout", p.spec.timeout, "timeout");
+            c.count("spec.retries", p.spec.retries, "retries");
+            if let Some(h) = &p.spec.health {
+                c.duration("spec.health.interval", h.interval, "interval");
+                c.finite_at_most("spec.health.phiThreshold", h.phi_threshold, 1000.0, "phiThreshold");
+            }
+        }
+        Object::ScalingTarget(t) => {
+            c.duration("spec.cooldown", t.spec.cooldown, "cooldown");
+            c.finite_at_most("spec.weight", t.spec.weight, MAX_WEIGHT, "weight");
+            for (i, ctr) in t.spec.containers.iter().enumerate() {
+                if let Some(cpu) = &ctr.cpu {
+                    for (f, q) in [("min", cpu.min), ("max", cpu.max), ("maxStep", cpu.max_step)] {
+                        c.cores(&format!("spec.containers[{i}].cpu.{f}"), q, &format!("cpu.{f}"));
                     }
                 }
             }
