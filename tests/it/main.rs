@@ -8,6 +8,7 @@ mod lint_rules;
 mod plan;
 mod plan_properties;
 mod properties;
+mod safety;
 mod sarif;
 
 use std::path::{Path, PathBuf};

@@ -482,11 +482,15 @@ fn the_bundled_example_plans_and_is_byte_identical_twice() {
     let p = plan(&b, &s, t);
     assert!(p.actions.iter().any(|a| a.kind() == ActionType::SetGovernor));
     assert!(p.actions.iter().any(|a| a.kind() == ActionType::Resize));
-    assert!(
-        p.actions
-            .iter()
-            .chain(p.actions.iter())
-            .all(|a| !a.reason.is_empty() && !a.policy.is_empty())
-    );
+    // Four governor changes and five resizes, all enforced; consolidation finds no candidate.
+    let count = |k: ActionType| p.actions.iter().filter(|a| a.kind() == k).count();
+    assert_eq!(count(ActionType::SetGovernor), 4, "{p:#?}");
+    assert_eq!(count(ActionType::Resize), 5, "{p:#?}");
+    assert_eq!(p.actions.len(), 9);
+    assert!(p.actions.iter().all(|a| a.enforce && !a.reason.is_empty()));
     assert!(p.skipped.iter().all(|s| !s.reason.is_empty()));
+    // The methods' own plan passes the verifier: nothing was held back by the gate.
+    let raw = kilter::plan::plan_unverified(&b, &s, t);
+    assert_eq!(kilter::plan::verify(&b, &s, t, &raw), vec![]);
+    assert_eq!(raw.actions.len(), p.actions.len());
 }
