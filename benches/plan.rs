@@ -1,6 +1,7 @@
 //! The planner: the CPU market on one node of 110 pods, CEL evaluation, and a full plan on a
 //! generated 5,000-node / 150,000-pod cluster next to the time it takes to load that snapshot.
-//! Run: `cargo bench --bench plan`.
+//! Run: `cargo bench --bench plan`. The plan benchmarks also time the methods alone and the
+//! verifier alone on the same cluster, so that verification's share of planning can be read.
 
 use std::fmt::Write as _;
 
@@ -185,6 +186,28 @@ fn plan_5000_nodes_150000_pods(bencher: divan::Bencher) {
     let b = policies();
     let s = cluster(5000, 30, false);
     bencher.bench(|| plan(&b, &s, now()).actions.len());
+}
+
+/// The methods alone, without the verifier's gate (`plan` = this + verification).
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn plan_methods_only_5000_nodes_150000_pods(bencher: divan::Bencher) {
+    let b = policies();
+    let s = cluster(5000, 30, false);
+    bencher.bench(|| kilter::plan::plan_unverified(&b, &s, now()).actions.len());
+}
+
+/// The verifier on the plan of the 5,000-node cluster (applies it, checks every invariant).
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn verify_5000_nodes_150000_pods(bencher: divan::Bencher) {
+    let b = policies();
+    let s = cluster(5000, 30, false);
+    let p = kilter::plan::plan_unverified(&b, &s, now());
+    assert!(p.actions.len() > 1000, "a plan worth verifying");
+    bencher.bench(|| {
+        let v = kilter::plan::verify(&b, &s, now(), &p);
+        assert!(v.is_empty(), "{:?}", v.first());
+        v.len()
+    });
 }
 
 #[divan::bench(sample_count = 3, sample_size = 1)]

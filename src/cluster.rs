@@ -100,10 +100,58 @@ pub async fn observe(client: &Client) -> Result<ClusterState> {
         rss.list(&lp),
         pdbs.list(&lp)
     )?;
+    let mut state = to_state(
+        &node_list.items,
+        &pod_list.items,
+        &rs_list.items,
+        &pdb_list.items,
+    );
+    if let Some(m) = metrics(client).await? {
+        apply_metrics(&mut state, &m);
+    }
+    Ok(state)
+}
 
-    // ReplicaSet → its controlling Deployment, so pods report their top-level owner.
-    let mut rs_owner: BTreeMap<(String, String), Owner> = BTreeMap::new();
-    for rs in &rs_list.items {
+/// The snapshot of Kubernetes objects: pure, so that it is tested without a cluster and shared
+/// by a one-off read (`observe`) and the controller's watches.
+pub fn to_state(
+    nodes: &[KNode],
+    pods: &[KPod],
+    replica_sets: &[ReplicaSet],
+    pdbs: &[PodDisruptionBudget],
+) -> ClusterState {
+    let rs_owner = replica_set_owners(replica_sets);
+    let mut state = ClusterState {
+        pods: pods.iter().map(|p| pod_of(p, &rs_owner)).collect(),
+        ..Default::default()
+    };
+    let pods_by_node = {
+        let mut m: BTreeMap<&str, i64> = BTreeMap::new();
+        for p in state.pods.iter().filter(|p| !p.is_terminal()) {
+            *m.entry(p.node.as_str()).or_default() += p.cpu_request();
+        }
+        m
+    };
+    state.nodes = nodes
+        .iter()
+        .map(|n| {
+            let name = n.metadata.name.as_deref().unwrap_or_default();
+            node_of(n, pods_by_node.get(name).copied().unwrap_or(0))
+        })
+        .collect();
+    state.pdbs = pdbs.iter().map(pdb_of).collect();
+    state.nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    state.pods.sort_by_key(Pod::key);
+    state
+        .pdbs
+        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    state
+}
+
+/// ReplicaSet → its controlling Deployment, so pods report their top-level owner.
+fn replica_set_owners(rss: &[ReplicaSet]) -> BTreeMap<(String, String), Owner> {
+    let mut rs_owner = BTreeMap::new();
+    for rs in rss {
         let (Some(ns), Some(name)) = (rs.metadata.namespace.clone(), rs.metadata.name.clone())
         else {
             continue;
@@ -124,159 +172,142 @@ pub async fn observe(client: &Client) -> Result<ClusterState> {
             );
         }
     }
-    let mut state = ClusterState::default();
-    for p in &pod_list.items {
-        let meta = &p.metadata;
-        let spec = p.spec.clone().unwrap_or_default();
-        let namespace = meta.namespace.clone().unwrap_or_default();
-        let owner = meta
-            .owner_references
+    rs_owner
+}
+
+fn pod_of(p: &KPod, rs_owner: &BTreeMap<(String, String), Owner>) -> Pod {
+    let meta = &p.metadata;
+    let spec = p.spec.clone().unwrap_or_default();
+    let namespace = meta.namespace.clone().unwrap_or_default();
+    let owner = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+        .map(|o| {
+            rs_owner
+                .get(&(namespace.clone(), o.name.clone()))
+                .filter(|_| o.kind == "ReplicaSet")
+                .cloned()
+                .unwrap_or(Owner {
+                    kind: o.kind.clone(),
+                    name: o.name.clone(),
+                })
+        });
+    let annotations = meta.annotations.clone().unwrap_or_default();
+    Pod {
+        namespace,
+        name: meta.name.clone().unwrap_or_default(),
+        node: spec.node_name.clone().unwrap_or_default(),
+        labels: meta.labels.clone().unwrap_or_default(),
+        mirror: annotations.contains_key("kubernetes.io/config.mirror"),
+        annotations,
+        owner,
+        phase: p
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Pending".into()),
+        priority_class_name: spec.priority_class_name.clone(),
+        node_selector: spec.node_selector.clone().unwrap_or_default(),
+        tolerations: spec
+            .tolerations
             .iter()
             .flatten()
-            .find(|o| o.controller == Some(true))
-            .map(|o| {
-                rs_owner
-                    .get(&(namespace.clone(), o.name.clone()))
-                    .filter(|_| o.kind == "ReplicaSet")
-                    .cloned()
-                    .unwrap_or(Owner {
-                        kind: o.kind.clone(),
-                        name: o.name.clone(),
-                    })
-            });
-        let annotations = meta.annotations.clone().unwrap_or_default();
-        state.pods.push(Pod {
-            namespace,
-            name: meta.name.clone().unwrap_or_default(),
-            node: spec.node_name.clone().unwrap_or_default(),
-            labels: meta.labels.clone().unwrap_or_default(),
-            mirror: annotations.contains_key("kubernetes.io/config.mirror"),
-            annotations,
-            owner,
-            phase: p
-                .status
-                .as_ref()
-                .and_then(|s| s.phase.clone())
-                .unwrap_or_else(|| "Pending".into()),
-            priority_class_name: spec.priority_class_name.clone(),
-            node_selector: spec.node_selector.clone().unwrap_or_default(),
-            tolerations: spec
-                .tolerations
-                .iter()
-                .flatten()
-                .map(|t| Toleration {
-                    key: t.key.clone(),
-                    operator: t.operator.clone(),
-                    value: t.value.clone(),
-                    effect: t.effect.clone(),
-                })
-                .collect(),
-            empty_dir: spec.volumes.iter().flatten().any(|v| v.empty_dir.is_some()),
-            containers: spec
-                .containers
-                .iter()
-                .map(|c| {
-                    let r = c.resources.clone().unwrap_or_default();
-                    Container {
-                        name: c.name.clone(),
-                        requests: resources(r.requests.as_ref()),
-                        limits: resources(r.limits.as_ref()),
-                        usage: Resources::default(),
-                    }
-                })
-                .collect(),
-            demand: None,
-        });
-    }
-    for n in &node_list.items {
-        let meta = &n.metadata;
-        let name = meta.name.clone().unwrap_or_default();
-        let status = n.status.clone().unwrap_or_default();
-        let allocatable = resources(status.allocatable.as_ref());
-        let annotations = meta.annotations.clone().unwrap_or_default();
-        let requested: i64 = state
-            .pods
+            .map(|t| Toleration {
+                key: t.key.clone(),
+                operator: t.operator.clone(),
+                value: t.value.clone(),
+                effect: t.effect.clone(),
+            })
+            .collect(),
+        empty_dir: spec.volumes.iter().flatten().any(|v| v.empty_dir.is_some()),
+        containers: spec
+            .containers
             .iter()
-            .filter(|p| p.node == name && !p.is_terminal())
-            .map(Pod::cpu_request)
-            .sum();
-        let utilization = annotations
-            .get("kilter.dev/cpu-utilization")
+            .map(|c| {
+                let r = c.resources.clone().unwrap_or_default();
+                Container {
+                    name: c.name.clone(),
+                    requests: resources(r.requests.as_ref()),
+                    limits: resources(r.limits.as_ref()),
+                    usage: Resources::default(),
+                }
+            })
+            .collect(),
+        demand: None,
+    }
+}
+
+/// A node, with `requested` the CPU its pods request (utilization when nothing better is known).
+fn node_of(n: &KNode, requested: i64) -> Node {
+    let meta = &n.metadata;
+    let status = n.status.clone().unwrap_or_default();
+    let allocatable = resources(status.allocatable.as_ref());
+    let annotations = meta.annotations.clone().unwrap_or_default();
+    let utilization = annotations
+        .get("kilter.dev/cpu-utilization")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            allocatable
+                .cpu
+                .filter(|c| c.0 > 0)
+                .map_or(0.0, |c| (requested as f64 / c.0 as f64).min(1.0))
+        });
+    let spec = n.spec.as_ref();
+    Node {
+        name: meta.name.clone().unwrap_or_default(),
+        labels: meta.labels.clone().unwrap_or_default(),
+        taints: spec
+            .and_then(|s| s.taints.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| Taint {
+                key: t.key,
+                value: t.value,
+                effect: t.effect,
+            })
+            .collect(),
+        allocatable,
+        unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
+        ready: status
+            .conditions
+            .iter()
+            .flatten()
+            .any(|c| c.type_ == "Ready" && c.status == "True"),
+        governor: annotations.get("kilter.dev/governor").cloned(),
+        available_governors: annotations
+            .get("kilter.dev/available-governors")
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        cpu_utilization: utilization,
+        memory_utilization: 0.0,
+        power_watts: annotations
+            .get("kilter.dev/power-watts")
             .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| {
-                allocatable
-                    .cpu
-                    .filter(|c| c.0 > 0)
-                    .map_or(0.0, |c| (requested as f64 / c.0 as f64).min(1.0))
-            });
-        state.nodes.push(Node {
-            labels: meta.labels.clone().unwrap_or_default(),
-            taints: n
-                .spec
-                .as_ref()
-                .and_then(|s| s.taints.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| Taint {
-                    key: t.key,
-                    value: t.value,
-                    effect: t.effect,
-                })
-                .collect(),
-            allocatable,
-            unschedulable: n
-                .spec
-                .as_ref()
-                .and_then(|s| s.unschedulable)
-                .unwrap_or(false),
-            ready: status
-                .conditions
-                .iter()
-                .flatten()
-                .any(|c| c.type_ == "Ready" && c.status == "True"),
-            governor: annotations.get("kilter.dev/governor").cloned(),
-            available_governors: annotations
-                .get("kilter.dev/available-governors")
-                .map(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            cpu_utilization: utilization,
-            memory_utilization: 0.0,
-            power_watts: annotations
-                .get("kilter.dev/power-watts")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0),
-            annotations,
-            name,
-        });
+            .unwrap_or(0.0),
+        annotations,
     }
-    for b in &pdb_list.items {
-        let spec = b.spec.clone().unwrap_or_default();
-        let status = b.status.clone().unwrap_or_default();
-        state.pdbs.push(Pdb {
-            namespace: b.metadata.namespace.clone().unwrap_or_default(),
-            name: b.metadata.name.clone().unwrap_or_default(),
-            selector: spec.selector.clone().unwrap_or_default(),
-            min_available: spec.min_available.as_ref().and_then(int_or_percent),
-            max_unavailable: spec.max_unavailable.as_ref().and_then(int_or_percent),
-            current_healthy: status.current_healthy as i64,
-            desired_healthy: Some(status.desired_healthy as i64),
-            expected_pods: Some(status.expected_pods as i64),
-        });
+}
+
+fn pdb_of(b: &PodDisruptionBudget) -> Pdb {
+    let spec = b.spec.clone().unwrap_or_default();
+    let status = b.status.clone().unwrap_or_default();
+    Pdb {
+        namespace: b.metadata.namespace.clone().unwrap_or_default(),
+        name: b.metadata.name.clone().unwrap_or_default(),
+        selector: spec.selector.clone().unwrap_or_default(),
+        min_available: spec.min_available.as_ref().and_then(int_or_percent),
+        max_unavailable: spec.max_unavailable.as_ref().and_then(int_or_percent),
+        current_healthy: status.current_healthy as i64,
+        desired_healthy: Some(status.desired_healthy as i64),
+        expected_pods: Some(status.expected_pods as i64),
     }
-    state.nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    state.pods.sort_by_key(Pod::key);
-    if let Some(m) = metrics(client).await? {
-        apply_metrics(&mut state, &m);
-    }
-    state
-        .pdbs
-        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    Ok(state)
 }
 
 /// Usage reported by metrics.k8s.io (`kubectl top`), by node and by pod container.

@@ -53,22 +53,22 @@ impl std::error::Error for Issue {}
 
 impl de::Error for Issue {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        Issue::new("K005", msg.to_string())
+        Issue::new(crate::diag::code::INVALID_VALUE, msg.to_string())
     }
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
         Issue::new(
-            "K004",
+            crate::diag::code::TYPE_MISMATCH,
             format!("expected {exp}, found {}", unexpected(&unexp)),
         )
     }
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
         Issue::new(
-            "K005",
+            crate::diag::code::INVALID_VALUE,
             format!("invalid value {}: expected {exp}", unexpected(&unexp)),
         )
     }
     fn missing_field(field: &'static str) -> Self {
-        let mut i = Issue::new("K004", format!("missing required field `{field}`"));
+        let mut i = Issue::new(crate::diag::code::TYPE_MISMATCH, format!("missing required field `{field}`"));
         i.missing_field = Some(field.to_string());
         i
     }
@@ -188,7 +188,7 @@ impl<'a> De<'a> {
             help = Some("remove the quotes: this field takes a number".to_string());
         }
         Issue::new(
-            "K004",
+            crate::diag::code::TYPE_MISMATCH,
             format!("expected {expected}, found {}", self.node.describe()),
         )
         .at(self.node.span)
@@ -266,7 +266,7 @@ impl<'de> de::Deserializer<'de> for De<'_> {
             Value::Int(i) => visitor.visit_f64(i as f64),
             Value::Float(f) if f.is_finite() => visitor.visit_f64(f),
             Value::Float(_) => {
-                Err(Issue::new("K005", "expected a finite number").at(self.node.span))
+                Err(Issue::new(crate::diag::code::INVALID_VALUE, "expected a finite number").at(self.node.span))
             }
             _ => Err(self.mismatch("a number")),
         }
@@ -390,7 +390,7 @@ impl<'de> de::Deserializer<'de> for De<'_> {
             let help =
                 did_you_mean(s, variants.iter().copied()).map(|c| format!("did you mean `{c}`?"));
             return Err(Issue::new(
-                "K007",
+                crate::diag::code::ENUM_VALUE,
                 format!(
                     "`{s}` is not a valid {}: expected one of {}",
                     enum_name(name),
@@ -477,7 +477,7 @@ impl<'de> MapAccess<'de> for Map<'_> {
                             .then(|| format!("known fields here: {}", one_of(fields)))
                     });
                 self.ctx.notes.borrow_mut().push(
-                    Issue::new("K003", format!("unknown field `{}`", entry.key))
+                    Issue::new(crate::diag::code::UNKNOWN_FIELD, format!("unknown field `{}`", entry.key))
                         .at(entry.key_span)
                         .help(help),
                 );
@@ -535,10 +535,10 @@ mod tests {
         let (v, issues, f) = run("maxWatts: 10\nwarnPercnt: 5\nmode: Enforc\n");
         assert_eq!(v.unwrap().max_watts, 10.0, "the rest still decodes");
         assert_eq!(issues.len(), 2, "{issues:?}");
-        let unknown = issues.iter().find(|i| i.code == "K003").unwrap();
+        let unknown = issues.iter().find(|i| i.code == crate::diag::code::UNKNOWN_FIELD).unwrap();
         assert_eq!(f.line_col(unknown.span.unwrap().start), (2, 1));
         assert_eq!(unknown.help.as_deref(), Some("did you mean `warnPercent`?"));
-        let bad_enum = issues.iter().find(|i| i.code == "K007").unwrap();
+        let bad_enum = issues.iter().find(|i| i.code == crate::diag::code::ENUM_VALUE).unwrap();
         assert_eq!(f.line_col(bad_enum.span.unwrap().start), (3, 7));
         assert_eq!(bad_enum.help.as_deref(), Some("did you mean `Enforce`?"));
     }

@@ -8,6 +8,27 @@ use serde_json::json;
 
 use crate::source::{SourceFile, Span};
 
+
+/// Every diagnostic code, in one place: the rules (`check::RULES`) and the front end use these
+/// names, and `kilter lint --explain` documents each.
+pub mod code {
+    pub const SYNTAX: &str = "K001";
+    pub const DOCUMENT_KIND: &str = "K002";
+    pub const UNKNOWN_FIELD: &str = "K003";
+    pub const TYPE_MISMATCH: &str = "K004";
+    pub const INVALID_VALUE: &str = "K005";
+    pub const NUMERIC_RANGE: &str = "K006";
+    pub const ENUM_VALUE: &str = "K007";
+    pub const TIME_ZONE: &str = "K008";
+    pub const ONE_ACTION: &str = "K009";
+    pub const PROBE_ENDPOINT: &str = "K010";
+    pub const CEL_SYNTAX: &str = "K011";
+    pub const CEL_VARIABLES: &str = "K012";
+    pub const DUPLICATE_NAME: &str = "K013";
+    pub const SINGLE_WRITER: &str = "K014";
+    pub const RESIZE_TARGET_UNMATCHED: &str = "K015";
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     Warning,

@@ -107,7 +107,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
     let mut diags = Vec::new();
     if !matches!(node.value, Value::Map(_)) {
         diags.push(Diagnostic::error(
-            "K002",
+            crate::diag::code::DOCUMENT_KIND,
             file,
             node.span,
             format!(
@@ -125,7 +125,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
     match node.get("apiVersion") {
         None => {
             diags.push(
-                Diagnostic::error("K002", file, head, "missing `apiVersion`")
+                Diagnostic::error(crate::diag::code::DOCUMENT_KIND, file, head, "missing `apiVersion`")
                     .with_help(format!("add `apiVersion: {API_VERSION}`")),
             );
             ok = false;
@@ -133,7 +133,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
         Some(v) if v.as_str() != Some(API_VERSION) => {
             diags.push(
                 Diagnostic::error(
-                    "K002",
+                    crate::diag::code::DOCUMENT_KIND,
                     file,
                     v.span,
                     format!("unsupported apiVersion; kilter reads `{API_VERSION}`"),
@@ -147,7 +147,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
     let kind = match node.get("kind") {
         None => {
             diags.push(
-                Diagnostic::error("K002", file, head, "missing `kind`")
+                Diagnostic::error(crate::diag::code::DOCUMENT_KIND, file, head, "missing `kind`")
                     .with_help("one of `Policy`, `Budget`, `Probe`, `ScalingTarget`"),
             );
             None
@@ -161,7 +161,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
                     .unwrap_or_else(|| {
                         "one of `Policy`, `Budget`, `Probe`, `ScalingTarget`".into()
                     });
-                diags.push(Diagnostic::error("K002", file, k.span, "unknown kind").with_help(help));
+                diags.push(Diagnostic::error(crate::diag::code::DOCUMENT_KIND, file, k.span, "unknown kind").with_help(help));
                 None
             }
         },
@@ -171,7 +171,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
             let help = did_you_mean(&e.key, TOP_LEVEL).map(|c| format!("did you mean `{c}`?"));
             diags.push(
                 Diagnostic::error(
-                    "K003",
+                    crate::diag::code::UNKNOWN_FIELD,
                     file,
                     e.key_span,
                     format!("unknown field `{}`", e.key),
@@ -188,7 +188,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
     let meta = match node.get("metadata") {
         None => {
             diags.push(Diagnostic::error(
-                "K002",
+                crate::diag::code::DOCUMENT_KIND,
                 file,
                 head,
                 "missing `metadata` with a `name`",
@@ -206,7 +206,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
         match spec_node {
             None => {
                 diags.push(Diagnostic::error(
-                    "K004",
+                    crate::diag::code::TYPE_MISMATCH,
                     file,
                     head,
                     format!("missing `spec` of the {}", kind.name()),
@@ -274,7 +274,7 @@ fn check_meta(
 ) -> ObjectMeta {
     match meta.name.as_deref() {
         None | Some("") => diags.push(Diagnostic::error(
-            "K002",
+            crate::diag::code::DOCUMENT_KIND,
             file,
             m.span,
             "missing `metadata.name`",
@@ -282,7 +282,7 @@ fn check_meta(
         Some(name) => {
             if let Some(why) = invalid_dns_subdomain(name) {
                 diags.push(Diagnostic::error(
-                    "K005",
+                    crate::diag::code::INVALID_VALUE,
                     file,
                     m.get("name").map_or(m.span, |n| n.span),
                     format!("`{name}` is not a valid object name: {why}"),
@@ -295,7 +295,7 @@ fn check_meta(
         if !kind.namespaced() {
             diags.push(
                 Diagnostic::error(
-                    "K002",
+                    crate::diag::code::DOCUMENT_KIND,
                     file,
                     span,
                     format!("{} is cluster-scoped and takes no namespace", kind.name()),
@@ -304,7 +304,7 @@ fn check_meta(
             );
         } else if let Some(why) = invalid_dns_label(ns) {
             diags.push(Diagnostic::error(
-                "K005",
+                crate::diag::code::INVALID_VALUE,
                 file,
                 span,
                 format!("`{ns}` is not a valid namespace: {why}"),

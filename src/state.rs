@@ -182,30 +182,32 @@ pub enum QosClass {
     BestEffort,
 }
 
+/// The QoS class of a pod whose containers have these (requests, limits), as Kubernetes
+/// derives it: Guaranteed when every container has CPU and memory limits equal to its
+/// requests (or no requests), BestEffort when no container has any, Burstable otherwise.
+pub fn qos_class(containers: impl Iterator<Item = (Resources, Resources)> + Clone) -> QosClass {
+    let none = containers.clone().all(|(r, l)| {
+        r.cpu.is_none() && r.memory.is_none() && l.cpu.is_none() && l.memory.is_none()
+    });
+    if none {
+        return QosClass::BestEffort;
+    }
+    let guaranteed = containers.into_iter().all(|(r, l)| {
+        let cpu_ok = l.cpu.is_some() && r.cpu.is_none_or(|x| Some(x) == l.cpu);
+        let mem_ok = l.memory.is_some() && r.memory.is_none_or(|x| Some(x) == l.memory);
+        cpu_ok && mem_ok
+    });
+    if guaranteed {
+        QosClass::Guaranteed
+    } else {
+        QosClass::Burstable
+    }
+}
+
 impl Pod {
     /// The Kubernetes QoS class, derived from requests and limits.
     pub fn qos(&self) -> QosClass {
-        let none = self.containers.iter().all(|c| {
-            c.requests.cpu.is_none()
-                && c.requests.memory.is_none()
-                && c.limits.cpu.is_none()
-                && c.limits.memory.is_none()
-        });
-        if none {
-            return QosClass::BestEffort;
-        }
-        let guaranteed = self.containers.iter().all(|c| {
-            let cpu_ok =
-                c.limits.cpu.is_some() && c.requests.cpu.is_none_or(|r| Some(r) == c.limits.cpu);
-            let mem_ok = c.limits.memory.is_some()
-                && c.requests.memory.is_none_or(|r| Some(r) == c.limits.memory);
-            cpu_ok && mem_ok
-        });
-        if guaranteed {
-            QosClass::Guaranteed
-        } else {
-            QosClass::Burstable
-        }
+        qos_class(self.containers.iter().map(|c| (c.requests, c.limits)))
     }
 
     /// CPU the scheduler reserves for the pod (requests, or limits when requests are unset).
@@ -309,12 +311,12 @@ impl RecentAction {
 
 /// The pods on each node (index as in `state.nodes`), terminal pods left out.
 pub fn pods_by_node(state: &ClusterState) -> Vec<Vec<usize>> {
-    let index: std::collections::HashMap<&str, usize> = state
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.name.as_str(), i))
-        .collect();
+    let mut index = <foldhash::HashMap<&str, usize> as foldhash::HashMapExt>::with_capacity(
+        state.nodes.len(),
+    );
+    for (i, n) in state.nodes.iter().enumerate() {
+        index.insert(n.name.as_str(), i);
+    }
     let mut out = vec![Vec::new(); state.nodes.len()];
     for (i, p) in state.pods.iter().enumerate() {
         if let Some(&n) = index.get(p.node.as_str())
@@ -341,7 +343,7 @@ pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
         .find(|d| !matches!(d.node.value, crate::tree::Value::Null))
     else {
         diags.push(Diagnostic::error(
-            "K001",
+            crate::diag::code::SYNTAX,
             file,
             Default::default(),
             "the snapshot file holds no document",
@@ -361,7 +363,7 @@ pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
         && parse_time(t).is_none()
     {
         diags.push(Diagnostic::error(
-            "K005",
+            crate::diag::code::INVALID_VALUE,
             file,
             node.span_at("time"),
             format!("`{t}` is not an RFC 3339 time like 2026-11-23T22:30:00Z"),
@@ -369,7 +371,7 @@ pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
     }
     if let Some(s) = &state {
         for (path, message) in check(s) {
-            diags.push(Diagnostic::error("K005", file, node.span_at(&path), message));
+            diags.push(Diagnostic::error(crate::diag::code::INVALID_VALUE, file, node.span_at(&path), message));
         }
     }
     match state {

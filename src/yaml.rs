@@ -119,7 +119,7 @@ impl Builder<'_> {
                 }
                 Box::new(
                     Diagnostic::error(
-                        "K001",
+                        crate::diag::code::SYNTAX,
                         self.file,
                         Span::new(at, at + 1),
                         format!("YAML syntax error: {}", e.info()),
@@ -189,7 +189,7 @@ impl Builder<'_> {
                             self.push(n, 0);
                         }
                         None => self.diags.push(Diagnostic::error(
-                            "K001",
+                            crate::diag::code::SYNTAX,
                             self.file,
                             span,
                             "YAML alias refers to an unknown anchor",
@@ -224,7 +224,7 @@ impl Builder<'_> {
                         Value::Null => "null".into(),
                         Value::Seq(_) | Value::Map(_) => {
                             self.diags.push(Diagnostic::error(
-                                "K001",
+                                crate::diag::code::SYNTAX,
                                 self.file,
                                 k.span,
                                 "mapping keys must be plain strings",
@@ -235,7 +235,7 @@ impl Builder<'_> {
                     if let Some(prev) = entries.iter().find(|e| e.key == name) {
                         self.diags.push(
                             Diagnostic::error(
-                                "K001",
+                                crate::diag::code::SYNTAX,
                                 self.file,
                                 k.span,
                                 format!("duplicate key `{name}`"),

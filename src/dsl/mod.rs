@@ -127,7 +127,7 @@ fn syntax_error(file: &Arc<SourceFile>, base: usize, e: pest::error::Error<Rule>
     } else {
         None
     };
-    Diagnostic::error("K001", file, span, format!("syntax error: {message}"))
+    Diagnostic::error(crate::diag::code::SYNTAX, file, span, format!("syntax error: {message}"))
         .with_label("here")
         .with_help_opt(help)
 }
@@ -231,7 +231,7 @@ impl Lower<'_> {
                         }
                     }
                     _ => self.diags.push(Diagnostic::error(
-                        "K004",
+                        crate::diag::code::TYPE_MISMATCH,
                         self.file,
                         e.value.span,
                         "`metadata` must be a block",
@@ -270,7 +270,7 @@ impl Lower<'_> {
         if let Some(prev) = entries.iter().find(|x| x.key == e.key) {
             self.diags.push(
                 Diagnostic::error(
-                    "K001",
+                    crate::diag::code::SYNTAX,
                     self.file,
                     e.key_span,
                     format!("duplicate field `{}`", e.key),

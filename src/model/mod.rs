@@ -431,6 +431,18 @@ pub enum WorkloadKind {
     ReplicaSet,
 }
 
+impl WorkloadKind {
+    /// The kind as Kubernetes names it (and as an owner reference carries it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
+            WorkloadKind::ReplicaSet => "ReplicaSet",
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema, Default)]
 pub enum ResizePolicy {
     #[default]

@@ -32,6 +32,22 @@ pub fn no_budget() -> CelValue {
     ])
 }
 
+/// Why a disruption does not fit a budget.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BudgetError {
+    #[error("budget `{budget}`: {would} of {nodes} nodes would be unavailable, over maxUnavailable {max}")]
+    MaxUnavailable {
+        budget: String,
+        would: usize,
+        nodes: usize,
+        max: String,
+    },
+    #[error("budget `{budget}`: {left} schedulable nodes would remain, under minNodes {min}")]
+    MinNodes { budget: String, left: i64, min: i64 },
+    #[error("budget `{budget}`: {done} drains in the last hour already, maxDrainsPerHour is {max}")]
+    DrainsPerHour { budget: String, done: usize, max: i64 },
+}
+
 /// Nodes no Budget with a `disruption` section covers get this one, as Karpenter's default
 /// disruption budget: at most 10% of them unavailable at once (rounded up).
 pub const DEFAULT_MAX_UNAVAILABLE_PERCENT: i64 = 10;
@@ -100,7 +116,7 @@ impl<'a> Budgets<'a> {
     }
 
     /// Admits a node disruption against every budget that covers the node, and counts it.
-    pub fn admit(&mut self, node: usize, already: bool, drain: bool) -> Result<(), String> {
+    pub fn admit(&mut self, node: usize, already: bool, drain: bool) -> Result<(), BudgetError> {
         for b in self.all.iter().filter(|b| b.covers(node)) {
             b.check(already, drain)?;
         }
@@ -221,7 +237,7 @@ impl<'a> BudgetState<'a> {
 
     /// Admits one more node going unavailable (and, for a drain, one more drain), or says why not.
     /// `already_unavailable` nodes (cordoned before) cost no unavailability.
-    pub fn check(&self, already_unavailable: bool, drain: bool) -> Result<(), String> {
+    pub fn check(&self, already_unavailable: bool, drain: bool) -> Result<(), BudgetError> {
         let d = match &self.budget.spec.disruption {
             Some(d) => d,
             None => return Ok(()),
@@ -230,32 +246,32 @@ impl<'a> BudgetState<'a> {
             if let Some(max) = self.max_unavailable
                 && self.unavailable + self.planned + 1 > max
             {
-                return Err(format!(
-                    "budget `{}`: {} of {} nodes would be unavailable, over maxUnavailable {}",
-                    self.name,
-                    self.unavailable + self.planned + 1,
-                    self.nodes.len(),
-                    d.max_unavailable.map(|m| m.to_string()).unwrap_or_default()
-                ));
+                return Err(BudgetError::MaxUnavailable {
+                    budget: self.name.clone(),
+                    would: self.unavailable + self.planned + 1,
+                    nodes: self.nodes.len(),
+                    max: d.max_unavailable.map(|m| m.to_string()).unwrap_or_default(),
+                });
             }
             if let Some(min) = d.min_nodes {
                 let left = self.schedulable as i64 - self.planned as i64 - 1;
                 if left < min {
-                    return Err(format!(
-                        "budget `{}`: {left} schedulable nodes would remain, under minNodes {min}",
-                        self.name
-                    ));
+                    return Err(BudgetError::MinNodes {
+                        budget: self.name.clone(),
+                        left,
+                        min,
+                    });
                 }
             }
         }
         if drain && let Some(max) = d.max_drains_per_hour {
-            let n = (self.drains_last_hour + self.planned_drains + 1) as i64;
-            if n > max {
-                return Err(format!(
-                    "budget `{}`: {} drains in the last hour already, maxDrainsPerHour is {max}",
-                    self.name,
-                    self.drains_last_hour + self.planned_drains
-                ));
+            let done = self.drains_last_hour + self.planned_drains;
+            if (done + 1) as i64 > max {
+                return Err(BudgetError::DrainsPerHour {
+                    budget: self.name.clone(),
+                    done,
+                    max,
+                });
             }
         }
         Ok(())

@@ -44,10 +44,14 @@ impl Claims {
         knob: Knob,
         policy: &str,
         priority: i32,
-    ) -> Result<(), String> {
+    ) -> Result<(), Conflict> {
         let key = (object.to_string(), knob);
         match self.held.get(&key) {
-            Some(h) if h.policy != policy => Err(conflict_reason(knob, h, priority)),
+            Some(h) if h.policy != policy => Err(Conflict {
+                knob,
+                holder: h.clone(),
+                priority,
+            }),
             _ => {
                 self.held.insert(
                     key,
@@ -65,6 +69,22 @@ impl Claims {
         self.held.get(&(object.to_string(), knob))
     }
 }
+
+/// A policy of `priority` lost `knob` to `holder`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub knob: Knob,
+    pub holder: Holder,
+    pub priority: i32,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&conflict_reason(self.knob, &self.holder, self.priority))
+    }
+}
+
+impl std::error::Error for Conflict {}
 
 /// Why a policy of `priority` lost `knob` to `holder`.
 pub fn conflict_reason(knob: Knob, holder: &Holder, priority: i32) -> String {

@@ -323,8 +323,8 @@ impl<'a> Cx<'a> {
         let (name, priority) = (self.active[a].name.clone(), self.active[a].priority);
         match self.claims.claim(object, knob, &name, priority) {
             Ok(()) => true,
-            Err(r) => {
-                self.skip_for(a, t.clone(), SkipCause::Conflict, r);
+            Err(c) => {
+                self.skip_for(a, t.clone(), SkipCause::Conflict, c.to_string());
                 false
             }
         }

@@ -45,6 +45,8 @@ pub struct Bundle {
     pub targets: Vec<ScalingTarget>,
     /// The disruption budget of nodes no Budget's `disruption` covers.
     pub default_budget: Budget,
+    /// ScalingTargets by workload name (index in `targets`).
+    targets_by_workload: foldhash::HashMap<String, Vec<usize>>,
     programs: BTreeMap<String, Arc<Result<cel::Program, String>>>,
 }
 
@@ -78,13 +80,35 @@ impl Bundle {
                 .entry(src.to_string())
                 .or_insert_with(|| Arc::new(crate::expr::compile_bounded(src)));
         }
+        let mut targets_by_workload: foldhash::HashMap<String, Vec<usize>> = Default::default();
+        for (i, t) in targets.iter().enumerate() {
+            targets_by_workload
+                .entry(t.spec.workload_ref.name.clone())
+                .or_default()
+                .push(i);
+        }
         Bundle {
             policies,
             budgets,
             targets,
             default_budget: budget::default_budget(),
+            targets_by_workload,
             programs,
         }
+    }
+
+    /// The ScalingTarget of a pod's workload (same namespace, kind and name as the pod's
+    /// top-level owner), with its index in `targets`.
+    pub fn target_of(&self, pod: &crate::state::Pod) -> Option<(usize, &ScalingTarget)> {
+        let owner = pod.owner.as_ref()?;
+        self.targets_by_workload
+            .get(owner.name.as_str())?
+            .iter()
+            .map(|&i| (i, &self.targets[i]))
+            .find(|(_, t)| {
+                t.metadata.namespace.as_deref().unwrap_or("default") == pod.namespace
+                    && t.spec.workload_ref.kind.as_str() == owner.kind
+            })
     }
 
     /// The compiled program of an expression of this bundle.
@@ -205,12 +229,8 @@ impl Plan {
                 t.container.clone(),
             )
         };
-        self.actions.sort_by(|a, b| {
-            key(&a.target())
-                .cmp(&key(&b.target()))
-                .then(a.kind().cmp(&b.kind()))
-                .then(a.policy.cmp(&b.policy))
-        });
+        self.actions
+            .sort_by_cached_key(|a| (key(&a.target()), a.kind(), a.policy.clone()));
         self.skipped.sort_by(|a, b| {
             key(&a.target)
                 .cmp(&key(&b.target))

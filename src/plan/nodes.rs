@@ -34,6 +34,14 @@ impl Blocked {
     }
 }
 
+/// An evicted pod that fits on no other node.
+#[derive(Debug, thiserror::Error)]
+#[error("pod {pod} (requests {cpu}m CPU) fits on no other schedulable node")]
+struct NoRoom {
+    pod: String,
+    cpu: i64,
+}
+
 /// The pods a drain evicts and the ones it leaves (DaemonSet and mirror pods).
 struct Eviction {
     evict: Vec<usize>,
@@ -115,7 +123,7 @@ pub fn tolerates_all(p: &Pod, node: &crate::state::Node) -> bool {
 /// schedulable node with the most free CPU that satisfies nodeSelector, taints and requests,
 /// after everything this plan placed, cordoned and drained so far). Returns the placements,
 /// or the first pod that fits nowhere.
-fn place(cx: &Cx<'_>, from: usize, evict: &[usize]) -> Result<Vec<(usize, usize)>, String> {
+fn place(cx: &Cx<'_>, from: usize, evict: &[usize]) -> Result<Vec<(usize, usize)>, NoRoom> {
     let nodes = &cx.state.nodes;
     let (mut free_cpu, mut free_mem): (Vec<i64>, Vec<i64>) = (0..nodes.len()).map(|j| cx.free(j)).unzip();
     let mut order = evict.to_vec();
@@ -140,11 +148,7 @@ fn place(cx: &Cx<'_>, from: usize, evict: &[usize]) -> Result<Vec<(usize, usize)
             .filter(|&j| free_cpu[j] >= cpu && free_mem[j] >= mem)
             .max_by_key(|&j| (free_cpu[j], std::cmp::Reverse(j)));
         let Some(j) = best else {
-            return Err(format!(
-                "pod {} (requests {}m CPU) fits on no other schedulable node",
-                p.key(),
-                cpu
-            ));
+            return Err(NoRoom { pod: p.key(), cpu });
         };
         free_cpu[j] -= cpu;
         free_mem[j] -= mem;
@@ -273,12 +277,12 @@ fn try_drain(cx: &mut Cx<'_>, a: usize, n: usize, allow_empty_dir: bool, reason:
     let placements = match place(cx, n, &ev.evict) {
         Ok(p) => p,
         Err(r) => {
-            cx.skip_for(a, target, SkipCause::NoPlacement, r);
+            cx.skip_for(a, target, SkipCause::NoPlacement, r.to_string());
             return false;
         }
     };
     if let Err(r) = cx.budgets.admit(n, node.unschedulable, true) {
-        cx.skip_for(a, target, SkipCause::DisruptionBudget, r);
+        cx.skip_for(a, target, SkipCause::DisruptionBudget, r.to_string());
         return false;
     }
     let reason = reason.to_string();
@@ -365,6 +369,7 @@ fn cordon(cx: &mut Cx<'_>, a: usize) {
         }
         let name = node.name.clone();
         if let Err(r) = cx.budgets.admit(n, false, false) {
+            let r = r.to_string();
             cx.skip_for(a, Target::node(&name), SkipCause::DisruptionBudget, r);
             continue;
         }

@@ -64,15 +64,6 @@ impl Method for Resize {
     }
 }
 
-fn target_of<'a>(cx: &Cx<'a>, pod: &Pod) -> Option<&'a ScalingTarget> {
-    let owner = pod.owner.as_ref()?;
-    cx.bundle.targets.iter().find(|t| {
-        t.metadata.namespace.as_deref().unwrap_or("default") == pod.namespace
-            && t.spec.workload_ref.name == owner.name
-            && format!("{:?}", t.spec.workload_ref.kind) == owner.kind
-    })
-}
-
 fn selects(cx: &Cx<'_>, a: usize, t: &ScalingTarget) -> bool {
     let sel = &cx.active[a]
         .policy
@@ -91,58 +82,96 @@ fn selects(cx: &Cx<'_>, a: usize, t: &ScalingTarget) -> bool {
 /// Each target's demand program, compiled once per plan (index as in `bundle.targets`).
 type Programs = Vec<Option<std::sync::Arc<Result<cel::Program, String>>>>;
 
-fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs) {
-    let node = cx.node(n);
-    let allocatable = node.allocatable.cpu.map_or(0, |q| q.0);
-    let budget = cx
-        .budgets
-        .all
+/// The CEL contexts a node's demand expressions run in: one root per policy (cluster, now,
+/// node), and a child scope per pod that adds only `pod`.
+struct DemandScopes {
+    node: cel::Value,
+    roots: std::collections::BTreeMap<usize, cel::Context<'static, 'static>>,
+}
+
+impl DemandScopes {
+    /// A target's demand for a pod under policy `a`, smoothed with last cycle's.
+    fn demand(
+        &mut self,
+        cx: &Cx<'_>,
+        a: usize,
+        program: Option<&Result<cel::Program, String>>,
+        pod: &Pod,
+    ) -> Result<f64, String> {
+        let measured = match program {
+            None => 1.0,
+            Some(Err(e)) => return Err(e.clone()),
+            Some(Ok(prog)) => {
+                let root = self.roots.entry(a).or_insert_with(|| {
+                    let mut ctx = crate::expr::context(&cx.env);
+                    ctx.add_variable_from_value("cluster", cx.cluster.clone());
+                    ctx.add_variable_from_value("now", now_value(cx.now, cx.active[a].tz));
+                    ctx.add_variable_from_value("node", self.node.clone());
+                    ctx
+                });
+                let mut ctx = root.new_inner_scope();
+                ctx.add_variable_from_value("pod", pod_value(pod));
+                crate::expr::evaluate_fraction(prog, &ctx)?
+            }
+        };
+        Ok(pod.demand.map_or(measured, |prev| {
+            DEMAND_ALPHA * measured + (1.0 - DEMAND_ALPHA) * prev.clamp(0.0, 1.0)
+        }))
+    }
+}
+
+/// The policy that resizes a pod (the first in planning order whose targetSelector selects
+/// its ScalingTarget); the others that would are reported as conflicts.
+fn resizing_policy<'a>(
+    cx: &mut Cx<'a>,
+    policies: &[usize],
+    pod: &Pod,
+) -> Option<(&'a ScalingTarget, usize)> {
+    let (_, t) = cx.bundle.target_of(pod)?;
+    let a = policies.iter().copied().find(|&a| selects(cx, a, t))?;
+    let pod_target = Target::pod(&pod.namespace, &pod.name);
+    let losers: Vec<usize> = policies
         .iter()
-        .find(|b| b.covers(n) && b.budget.spec.cpu.is_some())
-        .map(|b| b.budget);
-    let reserve = budget
-        .and_then(|b| b.spec.cpu.as_ref()?.reserve)
-        .map_or(0, |q| q.0);
-    let node_value = cx.node_value(n);
-    let cluster = cx.cluster.clone();
-    let mut parts: Vec<Participant<'_>> = Vec::new();
-    // Pods this plan moves onto the node take their share before the market.
+        .copied()
+        .filter(|&b| b != a && selects(cx, b, t))
+        .collect();
+    for b in losers {
+        let holder = super::claims::Holder {
+            policy: cx.active[a].name.clone(),
+            priority: cx.active[a].priority,
+        };
+        let r = super::claims::conflict_reason(
+            super::claims::Knob::PodCpu,
+            &holder,
+            cx.active[b].priority,
+        );
+        cx.skip_for(b, pod_target.clone(), SkipCause::Conflict, r);
+    }
+    Some((t, a))
+}
+
+/// The market's participants on node `n`, and the CPU everything else there requests
+/// (pods this plan moves onto the node included).
+fn participants<'a>(
+    cx: &mut Cx<'a>,
+    n: usize,
+    policies: &[usize],
+    programs: &Programs,
+    budget: Option<&'a crate::model::Budget>,
+) -> (Vec<Participant<'a>>, i64) {
+    let mut scopes = DemandScopes {
+        node: cx.node_value(n),
+        roots: Default::default(),
+    };
+    let mut parts = Vec::new();
     let mut others = cx.ledger.placed_cpu[n];
-    let pods = cx.pods_by_node[n].clone();
-    let mut roots: std::collections::BTreeMap<usize, cel::Context<'static, 'static>> =
-        Default::default();
-    for i in pods {
+    for i in cx.pods_by_node[n].clone() {
         let pod = cx.pod(i);
-        let target = target_of(cx, pod);
-        let chosen = target.and_then(|t| {
-            policies
-                .iter()
-                .copied()
-                .find(|&a| selects(cx, a, t))
-                .map(|a| (t, a))
-        });
-        let Some((t, a)) = chosen else {
+        let Some((t, a)) = resizing_policy(cx, policies, pod) else {
             others += pod.cpu_request();
             continue;
         };
-        let losers: Vec<usize> = policies
-            .iter()
-            .copied()
-            .filter(|&b| b != a && selects(cx, b, t))
-            .collect();
         let pod_target = Target::pod(&pod.namespace, &pod.name);
-        for b in losers {
-            let holder = super::claims::Holder {
-                policy: cx.active[a].name.clone(),
-                priority: cx.active[a].priority,
-            };
-            let r = super::claims::conflict_reason(
-                super::claims::Knob::PodCpu,
-                &holder,
-                cx.active[b].priority,
-            );
-            cx.skip_for(b, pod_target.clone(), SkipCause::Conflict, r);
-        }
         if cx.ledger.evicted.contains(&i) {
             let r = "the pod is evicted in this plan; it keeps its CPU".to_string();
             cx.skip_for(a, pod_target, SkipCause::PodEvicted, r);
@@ -154,35 +183,9 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs)
             cx.skip_for(a, pod_target, SkipCause::QosClass, r);
             continue;
         }
-        // Demand, smoothed.
-        let ti = cx
-            .bundle
-            .targets
-            .iter()
-            .position(|x| std::ptr::eq(x, t))
-            .expect("target of the bundle");
-        let demand = match programs[ti].as_deref() {
-            None => Ok(1.0),
-            Some(Err(e)) => Err(e.clone()),
-            Some(Ok(prog)) => {
-                // One context per node and policy holds cluster, now and node; each pod
-                // evaluates in a child scope that adds only `pod`.
-                let root = roots.entry(a).or_insert_with(|| {
-                    let mut ctx = crate::expr::context(&cx.env);
-                    ctx.add_variable_from_value("cluster", cluster.clone());
-                    ctx.add_variable_from_value("now", now_value(cx.now, cx.active[a].tz));
-                    ctx.add_variable_from_value("node", node_value.clone());
-                    ctx
-                });
-                let mut ctx = root.new_inner_scope();
-                ctx.add_variable_from_value("pod", pod_value(pod));
-                crate::expr::evaluate_fraction(prog, &ctx)
-            }
-        };
-        let demand = match demand {
-            Ok(d) => pod.demand.map_or(d, |prev| {
-                DEMAND_ALPHA * d + (1.0 - DEMAND_ALPHA) * prev.clamp(0.0, 1.0)
-            }),
+        let ti = cx.bundle.target_of(pod).map_or(0, |(i, _)| i);
+        let demand = match scopes.demand(cx, a, programs[ti].as_deref(), pod) {
+            Ok(d) => d,
             Err(e) => {
                 let r = format!("demand failed: {e}; the pod keeps its CPU");
                 cx.skip_for(a, pod_target, SkipCause::Expression, r);
@@ -191,25 +194,19 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs)
             }
         };
         let ns_weight = budget
-            .and_then(|b| {
-                b.spec
-                    .cpu
-                    .as_ref()?
-                    .namespace_weights
-                    .get(&pod.namespace)
-                    .copied()
-            })
+            .and_then(|b| b.spec.cpu.as_ref()?.namespace_weights.get(&pod.namespace))
+            .copied()
             .unwrap_or(1.0)
             .max(0.0);
         let bid = t.spec.weight.unwrap_or(1.0).max(0.0) * ns_weight * demand;
         for (ci, c) in pod.containers.iter().enumerate() {
-            match t
+            let range = t
                 .spec
                 .containers
                 .iter()
                 .find(|cp| cp.name == c.name)
-                .and_then(|cp| cp.cpu.as_ref())
-            {
+                .and_then(|cp| cp.cpu.as_ref());
+            match range {
                 Some(range) => parts.push(Participant {
                     pod: i,
                     container: ci,
@@ -223,6 +220,21 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs)
             }
         }
     }
+    (parts, others)
+}
+
+fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs) {
+    let allocatable = cx.node(n).allocatable.cpu.map_or(0, |q| q.0);
+    let budget = cx
+        .budgets
+        .all
+        .iter()
+        .find(|b| b.covers(n) && b.budget.spec.cpu.is_some())
+        .map(|b| b.budget);
+    let reserve = budget
+        .and_then(|b| b.spec.cpu.as_ref()?.reserve)
+        .map_or(0, |q| q.0);
+    let (parts, others) = participants(cx, n, policies, programs, budget);
     if parts.is_empty() {
         return;
     }
@@ -235,28 +247,25 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs)
             bid: p.bid,
         })
         .collect();
-    let Some(alloc) = water_fill(capacity, &bidders) else {
-        let floors: i64 = bidders.iter().map(|b| b.floor).sum();
-        for p in &parts {
-            let pod = cx.pod(p.pod);
-            let c = &pod.containers[p.container];
-            let t = Target::container(&pod.namespace, &pod.name, &c.name);
-            cx.skip_for(
-                p.policy,
-                t,
-                SkipCause::MarketCapacity,
-                format!(
-                    "the market cannot meet its floors: {} containers need {} in all, node {} has {} to hand out",
-                    parts.len(),
-                    CpuQuantity(floors),
-                    cx.node(n).name,
-                    CpuQuantity(capacity)
-                ),
+    match water_fill(capacity, &bidders) {
+        Some(alloc) => apply(cx, n, capacity, allocatable, &parts, &alloc),
+        None => {
+            let floors: i64 = bidders.iter().map(|b| b.floor).sum();
+            let r = format!(
+                "the market cannot meet its floors: {} containers need {} in all, node {} has {} to hand out",
+                parts.len(),
+                CpuQuantity(floors),
+                cx.node(n).name,
+                CpuQuantity(capacity)
             );
+            for p in &parts {
+                let pod = cx.pod(p.pod);
+                let c = &pod.containers[p.container];
+                let t = Target::container(&pod.namespace, &pod.name, &c.name);
+                cx.skip_for(p.policy, t, SkipCause::MarketCapacity, r.clone());
+            }
         }
-        return;
-    };
-    apply(cx, n, capacity, allocatable, &parts, &alloc);
+    }
 }
 
 /// The CPU field a container's resize moves, by policy and QoS.

@@ -127,7 +127,21 @@ pub fn verify_actions(
     actions: &[&PlannedAction],
 ) -> Vec<Violation> {
     let after = After::new(state, actions);
+    let mut last_acted: BTreeMap<(&str, Acted<'_>), DateTime<Utc>> = BTreeMap::new();
+    for r in &state.recent_actions {
+        let Some(at) = r.at() else { continue };
+        let object = match (&r.namespace, &r.pod, &r.node) {
+            (Some(ns), Some(p), _) => Acted::Pod(ns, p),
+            (_, None, Some(n)) => Acted::Node(n),
+            _ => continue,
+        };
+        let e = last_acted.entry((r.policy.as_str(), object)).or_insert(at);
+        *e = (*e).max(at);
+    }
     let v = Verifier {
+        any_cooldown: bundle.policies.iter().any(|p| p.spec.cooldown.is_some())
+            || bundle.targets.iter().any(|t| t.spec.cooldown.is_some()),
+        last_acted,
         bundle,
         state,
         now,
@@ -159,7 +173,18 @@ pub fn verify_actions(
     out
 }
 
+/// What a recent action acted on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Acted<'a> {
+    Node(&'a str),
+    Pod(&'a str, &'a str),
+}
+
 struct Verifier<'a> {
+    /// Whether any policy or target of the bundle has a cooldown.
+    any_cooldown: bool,
+    /// When each policy last acted on each node or pod.
+    last_acted: BTreeMap<(&'a str, Acted<'a>), DateTime<Utc>>,
     bundle: &'a Bundle,
     state: &'a ClusterState,
     now: DateTime<Utc>,
@@ -230,20 +255,9 @@ impl<'a> Verifier<'a> {
                 .and_then(|p| p.spec.action.consolidate.as_ref())
                 .and_then(|c| c.allow_empty_dir)
                 .unwrap_or(false);
-            let evicted: BTreeSet<usize> = d
-                .evict
-                .iter()
-                .filter_map(|p| {
-                    self.after
-                        .pod_index
-                        .get(&(p.namespace.as_str(), p.name.as_str()))
-                        .copied()
-                })
-                .collect();
-            for (i, p) in self.state.pods.iter().enumerate() {
-                if p.node != d.node || p.is_terminal() {
-                    continue;
-                }
+            let evicted: BTreeSet<usize> = self.after.pods_of[k].iter().flatten().copied().collect();
+            for &i in &self.after.pods_by_node[n] {
+                let p = &self.state.pods[i];
                 let stays = p.mirror || p.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet");
                 if evicted.contains(&i) && stays {
                     out.push(violation(
@@ -339,49 +353,67 @@ impl<'a> Verifier<'a> {
         Ok(())
     }
 
-    /// Requests fit allocatable on every node the plan adds requests to.
+    /// Requests fit allocatable on every node the plan adds requests to. Only the nodes the
+    /// plan touches are summed: the snapshot's other nodes are as they were.
     fn capacity(&self, out: &mut Vec<Violation>) {
-        let n = self.state.nodes.len();
-        let (mut cpu_before, mut mem_before) = (vec![0i64; n], vec![0i64; n]);
-        let (mut cpu_after, mut mem_after) = (vec![0i64; n], vec![0i64; n]);
-        for (i, p) in self.state.pods.iter().enumerate() {
-            if p.is_terminal() {
-                continue;
-            }
-            if let Some(&j) = self.after.node_index.get(p.node.as_str()) {
-                cpu_before[j] += p.cpu_request();
-                mem_before[j] += p.memory_request();
-            }
-            if let Some(j) = self.after.pod_node[i] {
-                cpu_after[j] += self.after.cpu_request_after(i);
-                mem_after[j] += p.memory_request();
+        // (CPU, memory) the plan adds to or removes from each node it touches.
+        let mut delta: BTreeMap<usize, (i64, i64)> = BTreeMap::new();
+        for (k, a) in self.indexed() {
+            match &a.action {
+                Action::Drain(_) => {
+                    for &i in self.after.pods_of[k].iter().flatten() {
+                        let p = &self.state.pods[i];
+                        let (cpu, mem) = (p.cpu_request(), p.memory_request());
+                        if let Some(j) = self.after.pod_node_before[i] {
+                            let e = delta.entry(j).or_default();
+                            *e = (e.0 - cpu, e.1 - mem);
+                        }
+                        if let Some(j) = self.after.pod_node[i] {
+                            let e = delta.entry(j).or_default();
+                            *e = (e.0 + cpu, e.1 + mem);
+                        }
+                    }
+                }
+                Action::Resize(r) => {
+                    let Some(i) = self.after.pods_of[k].first().copied().flatten() else {
+                        continue;
+                    };
+                    let Some(j) = self.after.pod_node[i] else { continue };
+                    let before = r.request.from.or(r.limit.from).unwrap_or(0);
+                    let after = r.request.to.or(r.limit.to).unwrap_or(0);
+                    delta.entry(j).or_default().0 += after - before;
+                }
+                _ => {}
             }
         }
-        for (j, node) in self.state.nodes.iter().enumerate() {
-            let cpu_over = node.allocatable.cpu.is_some_and(|a| cpu_after[j] > a.0)
-                && cpu_after[j] > cpu_before[j];
-            let mem_over = node.allocatable.memory.is_some_and(|a| mem_after[j] > a.0)
-                && mem_after[j] > mem_before[j];
+        for (j, (dcpu, dmem)) in delta {
+            if dcpu <= 0 && dmem <= 0 {
+                continue;
+            }
+            let node = &self.state.nodes[j];
+            let pods = &self.after.pods_by_node[j];
+            let cpu_after = pods.iter().map(|&i| self.state.pods[i].cpu_request()).sum::<i64>() + dcpu;
+            let mem_after =
+                pods.iter().map(|&i| self.state.pods[i].memory_request()).sum::<i64>() + dmem;
+            let cpu_over = dcpu > 0 && node.allocatable.cpu.is_some_and(|a| cpu_after > a.0);
+            let mem_over = dmem > 0 && node.allocatable.memory.is_some_and(|a| mem_after > a.0);
             if !(cpu_over || mem_over) {
                 continue;
             }
-            let culprits = self.adding_requests_to(j);
             let what = if cpu_over {
                 format!(
-                    "{}m CPU requested on {}m allocatable",
-                    cpu_after[j],
+                    "{cpu_after}m CPU requested on {}m allocatable",
                     node.allocatable.cpu.map_or(0, |q| q.0)
                 )
             } else {
                 format!(
-                    "{} bytes of memory requested on {} allocatable",
-                    mem_after[j],
+                    "{mem_after} bytes of memory requested on {} allocatable",
                     node.allocatable.memory.map_or(0, |q| q.0)
                 )
             };
             out.push(violation(
                 Invariant::NodeCapacity,
-                culprits,
+                self.adding_requests_to(j),
                 format!("node {} would have {what}", node.name),
             ));
         }
@@ -392,17 +424,17 @@ impl<'a> Verifier<'a> {
     fn adding_requests_to(&self, j: usize) -> Vec<usize> {
         let name = self.state.nodes[j].name.as_str();
         self.indexed()
-            .filter(|(_, a)| match &a.action {
+            .filter(|&(k, a)| match &a.action {
                 Action::Drain(d) => d.placements.iter().any(|p| p.node == name),
                 Action::Resize(r) => {
                     let before = r.request.from.or(r.limit.from).unwrap_or(0);
                     let after = r.request.to.or(r.limit.to).unwrap_or(0);
                     after > before
-                        && self
-                            .after
-                            .pod_index
-                            .get(&(r.namespace.as_str(), r.pod.as_str()))
-                            .is_some_and(|&i| self.after.pod_node[i] == Some(j))
+                        && self.after.pods_of[k]
+                            .first()
+                            .copied()
+                            .flatten()
+                            .is_some_and(|i| self.after.pod_node[i] == Some(j))
                 }
                 _ => false,
             })
@@ -413,18 +445,18 @@ impl<'a> Verifier<'a> {
     /// Resizes start from the pod's current values, keep requests and limits present or
     /// absent as they were, request ≤ limit, at most `maxStep`, and no QoS class changes.
     fn resizes(&self, out: &mut Vec<Violation>) {
-        let mut by_pod: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        let mut by_pod: Vec<(usize, usize)> = Vec::new();
         for (k, a) in self.indexed() {
             let Action::Resize(r) = &a.action else { continue };
-            let Some(&i) = self.after.pod_index.get(&(r.namespace.as_str(), r.pod.as_str()))
-            else {
+            let (Some(i), Some(c)) = (
+                self.after.pods_of[k].first().copied().flatten(),
+                self.after.container_of[k],
+            ) else {
                 continue;
             };
-            by_pod.entry(i).or_default().push(k);
+            by_pod.push((i, k));
             let pod = &self.state.pods[i];
-            let Some(c) = pod.containers.iter().find(|c| c.name == r.container) else {
-                continue;
-            };
+            let c = &pod.containers[c];
             let mut bad = Vec::new();
             let (req, lim) = (c.requests.cpu.map(|q| q.0), c.limits.cpu.map(|q| q.0));
             if r.request.from != req || r.limit.from != lim {
@@ -460,8 +492,10 @@ impl<'a> Verifier<'a> {
                 ));
             }
         }
-        for (i, ks) in by_pod {
-            let (before, after) = (self.state.pods[i].qos(), self.after.pod_after(i).qos());
+        by_pod.sort_unstable();
+        for group in by_pod.chunk_by(|x, y| x.0 == y.0) {
+            let (i, ks) = (group[0].0, group.iter().map(|&(_, k)| k).collect::<Vec<_>>());
+            let (before, after) = (self.state.pods[i].qos(), self.after.qos_after(i));
             if before != after {
                 out.push(violation(
                     Invariant::QosClass,
@@ -475,14 +509,14 @@ impl<'a> Verifier<'a> {
         }
     }
 
+    /// The ScalingTarget of a pod's workload (same namespace, kind and name).
+    fn target_of(&self, pod: &Pod) -> Option<&'a ScalingTarget> {
+        self.bundle.target_of(pod).map(|(_, t)| t)
+    }
+
     /// The `maxStep` of a pod's container, from the ScalingTarget of its workload.
     fn max_step(&self, pod: &Pod, container: &str) -> Option<i64> {
-        let owner = pod.owner.as_ref()?;
-        let target: &ScalingTarget = self.bundle.targets.iter().find(|t| {
-            t.metadata.namespace.as_deref().unwrap_or("default") == pod.namespace
-                && t.spec.workload_ref.name == owner.name
-                && format!("{:?}", t.spec.workload_ref.kind) == owner.kind
-        })?;
+        let target = self.target_of(pod)?;
         let c = target.spec.containers.iter().find(|c| c.name == container)?;
         Some(c.cpu.as_ref()?.max_step?.0.max(0))
     }
@@ -492,12 +526,8 @@ impl<'a> Verifier<'a> {
         for pdb in &self.state.pdbs {
             let mut count = 0;
             let mut ks = BTreeSet::new();
-            for (k, d) in self.drains() {
-                for p in &d.evict {
-                    let Some(&i) = self.after.pod_index.get(&(p.namespace.as_str(), p.name.as_str()))
-                    else {
-                        continue;
-                    };
+            for (k, _) in self.drains() {
+                for &i in self.after.pods_of[k].iter().flatten() {
                     if pdb.covers(&self.state.pods[i]) {
                         count += 1;
                         ks.insert(k);
@@ -683,30 +713,22 @@ impl<'a> Verifier<'a> {
     /// No action while its policy's cooldown (or, for resizes, its target's) runs on the same
     /// node or pod. Uncordons restore kilter's own cordons and are not held back.
     fn cooldowns(&self, out: &mut Vec<Violation>) {
+        if !self.any_cooldown || self.last_acted.is_empty() {
+            return;
+        }
         for (k, a) in self.indexed() {
             let Some(policy) = self.policies.get(a.policy.as_str()) else { continue };
-            let (node, pod, target_cd) = match &a.action {
+            let (object, target_cd) = match &a.action {
                 Action::Uncordon { .. } => continue,
                 Action::Resize(r) => {
-                    let cd = self
-                        .after
-                        .pod_index
-                        .get(&(r.namespace.as_str(), r.pod.as_str()))
-                        .and_then(|&i| {
-                            let pod = &self.state.pods[i];
-                            let owner = pod.owner.as_ref()?;
-                            self.bundle
-                                .targets
-                                .iter()
-                                .find(|t| {
-                                    t.metadata.namespace.as_deref().unwrap_or("default") == pod.namespace
-                                        && t.spec.workload_ref.name == owner.name
-                                })
-                                .and_then(|t| t.spec.cooldown)
-                        });
-                    (None, Some((r.namespace.as_str(), r.pod.as_str())), cd)
+                    let cd = self.after.pods_of[k]
+                        .first()
+                        .copied()
+                        .flatten()
+                        .and_then(|i| self.target_of(&self.state.pods[i])?.spec.cooldown);
+                    (Acted::Pod(&r.namespace, &r.pod), cd)
                 }
-                other => (Some(other.node()), None, None),
+                other => (Acted::Node(other.node()), None),
             };
             let Some(cd) = policy.spec.cooldown.into_iter().chain(target_cd).max() else {
                 continue;
@@ -714,20 +736,7 @@ impl<'a> Verifier<'a> {
             let Ok(cd) = chrono::TimeDelta::from_std(cd.0) else {
                 continue;
             };
-            let last = self
-                .state
-                .recent_actions
-                .iter()
-                .filter(|r| r.policy == a.policy)
-                .filter(|r| match (node, pod) {
-                    (Some(n), _) => r.node.as_deref() == Some(n) && r.pod.is_none(),
-                    (_, Some((ns, p))) => {
-                        r.namespace.as_deref() == Some(ns) && r.pod.as_deref() == Some(p)
-                    }
-                    _ => false,
-                })
-                .filter_map(|r| r.at())
-                .max();
+            let last = self.last_acted.get(&(a.policy.as_str(), object)).copied();
             if let Some(last) = last
                 && last.checked_add_signed(cd).is_none_or(|until| self.now < until)
             {
@@ -747,19 +756,34 @@ impl<'a> Verifier<'a> {
 
     /// One writer per knob per object: a node's governor, a node's schedulability, a pod's CPU.
     fn single_writer(&self, out: &mut Vec<Violation>) {
-        let mut writers: BTreeMap<(&str, String), Vec<usize>> = BTreeMap::new();
-        for (k, a) in self.indexed() {
-            let key = match &a.action {
-                Action::SetGovernor(g) => ("governor", g.node.clone()),
-                Action::Cordon { node, .. } | Action::Uncordon { node } => {
-                    ("schedulability", node.clone())
-                }
-                Action::Drain(d) => ("schedulability", d.node.clone()),
-                Action::Resize(r) => ("pod CPU", format!("{}/{}", r.namespace, r.pod)),
+        let mut keyed: Vec<((&str, &str, &str), usize)> = self
+            .indexed()
+            .map(|(k, a)| {
+                let key = match &a.action {
+                    Action::SetGovernor(g) => ("governor", "", g.node.as_str()),
+                    Action::Cordon { node, .. } | Action::Uncordon { node } => {
+                        ("schedulability", "", node.as_str())
+                    }
+                    Action::Drain(d) => ("schedulability", "", d.node.as_str()),
+                    Action::Resize(r) => ("pod CPU", r.namespace.as_str(), r.pod.as_str()),
+                };
+                (key, k)
+            })
+            .collect();
+        keyed.sort_unstable();
+        let writers = keyed.chunk_by(|x, y| x.0 == y.0).map(|group| {
+            let ks: Vec<usize> = group.iter().map(|&(_, k)| k).collect();
+            (group[0].0, ks)
+        });
+        for ((knob, namespace, name), ks) in writers {
+            if ks.len() == 1 {
+                continue; // one action writes the knob once
+            }
+            let object = if namespace.is_empty() {
+                name.to_string()
+            } else {
+                format!("{namespace}/{name}")
             };
-            writers.entry(key).or_default().push(k);
-        }
-        for ((knob, object), ks) in writers {
             let policies: BTreeSet<&str> = ks.iter().map(|&k| self.actions[k].policy.as_str()).collect();
             let kinds: Vec<&Action> = ks.iter().map(|&k| &self.actions[k].action).collect();
             let repeated = match knob {

@@ -5,7 +5,9 @@
 //! [`After`] is a cheap overlay on the snapshot (what changed, by index); [`apply`] builds the
 //! full `ClusterState` from it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt};
 
 use crate::model::CpuQuantity;
 use crate::plan::{Action, PlannedAction};
@@ -15,13 +17,20 @@ use crate::state::{ClusterState, Pod};
 pub struct After<'a> {
     pub state: &'a ClusterState,
     pub node_index: HashMap<&'a str, usize>,
-    pub pod_index: HashMap<(&'a str, &'a str), usize>,
+    /// For each action, the pods it acts on (index in `state.pods`): the evicted pods of a
+    /// drain, the resized pod of a resize (with its container); `None` where the snapshot has
+    /// no such pod on the node the action names.
+    pub pods_of: Vec<Vec<Option<usize>>>,
+    pub container_of: Vec<Option<usize>>,
+    /// The node each pod runs on in the snapshot, and the running pods of each node.
+    pub pod_node_before: Vec<Option<usize>>,
+    pub pods_by_node: Vec<Vec<usize>>,
     /// Whether each node takes new pods after the plan.
     pub unschedulable: Vec<bool>,
     /// Each node's governor after the plan.
     pub governor: Vec<Option<&'a str>>,
-    /// The node each pod runs on after the plan (None: not on a known node, or evicted with
-    /// nowhere to go — it would be Pending).
+    /// The node each pod runs on after the plan (None: not on a known node, finished, or
+    /// evicted with nowhere to go — it would be Pending).
     pub pod_node: Vec<Option<usize>>,
     /// CPU request and limit of the containers the plan resizes: (pod, container) → (request, limit).
     pub cpu: BTreeMap<(usize, usize), (Option<i64>, Option<i64>)>,
@@ -36,34 +45,35 @@ pub struct After<'a> {
 impl<'a> After<'a> {
     /// Applies `actions` (in order) to `state`.
     pub fn new(state: &'a ClusterState, actions: &[&'a PlannedAction]) -> Self {
-        let node_index: HashMap<&str, usize> = state
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name.as_str(), i))
-            .collect();
-        let pod_index: HashMap<(&str, &str), usize> = state
-            .pods
-            .iter()
-            .enumerate()
-            .map(|(i, p)| ((p.namespace.as_str(), p.name.as_str()), i))
-            .collect();
-        let pod_node = state
-            .pods
-            .iter()
-            .map(|p| node_index.get(p.node.as_str()).copied())
-            .collect();
+        let mut node_index = HashMap::with_capacity(state.nodes.len());
+        for (i, n) in state.nodes.iter().enumerate() {
+            node_index.insert(n.name.as_str(), i);
+        }
+        let mut pods_by_node = vec![Vec::new(); state.nodes.len()];
+        let mut pod_node_before = Vec::with_capacity(state.pods.len());
+        for (i, p) in state.pods.iter().enumerate() {
+            let n = node_index.get(p.node.as_str()).copied();
+            if let Some(n) = n
+                && !p.is_terminal()
+            {
+                pods_by_node[n].push(i);
+            }
+            pod_node_before.push(n.filter(|_| !p.is_terminal()));
+        }
         let mut after = After {
             unschedulable: state.nodes.iter().map(|n| n.unschedulable).collect(),
             governor: state.nodes.iter().map(|n| n.governor.as_deref()).collect(),
-            pod_node,
+            pod_node: pod_node_before.clone(),
+            pod_node_before,
+            pods_by_node,
             cpu: BTreeMap::new(),
             drained: BTreeSet::new(),
             evicted: BTreeSet::new(),
             unknown: Vec::new(),
+            pods_of: vec![Vec::new(); actions.len()],
+            container_of: vec![None; actions.len()],
             state,
             node_index,
-            pod_index,
         };
         for (k, a) in actions.iter().enumerate() {
             after.apply(k, &a.action);
@@ -79,12 +89,25 @@ impl<'a> After<'a> {
         n
     }
 
-    fn pod(&mut self, k: usize, namespace: &str, name: &str) -> Option<usize> {
-        let i = self.pod_index.get(&(namespace, name)).copied();
+    /// A pod the action says runs on `node`; looked up among that node's pods, so an action
+    /// whose pod has moved (or never was there) finds nothing.
+    pub fn find_pod(&self, node: &str, namespace: &str, name: &str) -> Option<usize> {
+        let n = *self.node_index.get(node)?;
+        self.pods_by_node[n].iter().copied().find(|&i| {
+            let p = &self.state.pods[i];
+            p.name == name && p.namespace == namespace
+        })
+    }
+
+    fn pod(&mut self, k: usize, node: &str, namespace: &str, name: &str) -> Option<usize> {
+        let i = self.find_pod(node, namespace, name);
         if i.is_none() {
-            self.unknown
-                .push((k, format!("pod {namespace}/{name} is not in the snapshot")));
+            self.unknown.push((
+                k,
+                format!("pod {namespace}/{name} is not running on node {node} in the snapshot"),
+            ));
         }
+        self.pods_of[k].push(i);
         i
     }
 
@@ -112,7 +135,7 @@ impl<'a> After<'a> {
                 self.unschedulable[n] = true;
                 self.drained.insert(n);
                 for p in &d.evict {
-                    let Some(i) = self.pod(k, &p.namespace, &p.name) else {
+                    let Some(i) = self.pod(k, &d.node, &p.namespace, &p.name) else {
                         continue;
                     };
                     self.evicted.insert(i);
@@ -121,7 +144,7 @@ impl<'a> After<'a> {
                 }
             }
             Action::Resize(r) => {
-                let Some(i) = self.pod(k, &r.namespace, &r.pod) else {
+                let Some(i) = self.pod(k, &r.node, &r.namespace, &r.pod) else {
                     return;
                 };
                 let Some(c) = self.state.pods[i]
@@ -135,6 +158,7 @@ impl<'a> After<'a> {
                     ));
                     return;
                 };
+                self.container_of[k] = Some(c);
                 self.cpu.insert((i, c), (r.request.to, r.limit.to));
             }
         }
@@ -150,6 +174,19 @@ impl<'a> After<'a> {
             }
         }
         p
+    }
+
+    /// A pod's QoS class after the plan.
+    pub fn qos_after(&self, i: usize) -> crate::state::QosClass {
+        let p = &self.state.pods[i];
+        crate::state::qos_class(p.containers.iter().enumerate().map(|(c, container)| {
+            let (mut r, mut l) = (container.requests, container.limits);
+            if let Some(&(req, lim)) = self.cpu.get(&(i, c)) {
+                r.cpu = req.map(CpuQuantity);
+                l.cpu = lim.map(CpuQuantity);
+            }
+            (r, l)
+        }))
     }
 
     /// CPU the scheduler counts for a pod after the plan (requests, or limits where unset).

@@ -70,7 +70,16 @@ fn governor_already_set_needs_no_action() {
         &workers(2, ""),
         NOON,
     );
-    assert!(p.actions.is_empty());
+    assert!(p.actions.is_empty(), "{p:#?}");
+    assert!(p.skipped.is_empty(), "nothing to skip either: {p:#?}");
+    // The same policy asking for another governor acts on both nodes.
+    let p = run(
+        "policy g { action { governor { name: powersave } } }",
+        &workers(2, ""),
+        NOON,
+    );
+    assert_eq!(kinds(&p, "w1"), vec![ActionType::SetGovernor]);
+    assert_eq!(kinds(&p, "w2"), vec![ActionType::SetGovernor]);
 }
 
 #[test]

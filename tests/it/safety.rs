@@ -476,3 +476,61 @@ fn the_verifier_passes_every_fixture_plan_and_the_lab() {
         assert_eq!(verify(&b, &s, now(), &raw), vec![], "{name}");
     }
 }
+
+// ---------------------------------------------------------------- the JSON plan format
+
+fn plan_schema() -> jsonschema::Validator {
+    let path = crate::root().join("docs/plan-format.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(&crate::read(&path)).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+#[test]
+fn plans_validate_against_the_committed_schema() {
+    let validator = plan_schema();
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut plans: Vec<Plan> = [
+        "chain",
+        "cordon-then-place",
+        "market-after-move",
+        "qos-across-containers",
+        "unreadable-pdb",
+        "dry-run-budget",
+    ]
+    .into_iter()
+    .map(|name| run(name).2)
+    .collect();
+    // A plan with a verifier skip in it, and the lab.
+    let (b, s) = fixture("chain");
+    plans.push(broken(&b, &s, vec![act("squeeze", true, drain("a", &[("app", "pa", "a")]))]).1);
+    for p in &plans {
+        let json: serde_json::Value = serde_json::from_str(&kilter::plan::render_json(p)).unwrap();
+        let errors: Vec<_> = validator
+            .iter_errors(&json)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}\n{json:#}");
+        for a in json["actions"].as_array().unwrap() {
+            kinds.insert(a["kind"].as_str().unwrap().to_string());
+        }
+        for sk in json["skipped"].as_array().unwrap() {
+            kinds.insert(format!("skip:{}", sk["cause"].as_str().unwrap()));
+        }
+    }
+    for k in ["cordon", "drain", "resize", "skip:invariant", "skip:plan-order"] {
+        assert!(kinds.contains(k), "no {k} among {kinds:?}");
+    }
+}
+
+#[test]
+fn the_plan_schema_rejects_what_kilter_never_writes() {
+    let validator = plan_schema();
+    let (_, _, p) = run("market-after-move");
+    let mut json: serde_json::Value = serde_json::from_str(&kilter::plan::render_json(&p)).unwrap();
+    assert!(validator.is_valid(&json));
+    json["actions"][0]["params"]["memory"] = serde_json::json!("1Gi");
+    assert!(!validator.is_valid(&json), "unknown params are refused");
+    let mut json: serde_json::Value = serde_json::from_str(&kilter::plan::render_json(&p)).unwrap();
+    json["actions"][0]["kind"] = serde_json::json!("reboot");
+    assert!(!validator.is_valid(&json), "unknown kinds are refused");
+}

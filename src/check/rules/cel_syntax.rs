@@ -6,7 +6,7 @@ use crate::load::Document;
 use crate::model::Object;
 
 pub static RULE: Rule = Rule {
-    code: "K011",
+    code: crate::diag::code::CEL_SYNTAX,
     name: "cel-syntax",
     summary: "A CEL expression that does not compile.",
     severity: Severity::Error,
@@ -43,7 +43,7 @@ fn findings(field: &'static str, expr: &str) -> std::rc::Rc<Findings> {
         return hit;
     }
     let result: Findings = match crate::expr::compile(expr) {
-        Err(errors) => errors.into_iter().map(|f| ("K011", f)).collect(),
+        Err(errors) => errors.into_iter().map(|f| (crate::diag::code::CEL_SYNTAX, f)).collect(),
         Ok(program) => {
             let cost = crate::expr::estimated_cost(&program);
             if cost > crate::expr::MAX_COST {
@@ -55,7 +55,7 @@ fn findings(field: &'static str, expr: &str) -> std::rc::Rc<Findings> {
                     "nested comprehensions multiply: iterate over fewer or smaller lists".into(),
                 );
                 vec![(
-                    "K011",
+                    crate::diag::code::CEL_SYNTAX,
                     crate::expr::Finding {
                         offset: 0,
                         len: 1,
@@ -66,7 +66,7 @@ fn findings(field: &'static str, expr: &str) -> std::rc::Rc<Findings> {
             } else {
                 crate::expr::check_references(&program, field)
                     .into_iter()
-                    .map(|f| ("K012", f))
+                    .map(|f| (crate::diag::code::CEL_VARIABLES, f))
                     .collect()
             }
         }
@@ -86,9 +86,9 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
     for (path, field, expr) in super::cel_fields(obj) {
         for (code, f) in findings(field, expr).iter() {
             let span = super::span_in_string(doc, path, f.offset, f.len);
-            let d = if *code == "K011" {
+            let d = if *code == crate::diag::code::CEL_SYNTAX {
                 Diagnostic::error(
-                    "K011",
+                    crate::diag::code::CEL_SYNTAX,
                     &doc.file,
                     span,
                     format!("invalid CEL in `{field}`: {}", f.message),

@@ -7,7 +7,7 @@ use crate::load::Document;
 use crate::source::Span;
 
 pub static RULE: Rule = Rule {
-    code: "K012",
+    code: crate::diag::code::CEL_VARIABLES,
     name: "cel-variables",
     summary: "A CEL expression uses a variable or field not available to its field.",
     severity: Severity::Error,
@@ -39,7 +39,7 @@ Example:
 
 pub(crate) fn diagnostic(doc: &Document, span: Span, field: &str, f: &Finding) -> Diagnostic {
     Diagnostic::error(
-        "K012",
+        crate::diag::code::CEL_VARIABLES,
         &doc.file,
         span,
         format!("in `{field}`: {}", f.message),

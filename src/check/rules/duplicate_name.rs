@@ -7,7 +7,7 @@ use crate::diag::{Diagnostic, Severity};
 use crate::load::Document;
 
 pub static RULE: Rule = Rule {
-    code: "K013",
+    code: crate::diag::code::DUPLICATE_NAME,
     name: "duplicate-name",
     summary: "Two objects of the same kind share a name (and namespace).",
     severity: Severity::Error,
@@ -40,7 +40,7 @@ fn check(docs: &[Document], out: &mut Vec<Diagnostic>) {
             Some(first) => {
                 let (line, col) = first.file.line_col(first.span("metadata.name").start);
                 let mut diag = d.error(
-                    "K013",
+                    crate::diag::code::DUPLICATE_NAME,
                     "metadata.name",
                     format!("{} is defined twice", d.display_name()),
                 );

@@ -9,7 +9,7 @@ use crate::model::selector::{self, SelectorError};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 pub static RULE: Rule = Rule {
-    code: "K007",
+    code: crate::diag::code::ENUM_VALUE,
     name: "enum-value",
     summary: "A value outside the fixed set its field allows.",
     severity: Severity::Error,
@@ -88,11 +88,11 @@ fn check_selectors(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                     })
                     .map(|c| format!("did you mean `{c}`?"))
                     .unwrap_or_else(|| "operators are In, NotIn, Exists, DoesNotExist".into());
-                doc.error("K007", &format!("{at}.operator"), e.to_string())
+                doc.error(crate::diag::code::ENUM_VALUE, &format!("{at}.operator"), e.to_string())
                     .with_help(help)
             }
             _ => doc
-                .error("K007", &format!("{at}.values"), e.to_string())
+                .error(crate::diag::code::ENUM_VALUE, &format!("{at}.values"), e.to_string())
                 .with_help("In and NotIn need values; Exists and DoesNotExist take none"),
         };
         out.push(d);
@@ -117,7 +117,7 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                 .map(|c| format!("did you mean `{c}`?"))
                 .unwrap_or_else(|| format!("cpufreq governors are {}", GOVERNORS.join(", ")));
             out.push(
-                doc.error("K007", &path, format!("`{name}` is not a CPU governor"))
+                doc.error(crate::diag::code::ENUM_VALUE, &path, format!("`{name}` is not a CPU governor"))
                     .with_help(help),
             );
         }

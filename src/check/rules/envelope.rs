@@ -4,7 +4,7 @@ use crate::check::{Rule, Scope};
 use crate::diag::Severity;
 
 pub static RULE: Rule = Rule {
-    code: "K002",
+    code: crate::diag::code::DOCUMENT_KIND,
     name: "document-kind",
     summary: "A document lacks a valid apiVersion, kind or metadata.",
     severity: Severity::Error,

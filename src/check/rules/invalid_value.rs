@@ -4,7 +4,7 @@ use crate::check::{Rule, Scope};
 use crate::diag::Severity;
 
 pub static RULE: Rule = Rule {
-    code: "K005",
+    code: crate::diag::code::INVALID_VALUE,
     name: "invalid-value",
     summary: "A value that does not parse as its type.",
     severity: Severity::Error,

@@ -6,7 +6,7 @@ use crate::load::Document;
 use crate::model::Object;
 
 pub static RULE: Rule = Rule {
-    code: "K009",
+    code: crate::diag::code::ONE_ACTION,
     name: "one-action",
     summary: "A policy must set exactly one action.",
     severity: Severity::Error,
@@ -32,13 +32,13 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
     match kinds.len() {
         1 => {}
         0 => out.push(
-            doc.error("K009", "spec.action", "the policy has no action")
+            doc.error(crate::diag::code::ONE_ACTION, "spec.action", "the policy has no action")
                 .with_help("set one of `governor`, `consolidate`, `cordon`, `drain`, `resize`"),
         ),
         _ => {
             let mut d = doc
                 .error(
-                    "K009",
+                    crate::diag::code::ONE_ACTION,
                     &format!("spec.action.{}", kinds[1].field()),
                     format!(
                         "a policy takes exactly one action, this one sets {}",

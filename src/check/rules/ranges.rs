@@ -6,7 +6,7 @@ use crate::load::Document;
 use crate::model::{IntOrPercent, Object};
 
 pub static RULE: Rule = Rule {
-    code: "K006",
+    code: crate::diag::code::NUMERIC_RANGE,
     name: "numeric-range",
     summary: "A number outside the range its field allows.",
     severity: Severity::Error,
@@ -42,7 +42,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&mut self, path: &str, msg: String) {
-        self.out.push(self.doc.error("K006", path, msg));
+        self.out.push(self.doc.error(crate::diag::code::NUMERIC_RANGE, path, msg));
     }
     fn non_negative(&mut self, path: &str, v: Option<f64>, what: &str) {
         if let Some(v) = v
@@ -154,7 +154,7 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                 {
                     let d = doc
                         .error(
-                            "K006",
+                            crate::diag::code::NUMERIC_RANGE,
                             "spec.power.warnPercent",
                             format!("warnPercent ({w}) is above criticalPercent ({cr})"),
                         )
@@ -345,7 +345,7 @@ fn min_above_max(c: &mut Ctx<'_>, base: &str, lo: &str, hi: &str) {
     let d = c
         .doc
         .error(
-            "K006",
+            crate::diag::code::NUMERIC_RANGE,
             &format!("{base}.min"),
             format!("min ({lo}) is above max ({hi})"),
         )

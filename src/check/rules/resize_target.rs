@@ -7,7 +7,7 @@ use crate::model::Object;
 use crate::model::selector::matches;
 
 pub static RULE: Rule = Rule {
-    code: "K015",
+    code: crate::diag::code::RESIZE_TARGET_UNMATCHED,
     name: "resize-target-unmatched",
     summary: "A resize policy's targetSelector matches no ScalingTarget.",
     severity: Severity::Warning,
@@ -48,7 +48,7 @@ fn check(docs: &[Document], out: &mut Vec<Diagnostic>) {
         {
             out.push(
                 Diagnostic::warning(
-                    "K015",
+                    crate::diag::code::RESIZE_TARGET_UNMATCHED,
                     &d.file,
                     d.key_span("spec.action.resize.targetSelector"),
                     format!("the targetSelector of {} matches no ScalingTarget", d.display_name()),

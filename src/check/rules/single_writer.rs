@@ -10,7 +10,7 @@ use crate::model::selector::may_overlap;
 use crate::model::{ActionKind, Mode, Object, Policy, Schedule};
 
 pub static RULE: Rule = Rule {
-    code: "K014",
+    code: crate::diag::code::SINGLE_WRITER,
     name: "single-writer",
     summary: "Two Enforce policies of equal priority write the same knob on overlapping nodes.",
     severity: Severity::Error,
@@ -110,7 +110,7 @@ fn check(docs: &[Document], out: &mut Vec<Diagnostic>) {
             let a_name = pa.metadata.name.as_deref().unwrap_or("");
             let b_name = pb.metadata.name.as_deref().unwrap_or("");
             let mut d = Diagnostic::error(
-                "K014",
+                crate::diag::code::SINGLE_WRITER,
                 &db.file,
                 db.key_span("spec.action"),
                 format!(

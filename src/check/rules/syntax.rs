@@ -4,7 +4,7 @@ use crate::check::{Rule, Scope};
 use crate::diag::Severity;
 
 pub static RULE: Rule = Rule {
-    code: "K001",
+    code: crate::diag::code::SYNTAX,
     name: "syntax",
     summary: "The file is not valid YAML or kilter DSL.",
     severity: Severity::Error,

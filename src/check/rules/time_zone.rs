@@ -7,7 +7,7 @@ use crate::load::Document;
 use crate::model::Object;
 
 pub static RULE: Rule = Rule {
-    code: "K008",
+    code: crate::diag::code::TIME_ZONE,
     name: "time-zone",
     summary: "A schedule time zone that is not an IANA time zone name.",
     severity: Severity::Error,
@@ -43,7 +43,7 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
             .unwrap_or_else(|| "use an IANA name such as `Europe/Berlin` or `UTC`".into());
         out.push(
             doc.error(
-                "K008",
+                crate::diag::code::TIME_ZONE,
                 "spec.schedule.timeZone",
                 format!("`{tz}` is not an IANA time zone"),
             )

@@ -4,7 +4,7 @@ use crate::check::{Rule, Scope};
 use crate::diag::Severity;
 
 pub static RULE: Rule = Rule {
-    code: "K004",
+    code: crate::diag::code::TYPE_MISMATCH,
     name: "type-mismatch",
     summary: "A value of the wrong type, or a required field missing.",
     severity: Severity::Error,

@@ -4,7 +4,7 @@ use crate::check::{Rule, Scope};
 use crate::diag::Severity;
 
 pub static RULE: Rule = Rule {
-    code: "K003",
+    code: crate::diag::code::UNKNOWN_FIELD,
     name: "unknown-field",
     summary: "A field that the kind does not have.",
     severity: Severity::Error,
