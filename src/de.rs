@@ -68,7 +68,10 @@ impl de::Error for Issue {
         )
     }
     fn missing_field(field: &'static str) -> Self {
-        let mut i = Issue::new(crate::diag::code::TYPE_MISMATCH, format!("missing required field `{field}`"));
+        let mut i = Issue::new(
+            crate::diag::code::TYPE_MISMATCH,
+            format!("missing required field `{field}`"),
+        );
         i.missing_field = Some(field.to_string());
         i
     }
@@ -265,9 +268,11 @@ impl<'de> de::Deserializer<'de> for De<'_> {
         match self.node.value {
             Value::Int(i) => visitor.visit_f64(i as f64),
             Value::Float(f) if f.is_finite() => visitor.visit_f64(f),
-            Value::Float(_) => {
-                Err(Issue::new(crate::diag::code::INVALID_VALUE, "expected a finite number").at(self.node.span))
-            }
+            Value::Float(_) => Err(Issue::new(
+                crate::diag::code::INVALID_VALUE,
+                "expected a finite number",
+            )
+            .at(self.node.span)),
             _ => Err(self.mismatch("a number")),
         }
     }
@@ -477,9 +482,12 @@ impl<'de> MapAccess<'de> for Map<'_> {
                             .then(|| format!("known fields here: {}", one_of(fields)))
                     });
                 self.ctx.notes.borrow_mut().push(
-                    Issue::new(crate::diag::code::UNKNOWN_FIELD, format!("unknown field `{}`", entry.key))
-                        .at(entry.key_span)
-                        .help(help),
+                    Issue::new(
+                        crate::diag::code::UNKNOWN_FIELD,
+                        format!("unknown field `{}`", entry.key),
+                    )
+                    .at(entry.key_span)
+                    .help(help),
                 );
                 continue;
             }
@@ -535,10 +543,16 @@ mod tests {
         let (v, issues, f) = run("maxWatts: 10\nwarnPercnt: 5\nmode: Enforc\n");
         assert_eq!(v.unwrap().max_watts, 10.0, "the rest still decodes");
         assert_eq!(issues.len(), 2, "{issues:?}");
-        let unknown = issues.iter().find(|i| i.code == crate::diag::code::UNKNOWN_FIELD).unwrap();
+        let unknown = issues
+            .iter()
+            .find(|i| i.code == crate::diag::code::UNKNOWN_FIELD)
+            .unwrap();
         assert_eq!(f.line_col(unknown.span.unwrap().start), (2, 1));
         assert_eq!(unknown.help.as_deref(), Some("did you mean `warnPercent`?"));
-        let bad_enum = issues.iter().find(|i| i.code == crate::diag::code::ENUM_VALUE).unwrap();
+        let bad_enum = issues
+            .iter()
+            .find(|i| i.code == crate::diag::code::ENUM_VALUE)
+            .unwrap();
         assert_eq!(f.line_col(bad_enum.span.unwrap().start), (3, 7));
         assert_eq!(bad_enum.help.as_deref(), Some("did you mean `Enforce`?"));
     }

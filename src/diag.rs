@@ -8,7 +8,6 @@ use serde_json::json;
 
 use crate::source::{SourceFile, Span};
 
-
 /// Every diagnostic code, in one place: the rules (`check::RULES`) and the front end use these
 /// names, and `kilter lint --explain` documents each.
 pub mod code {

@@ -125,8 +125,13 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
     match node.get("apiVersion") {
         None => {
             diags.push(
-                Diagnostic::error(crate::diag::code::DOCUMENT_KIND, file, head, "missing `apiVersion`")
-                    .with_help(format!("add `apiVersion: {API_VERSION}`")),
+                Diagnostic::error(
+                    crate::diag::code::DOCUMENT_KIND,
+                    file,
+                    head,
+                    "missing `apiVersion`",
+                )
+                .with_help(format!("add `apiVersion: {API_VERSION}`")),
             );
             ok = false;
         }
@@ -147,8 +152,13 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
     let kind = match node.get("kind") {
         None => {
             diags.push(
-                Diagnostic::error(crate::diag::code::DOCUMENT_KIND, file, head, "missing `kind`")
-                    .with_help("one of `Policy`, `Budget`, `Probe`, `ScalingTarget`"),
+                Diagnostic::error(
+                    crate::diag::code::DOCUMENT_KIND,
+                    file,
+                    head,
+                    "missing `kind`",
+                )
+                .with_help("one of `Policy`, `Budget`, `Probe`, `ScalingTarget`"),
             );
             None
         }
@@ -161,7 +171,15 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
                     .unwrap_or_else(|| {
                         "one of `Policy`, `Budget`, `Probe`, `ScalingTarget`".into()
                     });
-                diags.push(Diagnostic::error(crate::diag::code::DOCUMENT_KIND, file, k.span, "unknown kind").with_help(help));
+                diags.push(
+                    Diagnostic::error(
+                        crate::diag::code::DOCUMENT_KIND,
+                        file,
+                        k.span,
+                        "unknown kind",
+                    )
+                    .with_help(help),
+                );
                 None
             }
         },

@@ -311,9 +311,8 @@ impl RecentAction {
 
 /// The pods on each node (index as in `state.nodes`), terminal pods left out.
 pub fn pods_by_node(state: &ClusterState) -> Vec<Vec<usize>> {
-    let mut index = <foldhash::HashMap<&str, usize> as foldhash::HashMapExt>::with_capacity(
-        state.nodes.len(),
-    );
+    let mut index =
+        <foldhash::HashMap<&str, usize> as foldhash::HashMapExt>::with_capacity(state.nodes.len());
     for (i, n) in state.nodes.iter().enumerate() {
         index.insert(n.name.as_str(), i);
     }
@@ -371,7 +370,12 @@ pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
     }
     if let Some(s) = &state {
         for (path, message) in check(s) {
-            diags.push(Diagnostic::error(crate::diag::code::INVALID_VALUE, file, node.span_at(&path), message));
+            diags.push(Diagnostic::error(
+                crate::diag::code::INVALID_VALUE,
+                file,
+                node.span_at(&path),
+                message,
+            ));
         }
     }
     match state {
@@ -381,7 +385,8 @@ pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
 }
 
 /// The kinds a recent action may have.
-pub const RECENT_ACTION_KINDS: [&str; 5] = ["set_governor", "cordon", "uncordon", "drain", "resize"];
+pub const RECENT_ACTION_KINDS: [&str; 5] =
+    ["set_governor", "cordon", "uncordon", "drain", "resize"];
 
 /// What makes a snapshot unclear, as (path, message): duplicate nodes or pods, pods on nodes
 /// the snapshot lacks, allocatable that is not positive, utilisation outside 0–1, negative
@@ -393,59 +398,118 @@ pub fn check(s: &ClusterState) -> Vec<(String, String)> {
     for (i, n) in s.nodes.iter().enumerate() {
         let at = |f: &str| format!("nodes[{i}].{f}");
         if let Some(first) = names.insert(n.name.as_str(), i) {
-            out.push((at("name"), format!("node `{}` is listed twice (first as nodes[{first}])", n.name)));
+            out.push((
+                at("name"),
+                format!(
+                    "node `{}` is listed twice (first as nodes[{first}])",
+                    n.name
+                ),
+            ));
         }
         if n.name.is_empty() {
             out.push((at("name"), "a node needs a name".into()));
         }
         match n.allocatable.cpu {
-            Some(q) if q.0 <= 0 => out.push((at("allocatable.cpu"), format!("allocatable CPU of node `{}` must be positive", n.name))),
+            Some(q) if q.0 <= 0 => out.push((
+                at("allocatable.cpu"),
+                format!("allocatable CPU of node `{}` must be positive", n.name),
+            )),
             _ => {}
         }
         match n.allocatable.memory {
-            Some(q) if q.0 <= 0 => out.push((at("allocatable.memory"), format!("allocatable memory of node `{}` must be positive", n.name))),
+            Some(q) if q.0 <= 0 => out.push((
+                at("allocatable.memory"),
+                format!("allocatable memory of node `{}` must be positive", n.name),
+            )),
             _ => {}
         }
-        for (f, v) in [("cpuUtilization", n.cpu_utilization), ("memoryUtilization", n.memory_utilization)] {
+        for (f, v) in [
+            ("cpuUtilization", n.cpu_utilization),
+            ("memoryUtilization", n.memory_utilization),
+        ] {
             if !(0.0..=1.0).contains(&v) {
-                out.push((at(f), format!("{f} is {v}; utilisation is a fraction between 0 and 1")));
+                out.push((
+                    at(f),
+                    format!("{f} is {v}; utilisation is a fraction between 0 and 1"),
+                ));
             }
         }
         if !(n.power_watts >= 0.0 && n.power_watts.is_finite()) {
-            out.push((at("powerWatts"), format!("powerWatts is {}; power cannot be negative", n.power_watts)));
+            out.push((
+                at("powerWatts"),
+                format!("powerWatts is {}; power cannot be negative", n.power_watts),
+            ));
         }
     }
     let mut pods: std::collections::HashMap<(&str, &str), usize> = Default::default();
     for (i, p) in s.pods.iter().enumerate() {
         let at = |f: &str| format!("pods[{i}].{f}");
         if let Some(first) = pods.insert((p.namespace.as_str(), p.name.as_str()), i) {
-            out.push((at("name"), format!("pod `{}` is listed twice (first as pods[{first}])", p.key())));
+            out.push((
+                at("name"),
+                format!("pod `{}` is listed twice (first as pods[{first}])", p.key()),
+            ));
         }
         if !p.node.is_empty() && !names.contains_key(p.node.as_str()) {
-            out.push((at("node"), format!("pod `{}` runs on node `{}`, which the snapshot does not list", p.key(), p.node)));
+            out.push((
+                at("node"),
+                format!(
+                    "pod `{}` runs on node `{}`, which the snapshot does not list",
+                    p.key(),
+                    p.node
+                ),
+            ));
         }
         let mut containers = std::collections::BTreeSet::new();
         for (c, container) in p.containers.iter().enumerate() {
             if !containers.insert(container.name.as_str()) {
-                out.push((format!("pods[{i}].containers[{c}].name"), format!("container `{}` is listed twice in pod `{}`", container.name, p.key())));
+                out.push((
+                    format!("pods[{i}].containers[{c}].name"),
+                    format!(
+                        "container `{}` is listed twice in pod `{}`",
+                        container.name,
+                        p.key()
+                    ),
+                ));
             }
-            for (f, r) in [("requests", container.requests), ("limits", container.limits)] {
+            for (f, r) in [
+                ("requests", container.requests),
+                ("limits", container.limits),
+            ] {
                 if r.cpu.is_some_and(|q| q.0 < 0) || r.memory.is_some_and(|q| q.0 < 0) {
-                    out.push((format!("pods[{i}].containers[{c}].{f}"), format!("{f} of container `{}` cannot be negative", container.name)));
+                    out.push((
+                        format!("pods[{i}].containers[{c}].{f}"),
+                        format!("{f} of container `{}` cannot be negative", container.name),
+                    ));
                 }
             }
         }
-        if let Some(d) = p.demand && !(0.0..=1.0).contains(&d) {
-            out.push((at("demand"), format!("demand is {d}; it is a fraction between 0 and 1")));
+        if let Some(d) = p.demand
+            && !(0.0..=1.0).contains(&d)
+        {
+            out.push((
+                at("demand"),
+                format!("demand is {d}; it is a fraction between 0 and 1"),
+            ));
         }
     }
     let mut pdbs = std::collections::BTreeSet::new();
     for (i, b) in s.pdbs.iter().enumerate() {
         let at = |f: &str| format!("pdbs[{i}].{f}");
         if !pdbs.insert((b.namespace.as_str(), b.name.as_str())) {
-            out.push((at("name"), format!("PodDisruptionBudget `{}/{}` is listed twice", b.namespace, b.name)));
+            out.push((
+                at("name"),
+                format!(
+                    "PodDisruptionBudget `{}/{}` is listed twice",
+                    b.namespace, b.name
+                ),
+            ));
         }
-        for (f, v) in [("currentHealthy", Some(b.current_healthy)), ("desiredHealthy", b.desired_healthy), ("expectedPods", b.expected_pods)] {
+        for (f, v) in [
+            ("currentHealthy", Some(b.current_healthy)),
+            ("desiredHealthy", b.desired_healthy),
+            ("expectedPods", b.expected_pods),
+        ] {
             if v.is_some_and(|v| v < 0) {
                 out.push((at(f), format!("{f} cannot be negative")));
             }
@@ -457,13 +521,26 @@ pub fn check(s: &ClusterState) -> Vec<(String, String)> {
             out.push((at("time"), format!("`{}` is not an RFC 3339 time like 2026-11-23T22:30:00Z; a recent action kilter cannot date would bypass its cooldown", r.time)));
         }
         if !RECENT_ACTION_KINDS.contains(&r.kind.as_str()) {
-            out.push((at("kind"), format!("`{}` is not an action kind; kinds are {}", r.kind, RECENT_ACTION_KINDS.join(", "))));
+            out.push((
+                at("kind"),
+                format!(
+                    "`{}` is not an action kind; kinds are {}",
+                    r.kind,
+                    RECENT_ACTION_KINDS.join(", ")
+                ),
+            ));
         }
         if r.node.is_none() && r.pod.is_none() {
-            out.push((at("kind"), "a recent action names a node or a pod (namespace and pod)".into()));
+            out.push((
+                at("kind"),
+                "a recent action names a node or a pod (namespace and pod)".into(),
+            ));
         }
         if r.pod.is_some() != r.namespace.is_some() {
-            out.push((at("pod"), "a recent action on a pod names both its namespace and its pod".into()));
+            out.push((
+                at("pod"),
+                "a recent action on a pod names both its namespace and its pod".into(),
+            ));
         }
     }
     out

@@ -127,9 +127,14 @@ fn syntax_error(file: &Arc<SourceFile>, base: usize, e: pest::error::Error<Rule>
     } else {
         None
     };
-    Diagnostic::error(crate::diag::code::SYNTAX, file, span, format!("syntax error: {message}"))
-        .with_label("here")
-        .with_help_opt(help)
+    Diagnostic::error(
+        crate::diag::code::SYNTAX,
+        file,
+        span,
+        format!("syntax error: {message}"),
+    )
+    .with_label("here")
+    .with_help_opt(help)
 }
 
 fn rule_name(r: &Rule) -> String {

@@ -35,7 +35,9 @@ pub fn no_budget() -> CelValue {
 /// Why a disruption does not fit a budget.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BudgetError {
-    #[error("budget `{budget}`: {would} of {nodes} nodes would be unavailable, over maxUnavailable {max}")]
+    #[error(
+        "budget `{budget}`: {would} of {nodes} nodes would be unavailable, over maxUnavailable {max}"
+    )]
     MaxUnavailable {
         budget: String,
         would: usize,
@@ -45,7 +47,11 @@ pub enum BudgetError {
     #[error("budget `{budget}`: {left} schedulable nodes would remain, under minNodes {min}")]
     MinNodes { budget: String, left: i64, min: i64 },
     #[error("budget `{budget}`: {done} drains in the last hour already, maxDrainsPerHour is {max}")]
-    DrainsPerHour { budget: String, done: usize, max: i64 },
+    DrainsPerHour {
+        budget: String,
+        done: usize,
+        max: i64,
+    },
 }
 
 /// Nodes no Budget with a `disruption` section covers get this one, as Karpenter's default

@@ -94,6 +94,8 @@ pub fn conflict_reason(knob: Knob, holder: &Holder, priority: i32) -> String {
             "conflict: `{name}` also writes {what} here with the same priority {priority}; `{name}` wins by order (Enforce before DryRun, then name)"
         )
     } else {
-        format!("conflict: `{name}` (priority {hp}) writes {what} here and outranks this policy ({priority})")
+        format!(
+            "conflict: `{name}` (priority {hp}) writes {what} here and outranks this policy ({priority})"
+        )
     }
 }

@@ -307,12 +307,7 @@ impl<'a> Cx<'a> {
     }
 
     /// `Some(reason)` while policy `a`'s cooldown (or a longer one given) runs on an object.
-    pub fn cooling(
-        &self,
-        a: usize,
-        object: &Object,
-        longer: Option<Duration>,
-    ) -> Option<String> {
+    pub fn cooling(&self, a: usize, object: &Object, longer: Option<Duration>) -> Option<String> {
         let act = &self.active[a];
         let cooldown = act.cooldown().into_iter().chain(longer).max();
         self.cooldowns.check(&act.name, object, cooldown, self.now)
@@ -342,9 +337,7 @@ impl<'a> Cx<'a> {
     pub fn free(&self, n: usize) -> (i64, i64) {
         let node = self.node(n);
         (
-            node.allocatable.cpu.map_or(0, |q| q.0)
-                - self.used_cpu[n]
-                - self.ledger.placed_cpu[n],
+            node.allocatable.cpu.map_or(0, |q| q.0) - self.used_cpu[n] - self.ledger.placed_cpu[n],
             node.allocatable.memory.map_or(i64::MAX / 4, |q| q.0)
                 - self.used_memory[n]
                 - self.ledger.placed_memory[n],

@@ -30,8 +30,8 @@ use crate::model::{Budget, Object, Policy, ScalingTarget};
 use crate::state::ClusterState;
 
 pub use action::{
-    Action, ActionType, Change, DrainNode, GovernorChange, Invariant, PlannedAction, PodRef,
-    Placement, ResizeContainer, SkipCause, Skipped, Target,
+    Action, ActionType, Change, DrainNode, GovernorChange, Invariant, Placement, PlannedAction,
+    PodRef, ResizeContainer, SkipCause, Skipped, Target,
 };
 pub use context::Cx;
 pub use render::{render_human, render_json};

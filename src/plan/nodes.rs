@@ -55,9 +55,7 @@ fn eviction(cx: &Cx<'_>, n: usize, allow_empty_dir: bool) -> Result<Eviction, Bl
         .get(DO_NOT_DISRUPT)
         .is_some_and(|v| v == "true")
     {
-        return Err(Blocked::Protected(format!(
-            "node carries {DO_NOT_DISRUPT}"
-        )));
+        return Err(Blocked::Protected(format!("node carries {DO_NOT_DISRUPT}")));
     }
     let mut evict = Vec::new();
     let mut stays = Vec::new();
@@ -125,7 +123,8 @@ pub fn tolerates_all(p: &Pod, node: &crate::state::Node) -> bool {
 /// or the first pod that fits nowhere.
 fn place(cx: &Cx<'_>, from: usize, evict: &[usize]) -> Result<Vec<(usize, usize)>, NoRoom> {
     let nodes = &cx.state.nodes;
-    let (mut free_cpu, mut free_mem): (Vec<i64>, Vec<i64>) = (0..nodes.len()).map(|j| cx.free(j)).unzip();
+    let (mut free_cpu, mut free_mem): (Vec<i64>, Vec<i64>) =
+        (0..nodes.len()).map(|j| cx.free(j)).unzip();
     let mut order = evict.to_vec();
     order.sort_by_key(|&i| (std::cmp::Reverse(cx.pod(i).cpu_request()), cx.pod(i).key()));
     let mut out = Vec::new();
@@ -246,7 +245,10 @@ fn emit_drain(cx: &mut Cx<'_>, a: usize, d: PlannedDrain<'_>) {
     for &(i, j) in &d.placements {
         cx.ledger.placed_cpu[j] += cx.pod(i).cpu_request();
         cx.ledger.placed_memory[j] += cx.pod(i).memory_request();
-        cx.ledger.received.entry(j).or_insert_with(|| policy.clone());
+        cx.ledger
+            .received
+            .entry(j)
+            .or_insert_with(|| policy.clone());
     }
     for &i in &d.ev.evict {
         cx.ledger.evicted.insert(i);
@@ -305,7 +307,11 @@ impl Method for Disrupt {
     }
 
     fn plan(&self, cx: &mut Cx<'_>) {
-        let kinds = [ActionKind::Consolidate, ActionKind::Cordon, ActionKind::Drain];
+        let kinds = [
+            ActionKind::Consolidate,
+            ActionKind::Cordon,
+            ActionKind::Drain,
+        ];
         for a in cx.active_of(&kinds) {
             match cx.active[a].kind {
                 ActionKind::Consolidate => consolidate(cx, a),

@@ -57,7 +57,10 @@ pub fn render_human(plan: &Plan, at: &str) -> String {
     }
     let mut by_node: BTreeMap<String, Vec<&PlannedAction>> = BTreeMap::new();
     for a in &plan.actions {
-        by_node.entry(a.action.node().to_string()).or_default().push(a);
+        by_node
+            .entry(a.action.node().to_string())
+            .or_default()
+            .push(a);
     }
     for (node, actions) in &by_node {
         let _ = writeln!(out, "node {node}");

@@ -8,13 +8,13 @@
 //! `maxStep` (with `Both`, the limit moves with the request), keeping its QoS class, never removing a request or limit, and never letting the
 //! node's requests pass what the market may hand out.
 
+use super::Method;
 use super::action::{Action, Change as Moved, ResizeContainer, SkipCause, Target};
 use super::context::Cx;
 use super::cooldown::Object;
 use super::market::{Bidder, water_fill};
 use super::schedule::now_value;
 use super::values::pod_value;
-use super::Method;
 use crate::model::{ActionKind, CpuQuantity, CpuRange, ResizePolicy, ScalingTarget};
 use crate::state::{Pod, QosClass};
 
@@ -296,7 +296,12 @@ impl Change {
 
 /// Each participant's move toward its allocation, by at most `maxStep`, keeping what the
 /// resize policy and QoS class allow; skips (with the reason) what cannot move.
-fn moves(cx: &mut Cx<'_>, allocatable: i64, parts: &[Participant<'_>], alloc: &[i64]) -> Vec<Change> {
+fn moves(
+    cx: &mut Cx<'_>,
+    allocatable: i64,
+    parts: &[Participant<'_>],
+    alloc: &[i64],
+) -> Vec<Change> {
     let mut changes = Vec::new();
     for (k, p) in parts.iter().enumerate() {
         let pod = cx.pod(p.pod);

@@ -64,11 +64,7 @@ pub fn gate(bundle: &Bundle, state: &ClusterState, now: DateTime<Utc>, plan: &mu
         // A drain and the cordon planned as its first step stand or fall together.
         let paired: Vec<(usize, &Violation)> = rejected
             .iter()
-            .flat_map(|(&k, v)| {
-                partners(plan, k)
-                    .into_iter()
-                    .map(move |p| (p, *v))
-            })
+            .flat_map(|(&k, v)| partners(plan, k).into_iter().map(move |p| (p, *v)))
             .collect();
         for (k, v) in paired {
             rejected.entry(k).or_insert(v);
@@ -111,8 +107,19 @@ fn partners(plan: &Plan, k: usize) -> Vec<usize> {
                 && b.action.node() == node
                 && matches!(
                     (&a.action, &b.action),
-                    (Action::Drain(_), Action::Cordon { drain_step: true, .. })
-                        | (Action::Cordon { drain_step: true, .. }, Action::Drain(_))
+                    (
+                        Action::Drain(_),
+                        Action::Cordon {
+                            drain_step: true,
+                            ..
+                        }
+                    ) | (
+                        Action::Cordon {
+                            drain_step: true,
+                            ..
+                        },
+                        Action::Drain(_)
+                    )
                 )
         })
         .map(|(j, _)| j)
@@ -206,6 +213,11 @@ fn pod_key(p: &Pod) -> String {
 }
 
 impl<'a> Verifier<'a> {
+    /// The pods drain `k` evicts (those the snapshot has on its node).
+    fn evicted_by(&self, k: usize) -> &[usize] {
+        self.after.evicted_by.get(&k).map_or(&[], Vec::as_slice)
+    }
+
     fn indexed(&self) -> impl Iterator<Item = (usize, &'a PlannedAction)> + '_ {
         self.actions.iter().copied().enumerate()
     }
@@ -220,11 +232,19 @@ impl<'a> Verifier<'a> {
     /// Enforced actions come from policies in Enforce mode (an uncordon of a policy no
     /// longer in the bundle is never enforced).
     fn mode(&self, out: &mut Vec<Violation>) {
+        let mut last: Option<(&str, bool)> = None;
         for (k, a) in self.indexed().filter(|(_, a)| a.enforce) {
-            let enforce = self
-                .policies
-                .get(a.policy.as_str())
-                .is_some_and(|p| p.spec.mode() == Mode::Enforce);
+            let enforce = match last {
+                Some((name, e)) if name == a.policy => e,
+                _ => {
+                    let e = self
+                        .policies
+                        .get(a.policy.as_str())
+                        .is_some_and(|p| p.spec.mode() == Mode::Enforce);
+                    last = Some((a.policy.as_str(), e));
+                    e
+                }
+            };
             if !enforce {
                 out.push(violation(
                     Invariant::EnforceMode,
@@ -242,7 +262,11 @@ impl<'a> Verifier<'a> {
                 continue;
             };
             let node = &self.state.nodes[n];
-            if node.annotations.get(DO_NOT_DISRUPT).is_some_and(|v| v == "true") {
+            if node
+                .annotations
+                .get(DO_NOT_DISRUPT)
+                .is_some_and(|v| v == "true")
+            {
                 out.push(violation(
                     Invariant::ProtectedPods,
                     vec![k],
@@ -255,7 +279,7 @@ impl<'a> Verifier<'a> {
                 .and_then(|p| p.spec.action.consolidate.as_ref())
                 .and_then(|c| c.allow_empty_dir)
                 .unwrap_or(false);
-            let evicted: BTreeSet<usize> = self.after.pods_of[k].iter().flatten().copied().collect();
+            let evicted: BTreeSet<usize> = self.evicted_by(k).iter().copied().collect();
             for &i in &self.after.pods_by_node[n] {
                 let p = &self.state.pods[i];
                 let stays = p.mirror || p.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet");
@@ -266,18 +290,28 @@ impl<'a> Verifier<'a> {
                         format!("evicts {}, a DaemonSet or mirror pod", pod_key(p)),
                     ));
                 }
-                if !stays && p.annotations.get(DO_NOT_DISRUPT).is_some_and(|v| v == "true") {
+                if !stays
+                    && p.annotations
+                        .get(DO_NOT_DISRUPT)
+                        .is_some_and(|v| v == "true")
+                {
                     out.push(violation(
                         Invariant::ProtectedPods,
                         vec![k],
-                        format!("drains a node running {} which carries {DO_NOT_DISRUPT}", pod_key(p)),
+                        format!(
+                            "drains a node running {} which carries {DO_NOT_DISRUPT}",
+                            pod_key(p)
+                        ),
                     ));
                 }
                 if !stays && p.owner.is_none() {
                     out.push(violation(
                         Invariant::ProtectedPods,
                         vec![k],
-                        format!("drains a node running {} which has no controller", pod_key(p)),
+                        format!(
+                            "drains a node running {} which has no controller",
+                            pod_key(p)
+                        ),
                     ));
                 }
                 if !stays && p.empty_dir && !allow_empty_dir {
@@ -301,7 +335,12 @@ impl<'a> Verifier<'a> {
                     out.push(violation(
                         Invariant::EvictionHasHome,
                         vec![k],
-                        format!("evicts {} from {}, but it runs on {}", pod_key(p), d.node, p.node),
+                        format!(
+                            "evicts {} from {}, but it runs on {}",
+                            pod_key(p),
+                            d.node,
+                            p.node
+                        ),
                     ));
                     continue;
                 }
@@ -316,16 +355,25 @@ impl<'a> Verifier<'a> {
     fn home(&self, i: usize, d: &super::DrainNode) -> Result<(), String> {
         let p = &self.state.pods[i];
         let key = pod_key(p);
-        let mut to = d.placements.iter().filter(|pl| pl.pod.namespace == p.namespace && pl.pod.name == p.name);
+        let mut to = d
+            .placements
+            .iter()
+            .filter(|pl| pl.pod.namespace == p.namespace && pl.pod.name == p.name);
         let (Some(pl), None) = (to.next(), to.next()) else {
             return Err(format!("{key} is evicted without exactly one placement"));
         };
         let Some(&j) = self.after.node_index.get(pl.node.as_str()) else {
-            return Err(format!("{key} is placed on {}, which is not in the snapshot", pl.node));
+            return Err(format!(
+                "{key} is placed on {}, which is not in the snapshot",
+                pl.node
+            ));
         };
         let node = &self.state.nodes[j];
         if pl.node == d.node || self.after.drained.contains(&j) {
-            return Err(format!("{key} is placed on {}, which this plan drains", pl.node));
+            return Err(format!(
+                "{key} is placed on {}, which this plan drains",
+                pl.node
+            ));
         }
         if self.after.unschedulable[j] || !node.ready {
             return Err(format!(
@@ -333,7 +381,11 @@ impl<'a> Verifier<'a> {
                 pl.node
             ));
         }
-        if let Some((k, v)) = p.node_selector.iter().find(|(k, v)| node.labels.get(*k) != Some(v)) {
+        if let Some((k, v)) = p
+            .node_selector
+            .iter()
+            .find(|(k, v)| node.labels.get(*k) != Some(v))
+        {
             return Err(format!(
                 "{key} is placed on {}, which lacks its nodeSelector {k}={v}",
                 pl.node
@@ -361,7 +413,7 @@ impl<'a> Verifier<'a> {
         for (k, a) in self.indexed() {
             match &a.action {
                 Action::Drain(_) => {
-                    for &i in self.after.pods_of[k].iter().flatten() {
+                    for &i in self.evicted_by(k) {
                         let p = &self.state.pods[i];
                         let (cpu, mem) = (p.cpu_request(), p.memory_request());
                         if let Some(j) = self.after.pod_node_before[i] {
@@ -375,10 +427,12 @@ impl<'a> Verifier<'a> {
                     }
                 }
                 Action::Resize(r) => {
-                    let Some(i) = self.after.pods_of[k].first().copied().flatten() else {
+                    let Some((i, _)) = self.after.resized[k] else {
                         continue;
                     };
-                    let Some(j) = self.after.pod_node[i] else { continue };
+                    let Some(j) = self.after.pod_node[i] else {
+                        continue;
+                    };
                     let before = r.request.from.or(r.limit.from).unwrap_or(0);
                     let after = r.request.to.or(r.limit.to).unwrap_or(0);
                     delta.entry(j).or_default().0 += after - before;
@@ -391,10 +445,8 @@ impl<'a> Verifier<'a> {
                 continue;
             }
             let node = &self.state.nodes[j];
-            let pods = &self.after.pods_by_node[j];
-            let cpu_after = pods.iter().map(|&i| self.state.pods[i].cpu_request()).sum::<i64>() + dcpu;
-            let mem_after =
-                pods.iter().map(|&i| self.state.pods[i].memory_request()).sum::<i64>() + dmem;
+            let (cpu_before, mem_before) = self.after.requests_before[j];
+            let (cpu_after, mem_after) = (cpu_before + dcpu, mem_before + dmem);
             let cpu_over = dcpu > 0 && node.allocatable.cpu.is_some_and(|a| cpu_after > a.0);
             let mem_over = dmem > 0 && node.allocatable.memory.is_some_and(|a| mem_after > a.0);
             if !(cpu_over || mem_over) {
@@ -430,11 +482,8 @@ impl<'a> Verifier<'a> {
                     let before = r.request.from.or(r.limit.from).unwrap_or(0);
                     let after = r.request.to.or(r.limit.to).unwrap_or(0);
                     after > before
-                        && self.after.pods_of[k]
-                            .first()
-                            .copied()
-                            .flatten()
-                            .is_some_and(|i| self.after.pod_node[i] == Some(j))
+                        && self.after.resized[k]
+                            .is_some_and(|(i, _)| self.after.pod_node[i] == Some(j))
                 }
                 _ => false,
             })
@@ -447,11 +496,10 @@ impl<'a> Verifier<'a> {
     fn resizes(&self, out: &mut Vec<Violation>) {
         let mut by_pod: Vec<(usize, usize)> = Vec::new();
         for (k, a) in self.indexed() {
-            let Action::Resize(r) = &a.action else { continue };
-            let (Some(i), Some(c)) = (
-                self.after.pods_of[k].first().copied().flatten(),
-                self.after.container_of[k],
-            ) else {
+            let Action::Resize(r) = &a.action else {
+                continue;
+            };
+            let Some((i, c)) = self.after.resized[k] else {
                 continue;
             };
             by_pod.push((i, k));
@@ -494,12 +542,12 @@ impl<'a> Verifier<'a> {
         }
         by_pod.sort_unstable();
         for group in by_pod.chunk_by(|x, y| x.0 == y.0) {
-            let (i, ks) = (group[0].0, group.iter().map(|&(_, k)| k).collect::<Vec<_>>());
+            let i = group[0].0;
             let (before, after) = (self.state.pods[i].qos(), self.after.qos_after(i));
             if before != after {
                 out.push(violation(
                     Invariant::QosClass,
-                    ks,
+                    group.iter().map(|&(_, k)| k).collect(),
                     format!(
                         "pod {} would turn from {before:?} to {after:?}",
                         pod_key(&self.state.pods[i])
@@ -517,7 +565,11 @@ impl<'a> Verifier<'a> {
     /// The `maxStep` of a pod's container, from the ScalingTarget of its workload.
     fn max_step(&self, pod: &Pod, container: &str) -> Option<i64> {
         let target = self.target_of(pod)?;
-        let c = target.spec.containers.iter().find(|c| c.name == container)?;
+        let c = target
+            .spec
+            .containers
+            .iter()
+            .find(|c| c.name == container)?;
         Some(c.cpu.as_ref()?.max_step?.0.max(0))
     }
 
@@ -527,7 +579,7 @@ impl<'a> Verifier<'a> {
             let mut count = 0;
             let mut ks = BTreeSet::new();
             for (k, _) in self.drains() {
-                for &i in self.after.pods_of[k].iter().flatten() {
+                for &i in self.evicted_by(k) {
                     if pdb.covers(&self.state.pods[i]) {
                         count += 1;
                         ks.insert(k);
@@ -591,7 +643,10 @@ impl<'a> Verifier<'a> {
             .iter()
             .filter(|&&n| self.after.unschedulable[n] || !self.state.nodes[n].ready)
             .count();
-        let names: BTreeSet<&str> = covered.iter().map(|&n| self.state.nodes[n].name.as_str()).collect();
+        let names: BTreeSet<&str> = covered
+            .iter()
+            .map(|&n| self.state.nodes[n].name.as_str())
+            .collect();
         let disrupting: Vec<usize> = self
             .indexed()
             .filter(|(_, a)| {
@@ -638,8 +693,13 @@ impl<'a> Verifier<'a> {
                 .state
                 .recent_actions
                 .iter()
-                .filter(|r| r.kind == "drain" && r.node.as_deref().is_some_and(|n| names.contains(n)))
-                .filter(|r| r.at().is_some_and(|t| hour_ago.is_none_or(|h| t > h) && t <= self.now))
+                .filter(|r| {
+                    r.kind == "drain" && r.node.as_deref().is_some_and(|n| names.contains(n))
+                })
+                .filter(|r| {
+                    r.at()
+                        .is_some_and(|t| hour_ago.is_none_or(|h| t > h) && t <= self.now)
+                })
                 .count();
             if (recent + drains.len()) as i64 > max {
                 out.push(violation(
@@ -660,14 +720,22 @@ impl<'a> Verifier<'a> {
         if p.max_watts <= 0.0 {
             return;
         }
-        let watts: f64 = covered.iter().map(|&n| self.state.nodes[n].power_watts).sum();
+        let watts: f64 = covered
+            .iter()
+            .map(|&n| self.state.nodes[n].power_watts)
+            .sum();
         let percent = watts / p.max_watts * 100.0;
         if percent < p.critical_percent.unwrap_or(100) as f64 {
             return;
         }
-        let names: BTreeSet<&str> = covered.iter().map(|&n| self.state.nodes[n].name.as_str()).collect();
+        let names: BTreeSet<&str> = covered
+            .iter()
+            .map(|&n| self.state.nodes[n].name.as_str())
+            .collect();
         for (k, a) in self.indexed() {
-            let Action::SetGovernor(g) = &a.action else { continue };
+            let Action::SetGovernor(g) = &a.action else {
+                continue;
+            };
             let from = g.from.as_deref().unwrap_or("");
             if names.contains(g.node.as_str())
                 && super::governor::power_rank(&g.to) > super::governor::power_rank(from)
@@ -690,8 +758,12 @@ impl<'a> Verifier<'a> {
     /// Governor changes start from the node's governor and set one the node offers.
     fn governors(&self, out: &mut Vec<Violation>) {
         for (k, a) in self.indexed() {
-            let Action::SetGovernor(g) = &a.action else { continue };
-            let Some(&n) = self.after.node_index.get(g.node.as_str()) else { continue };
+            let Action::SetGovernor(g) = &a.action else {
+                continue;
+            };
+            let Some(&n) = self.after.node_index.get(g.node.as_str()) else {
+                continue;
+            };
             let node = &self.state.nodes[n];
             if !node.available_governors.is_empty() && !node.available_governors.contains(&g.to) {
                 out.push(violation(
@@ -704,7 +776,10 @@ impl<'a> Verifier<'a> {
                 out.push(violation(
                     Invariant::GovernorOffered,
                     vec![k],
-                    format!("the change on {} does not start from the node's governor", g.node),
+                    format!(
+                        "the change on {} does not start from the node's governor",
+                        g.node
+                    ),
                 ));
             }
         }
@@ -717,15 +792,14 @@ impl<'a> Verifier<'a> {
             return;
         }
         for (k, a) in self.indexed() {
-            let Some(policy) = self.policies.get(a.policy.as_str()) else { continue };
+            let Some(policy) = self.policies.get(a.policy.as_str()) else {
+                continue;
+            };
             let (object, target_cd) = match &a.action {
                 Action::Uncordon { .. } => continue,
                 Action::Resize(r) => {
-                    let cd = self.after.pods_of[k]
-                        .first()
-                        .copied()
-                        .flatten()
-                        .and_then(|i| self.target_of(&self.state.pods[i])?.spec.cooldown);
+                    let cd = self.after.resized[k]
+                        .and_then(|(i, _)| self.target_of(&self.state.pods[i])?.spec.cooldown);
                     (Acted::Pod(&r.namespace, &r.pod), cd)
                 }
                 other => (Acted::Node(other.node()), None),
@@ -738,7 +812,9 @@ impl<'a> Verifier<'a> {
             };
             let last = self.last_acted.get(&(a.policy.as_str(), object)).copied();
             if let Some(last) = last
-                && last.checked_add_signed(cd).is_none_or(|until| self.now < until)
+                && last
+                    .checked_add_signed(cd)
+                    .is_none_or(|until| self.now < until)
             {
                 out.push(violation(
                     Invariant::Cooldown,
@@ -756,35 +832,38 @@ impl<'a> Verifier<'a> {
 
     /// One writer per knob per object: a node's governor, a node's schedulability, a pod's CPU.
     fn single_writer(&self, out: &mut Vec<Violation>) {
-        let mut keyed: Vec<((&str, &str, &str), usize)> = self
+        // (knob, object) → the actions writing it; objects by their index in the snapshot.
+        let mut keyed: Vec<((u8, usize, usize), usize)> = self
             .indexed()
-            .map(|(k, a)| {
+            .filter_map(|(k, a)| {
+                let node = |name: &str| self.after.node_index.get(name).copied();
                 let key = match &a.action {
-                    Action::SetGovernor(g) => ("governor", "", g.node.as_str()),
-                    Action::Cordon { node, .. } | Action::Uncordon { node } => {
-                        ("schedulability", "", node.as_str())
+                    Action::SetGovernor(g) => (0, node(&g.node)?, 0),
+                    Action::Cordon { node: n, .. } | Action::Uncordon { node: n } => {
+                        (1, node(n)?, 0)
                     }
-                    Action::Drain(d) => ("schedulability", "", d.node.as_str()),
-                    Action::Resize(r) => ("pod CPU", r.namespace.as_str(), r.pod.as_str()),
+                    Action::Drain(d) => (1, node(&d.node)?, 0),
+                    Action::Resize(_) => {
+                        let (i, c) = self.after.resized[k]?;
+                        (2, i, c)
+                    }
                 };
-                (key, k)
+                Some((key, k))
             })
             .collect();
         keyed.sort_unstable();
-        let writers = keyed.chunk_by(|x, y| x.0 == y.0).map(|group| {
-            let ks: Vec<usize> = group.iter().map(|&(_, k)| k).collect();
-            (group[0].0, ks)
-        });
-        for ((knob, namespace, name), ks) in writers {
-            if ks.len() == 1 {
+        // A pod's CPU is one knob: all its containers' resizes come from one policy, once each.
+        for group in keyed.chunk_by(|x, y| x.0.0 == y.0.0 && x.0.1 == y.0.1) {
+            if group.len() == 1 {
                 continue; // one action writes the knob once
             }
-            let object = if namespace.is_empty() {
-                name.to_string()
-            } else {
-                format!("{namespace}/{name}")
-            };
-            let policies: BTreeSet<&str> = ks.iter().map(|&k| self.actions[k].policy.as_str()).collect();
+            let ((knob, object, _), _) = group[0];
+            let ks: Vec<usize> = group.iter().map(|&(_, k)| k).collect();
+            let knob = ["governor", "schedulability", "pod CPU"][knob as usize];
+            let policies: BTreeSet<&str> = ks
+                .iter()
+                .map(|&k| self.actions[k].policy.as_str())
+                .collect();
             let kinds: Vec<&Action> = ks.iter().map(|&k| &self.actions[k].action).collect();
             let repeated = match knob {
                 "governor" => kinds.len() > 1,
@@ -809,12 +888,20 @@ impl<'a> Verifier<'a> {
                 }
             };
             if policies.len() > 1 || repeated {
+                let object = match knob {
+                    "pod CPU" => pod_key(&self.state.pods[object]),
+                    _ => self.state.nodes[object].name.clone(),
+                };
                 out.push(violation(
                     Invariant::SingleWriter,
                     ks,
                     format!(
                         "{} write {knob} of {object}",
-                        policies.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" and ")
+                        policies
+                            .iter()
+                            .map(|p| format!("`{p}`"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
                     ),
                 ));
             }

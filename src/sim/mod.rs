@@ -17,14 +17,18 @@ use crate::state::{ClusterState, Pod};
 pub struct After<'a> {
     pub state: &'a ClusterState,
     pub node_index: HashMap<&'a str, usize>,
-    /// For each action, the pods it acts on (index in `state.pods`): the evicted pods of a
-    /// drain, the resized pod of a resize (with its container); `None` where the snapshot has
-    /// no such pod on the node the action names.
-    pub pods_of: Vec<Vec<Option<usize>>>,
-    pub container_of: Vec<Option<usize>>,
+    /// For each resize, the pod and container it resizes; for each drain, the pods it evicts
+    /// (index in `state.pods`; `None` where the snapshot has no such pod on the node the action
+    /// names). Indexed by action.
+    pub resized: Vec<Option<(usize, usize)>>,
+    pub evicted_by: BTreeMap<usize, Vec<usize>>,
     /// The node each pod runs on in the snapshot, and the running pods of each node.
     pub pod_node_before: Vec<Option<usize>>,
     pub pods_by_node: Vec<Vec<usize>>,
+    /// Where the last pod lookup on each node ended.
+    cursor: Vec<usize>,
+    /// CPU (millicores) and memory (bytes) the snapshot's running pods request on each node.
+    pub requests_before: Vec<(i64, i64)>,
     /// Whether each node takes new pods after the plan.
     pub unschedulable: Vec<bool>,
     /// Each node's governor after the plan.
@@ -51,12 +55,15 @@ impl<'a> After<'a> {
         }
         let mut pods_by_node = vec![Vec::new(); state.nodes.len()];
         let mut pod_node_before = Vec::with_capacity(state.pods.len());
+        let mut requests_before = vec![(0i64, 0i64); state.nodes.len()];
         for (i, p) in state.pods.iter().enumerate() {
             let n = node_index.get(p.node.as_str()).copied();
             if let Some(n) = n
                 && !p.is_terminal()
             {
                 pods_by_node[n].push(i);
+                let r = &mut requests_before[n];
+                *r = (r.0 + p.cpu_request(), r.1 + p.memory_request());
             }
             pod_node_before.push(n.filter(|_| !p.is_terminal()));
         }
@@ -66,12 +73,14 @@ impl<'a> After<'a> {
             pod_node: pod_node_before.clone(),
             pod_node_before,
             pods_by_node,
+            requests_before,
+            cursor: vec![0; state.nodes.len()],
             cpu: BTreeMap::new(),
             drained: BTreeSet::new(),
             evicted: BTreeSet::new(),
             unknown: Vec::new(),
-            pods_of: vec![Vec::new(); actions.len()],
-            container_of: vec![None; actions.len()],
+            resized: vec![None; actions.len()],
+            evicted_by: BTreeMap::new(),
             state,
             node_index,
         };
@@ -84,7 +93,8 @@ impl<'a> After<'a> {
     fn node(&mut self, k: usize, name: &str) -> Option<usize> {
         let n = self.node_index.get(name).copied();
         if n.is_none() {
-            self.unknown.push((k, format!("node {name} is not in the snapshot")));
+            self.unknown
+                .push((k, format!("node {name} is not in the snapshot")));
         }
         n
     }
@@ -100,14 +110,26 @@ impl<'a> After<'a> {
     }
 
     fn pod(&mut self, k: usize, node: &str, namespace: &str, name: &str) -> Option<usize> {
-        let i = self.find_pod(node, namespace, name);
+        // Plans name a node's pods in the order the node lists them: start where the last
+        // lookup on this node ended.
+        let i = self.node_index.get(node).copied().and_then(|n| {
+            let pods = &self.pods_by_node[n];
+            let start = self.cursor[n].min(pods.len());
+            let (after, before) = pods.split_at(start);
+            let found = before.iter().chain(after).position(|&i| {
+                let p = &self.state.pods[i];
+                p.name == name && p.namespace == namespace
+            })?;
+            let at = (start + found) % pods.len();
+            self.cursor[n] = at + 1;
+            Some(pods[at])
+        });
         if i.is_none() {
             self.unknown.push((
                 k,
                 format!("pod {namespace}/{name} is not running on node {node} in the snapshot"),
             ));
         }
-        self.pods_of[k].push(i);
         i
     }
 
@@ -139,8 +161,10 @@ impl<'a> After<'a> {
                         continue;
                     };
                     self.evicted.insert(i);
+                    self.evicted_by.entry(k).or_default().push(i);
                     let to = d.placements.iter().find(|pl| pl.pod == *p);
-                    self.pod_node[i] = to.and_then(|pl| self.node_index.get(pl.node.as_str()).copied());
+                    self.pod_node[i] =
+                        to.and_then(|pl| self.node_index.get(pl.node.as_str()).copied());
                 }
             }
             Action::Resize(r) => {
@@ -154,11 +178,14 @@ impl<'a> After<'a> {
                 else {
                     self.unknown.push((
                         k,
-                        format!("pod {}/{} has no container {}", r.namespace, r.pod, r.container),
+                        format!(
+                            "pod {}/{} has no container {}",
+                            r.namespace, r.pod, r.container
+                        ),
                     ));
                     return;
                 };
-                self.container_of[k] = Some(c);
+                self.resized[k] = Some((i, c));
                 self.cpu.insert((i, c), (r.request.to, r.limit.to));
             }
         }

@@ -435,7 +435,10 @@ fn guaranteed_pods_keep_requests_equal_to_limits() {
         .iter()
         .find(|a| a.target().pod.as_deref() == Some("web-1"))
         .unwrap();
-    assert_eq!(web.action.params()["cpu"]["request"], web.action.params()["cpu"]["limit"]);
+    assert_eq!(
+        web.action.params()["cpu"]["request"],
+        web.action.params()["cpu"]["limit"]
+    );
 }
 
 #[test]
@@ -489,7 +492,11 @@ fn the_bundled_example_plans_and_is_byte_identical_twice() {
     let two = kilter::plan::render_json(&plan(&b, &s, t));
     assert_eq!(one, two);
     let p = plan(&b, &s, t);
-    assert!(p.actions.iter().any(|a| a.kind() == ActionType::SetGovernor));
+    assert!(
+        p.actions
+            .iter()
+            .any(|a| a.kind() == ActionType::SetGovernor)
+    );
     assert!(p.actions.iter().any(|a| a.kind() == ActionType::Resize));
     // Four governor changes and five resizes, all enforced; consolidation finds no candidate.
     let count = |k: ActionType| p.actions.iter().filter(|a| a.kind() == k).count();

@@ -244,7 +244,10 @@ fn cluster() -> impl Strategy<Value = ClusterState> {
     (
         prop::collection::vec(node(), 2..8),
         prop::collection::vec(pod(), 0..30),
-        prop::collection::vec((0usize..3, 0i64..3, 0i64..4, prop::bool::weighted(0.15)), 0..3),
+        prop::collection::vec(
+            (0usize..3, 0i64..3, 0i64..4, prop::bool::weighted(0.15)),
+            0..3,
+        ),
         prop::collection::vec((0u8..4, 0usize..30, 0i64..120), 0..8),
     )
         .prop_map(|(mut nodes, mut pods, pdbs, recents)| {
@@ -299,7 +302,11 @@ fn cluster() -> impl Strategy<Value = ClusterState> {
 type Knobs = (bool, i32, bool);
 
 fn knobs() -> impl Strategy<Value = Knobs> {
-    (prop::bool::weighted(0.75), 0i32..40, prop::bool::weighted(0.5))
+    (
+        prop::bool::weighted(0.75),
+        0i32..40,
+        prop::bool::weighted(0.5),
+    )
 }
 
 fn policy(
@@ -551,9 +558,9 @@ impl Stats {
         let skipped = |c: SkipCause| p.skipped.iter().any(|s| s.cause == c);
         self.cases += 1;
         self.drains += has(&|a| matches!(a.action, planner::Action::Drain(_))) as u32;
-        self.placements += has(&|a| {
-            matches!(&a.action, planner::Action::Drain(d) if !d.placements.is_empty())
-        }) as u32;
+        self.placements +=
+            has(&|a| matches!(&a.action, planner::Action::Drain(d) if !d.placements.is_empty()))
+                as u32;
         self.resizes += has(&|a| matches!(a.action, planner::Action::Resize(_))) as u32;
         self.governors += has(&|a| matches!(a.action, planner::Action::SetGovernor(_))) as u32;
         self.cordons += has(&|a| {

@@ -12,7 +12,9 @@ use kilter::source::SourceFile;
 use kilter::state::ClusterState;
 
 fn dir(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/safety").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/safety")
+        .join(name)
 }
 
 fn fixture(name: &str) -> (Bundle, ClusterState) {
@@ -138,7 +140,10 @@ fn broken(b: &Bundle, s: &ClusterState, actions: Vec<PlannedAction>) -> (Vec<Inv
         .map(|v| v.invariant)
         .collect();
     kilter::plan::verify::gate(b, s, now(), &mut p);
-    assert!(verify_clean(b, s, &p), "what the gate left still breaks something: {p:#?}");
+    assert!(
+        verify_clean(b, s, &p),
+        "what the gate left still breaks something: {p:#?}"
+    );
     (found, p)
 }
 
@@ -168,7 +173,10 @@ fn consolidation_never_drains_a_node_it_moves_pods_onto() {
     assert_eq!(d.len(), 1, "{p:#?}");
     assert_eq!(d[0].node, "a");
     assert_eq!(d[0].placements[0].node, "b");
-    let skip = p.skipped.iter().find(|s| s.target.node.as_deref() == Some("b"));
+    let skip = p
+        .skipped
+        .iter()
+        .find(|s| s.target.node.as_deref() == Some("b"));
     assert_eq!(skip.map(|s| s.cause), Some(SkipCause::PlanOrder), "{p:#?}");
 }
 
@@ -227,9 +235,17 @@ fn selectors_that_cannot_be_read_protect_instead_of_matching_nothing() {
 #[test]
 fn dry_run_never_takes_the_budget_enforce_needs() {
     let (_, _, p) = run("dry-run-budget");
-    let cordon = p.actions.iter().find(|a| a.policy == "retire-spare").unwrap();
+    let cordon = p
+        .actions
+        .iter()
+        .find(|a| a.policy == "retire-spare")
+        .unwrap();
     assert!(cordon.enforce);
-    let skip = p.skipped.iter().find(|s| s.policy == "try-squeeze").unwrap();
+    let skip = p
+        .skipped
+        .iter()
+        .find(|s| s.policy == "try-squeeze")
+        .unwrap();
     assert!(!skip.enforce);
     assert_eq!(skip.cause, SkipCause::DisruptionBudget);
 }
@@ -310,7 +326,11 @@ fn verifier_rejects_an_eviction_with_no_placement_or_onto_a_tainted_node() {
         value: None,
         effect: "NoSchedule".into(),
     });
-    let (found, gated) = broken(&b, &s, vec![act("squeeze", true, drain("a", &[("app", "pa", "c")]))]);
+    let (found, gated) = broken(
+        &b,
+        &s,
+        vec![act("squeeze", true, drain("a", &[("app", "pa", "c")]))],
+    );
     assert_rejected(&found, &gated, Invariant::EvictionHasHome);
 }
 
@@ -320,7 +340,11 @@ fn verifier_rejects_evicting_a_protected_pod() {
     s.pods[0]
         .annotations
         .insert(kilter::state::DO_NOT_DISRUPT.into(), "true".into());
-    let (found, gated) = broken(&b, &s, vec![act("squeeze", true, drain("a", &[("app", "pa", "c")]))]);
+    let (found, gated) = broken(
+        &b,
+        &s,
+        vec![act("squeeze", true, drain("a", &[("app", "pa", "c")]))],
+    );
     assert_rejected(&found, &gated, Invariant::ProtectedPods);
 }
 
@@ -360,16 +384,36 @@ fn verifier_rejects_a_qos_change_across_containers() {
 fn verifier_rejects_resizes_out_of_bounds() {
     let (b, s) = fixture("qos-across-containers");
     // Request above limit, and a resize that does not start from the container's CPU.
-    let (found, gated) = broken(&b, &s, vec![act("market", true, resize_req("web-0", "one", 500, 2000, 1000))]);
+    let (found, gated) = broken(
+        &b,
+        &s,
+        vec![act(
+            "market",
+            true,
+            resize_req("web-0", "one", 500, 2000, 1000),
+        )],
+    );
     assert_rejected(&found, &gated, Invariant::ResizeBounds);
-    let (found, gated) = broken(&b, &s, vec![act("market", true, resize_req("web-0", "one", 700, 800, 1000))]);
+    let (found, gated) = broken(
+        &b,
+        &s,
+        vec![act(
+            "market",
+            true,
+            resize_req("web-0", "one", 700, 800, 1000),
+        )],
+    );
     assert_rejected(&found, &gated, Invariant::ResizeBounds);
 }
 
 #[test]
 fn verifier_rejects_evictions_past_a_pdb() {
     let (b, s) = fixture("unreadable-pdb");
-    let (found, gated) = broken(&b, &s, vec![act("drain-a", true, drain("a", &[("app", "db-0", "b")]))]);
+    let (found, gated) = broken(
+        &b,
+        &s,
+        vec![act("drain-a", true, drain("a", &[("app", "db-0", "b")]))],
+    );
     assert_rejected(&found, &gated, Invariant::PodDisruptionBudget);
 }
 
@@ -392,13 +436,18 @@ fn verifier_rejects_plans_past_a_disruption_budget() {
         .iter()
         .filter(|x| x.target.node.as_deref() == Some("a"))
         .collect();
-    assert!(skipped_a.is_empty() || skipped_a.len() == 2, "{skipped_a:?}");
+    assert!(
+        skipped_a.is_empty() || skipped_a.len() == 2,
+        "{skipped_a:?}"
+    );
 }
 
 fn governor_fixture(extra_dsl: &str, node: &str) -> (Bundle, ClusterState) {
     let out = kilter::lint::lint_text(
         "p.kilter",
-        &format!("policy g {{ mode: Enforce\n cooldown: 1h\n action {{ governor {{ name: performance }} }} }}\n{extra_dsl}"),
+        &format!(
+            "policy g {{ mode: Enforce\n cooldown: 1h\n action {{ governor {{ name: performance }} }} }}\n{extra_dsl}"
+        ),
     );
     assert!(!out.has_errors(), "{:?}", out.diagnostics);
     let text = format!(
@@ -414,7 +463,11 @@ fn verifier_rejects_raising_power_at_the_critical_level() {
         "budget p { power { maxWatts: 100, criticalPercent: 90 } }",
         "{ name: a, allocatable: { cpu: \"4\" }, governor: powersave, powerWatts: 95 }",
     );
-    let (found, gated) = broken(&b, &s, vec![act("g", true, governor("a", "powersave", "performance"))]);
+    let (found, gated) = broken(
+        &b,
+        &s,
+        vec![act("g", true, governor("a", "powersave", "performance"))],
+    );
     assert_rejected(&found, &gated, Invariant::PowerBudget);
 }
 
@@ -424,14 +477,25 @@ fn verifier_rejects_a_governor_the_node_does_not_offer() {
         "",
         "{ name: a, allocatable: { cpu: \"4\" }, governor: powersave, availableGovernors: [powersave] }",
     );
-    let (found, gated) = broken(&b, &s, vec![act("g", true, governor("a", "powersave", "performance"))]);
+    let (found, gated) = broken(
+        &b,
+        &s,
+        vec![act("g", true, governor("a", "powersave", "performance"))],
+    );
     assert_rejected(&found, &gated, Invariant::GovernorOffered);
 }
 
 #[test]
 fn verifier_rejects_an_action_inside_its_cooldown() {
-    let (b, s) = governor_fixture("", "{ name: a, allocatable: { cpu: \"4\" }, governor: powersave }");
-    let (found, gated) = broken(&b, &s, vec![act("g", true, governor("a", "powersave", "performance"))]);
+    let (b, s) = governor_fixture(
+        "",
+        "{ name: a, allocatable: { cpu: \"4\" }, governor: powersave }",
+    );
+    let (found, gated) = broken(
+        &b,
+        &s,
+        vec![act("g", true, governor("a", "powersave", "performance"))],
+    );
     assert_rejected(&found, &gated, Invariant::Cooldown);
 }
 
@@ -502,7 +566,14 @@ fn plans_validate_against_the_committed_schema() {
     .collect();
     // A plan with a verifier skip in it, and the lab.
     let (b, s) = fixture("chain");
-    plans.push(broken(&b, &s, vec![act("squeeze", true, drain("a", &[("app", "pa", "a")]))]).1);
+    plans.push(
+        broken(
+            &b,
+            &s,
+            vec![act("squeeze", true, drain("a", &[("app", "pa", "a")]))],
+        )
+        .1,
+    );
     for p in &plans {
         let json: serde_json::Value = serde_json::from_str(&kilter::plan::render_json(p)).unwrap();
         let errors: Vec<_> = validator
@@ -517,7 +588,13 @@ fn plans_validate_against_the_committed_schema() {
             kinds.insert(format!("skip:{}", sk["cause"].as_str().unwrap()));
         }
     }
-    for k in ["cordon", "drain", "resize", "skip:invariant", "skip:plan-order"] {
+    for k in [
+        "cordon",
+        "drain",
+        "resize",
+        "skip:invariant",
+        "skip:plan-order",
+    ] {
         assert!(kinds.contains(k), "no {k} among {kinds:?}");
     }
 }

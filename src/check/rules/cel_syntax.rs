@@ -43,7 +43,10 @@ fn findings(field: &'static str, expr: &str) -> std::rc::Rc<Findings> {
         return hit;
     }
     let result: Findings = match crate::expr::compile(expr) {
-        Err(errors) => errors.into_iter().map(|f| (crate::diag::code::CEL_SYNTAX, f)).collect(),
+        Err(errors) => errors
+            .into_iter()
+            .map(|f| (crate::diag::code::CEL_SYNTAX, f))
+            .collect(),
         Ok(program) => {
             let cost = crate::expr::estimated_cost(&program);
             if cost > crate::expr::MAX_COST {

@@ -88,11 +88,19 @@ fn check_selectors(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                     })
                     .map(|c| format!("did you mean `{c}`?"))
                     .unwrap_or_else(|| "operators are In, NotIn, Exists, DoesNotExist".into());
-                doc.error(crate::diag::code::ENUM_VALUE, &format!("{at}.operator"), e.to_string())
-                    .with_help(help)
+                doc.error(
+                    crate::diag::code::ENUM_VALUE,
+                    &format!("{at}.operator"),
+                    e.to_string(),
+                )
+                .with_help(help)
             }
             _ => doc
-                .error(crate::diag::code::ENUM_VALUE, &format!("{at}.values"), e.to_string())
+                .error(
+                    crate::diag::code::ENUM_VALUE,
+                    &format!("{at}.values"),
+                    e.to_string(),
+                )
                 .with_help("In and NotIn need values; Exists and DoesNotExist take none"),
         };
         out.push(d);
@@ -117,8 +125,12 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                 .map(|c| format!("did you mean `{c}`?"))
                 .unwrap_or_else(|| format!("cpufreq governors are {}", GOVERNORS.join(", ")));
             out.push(
-                doc.error(crate::diag::code::ENUM_VALUE, &path, format!("`{name}` is not a CPU governor"))
-                    .with_help(help),
+                doc.error(
+                    crate::diag::code::ENUM_VALUE,
+                    &path,
+                    format!("`{name}` is not a CPU governor"),
+                )
+                .with_help(help),
             );
         }
     }

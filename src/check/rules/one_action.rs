@@ -32,8 +32,12 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
     match kinds.len() {
         1 => {}
         0 => out.push(
-            doc.error(crate::diag::code::ONE_ACTION, "spec.action", "the policy has no action")
-                .with_help("set one of `governor`, `consolidate`, `cordon`, `drain`, `resize`"),
+            doc.error(
+                crate::diag::code::ONE_ACTION,
+                "spec.action",
+                "the policy has no action",
+            )
+            .with_help("set one of `governor`, `consolidate`, `cordon`, `drain`, `resize`"),
         ),
         _ => {
             let mut d = doc

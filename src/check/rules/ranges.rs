@@ -42,7 +42,8 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&mut self, path: &str, msg: String) {
-        self.out.push(self.doc.error(crate::diag::code::NUMERIC_RANGE, path, msg));
+        self.out
+            .push(self.doc.error(crate::diag::code::NUMERIC_RANGE, path, msg));
     }
     fn non_negative(&mut self, path: &str, v: Option<f64>, what: &str) {
         if let Some(v) = v
@@ -90,7 +91,10 @@ impl Ctx<'_> {
         if let Some(v) = v
             && v > MAX_COUNT
         {
-            self.err(path, format!("{what} is {v}; counts are at most {MAX_COUNT}"));
+            self.err(
+                path,
+                format!("{what} is {v}; counts are at most {MAX_COUNT}"),
+            );
         }
     }
     fn cores(&mut self, path: &str, q: Option<crate::model::CpuQuantity>, what: &str) {
@@ -285,7 +289,11 @@ fn limits(c: &mut Ctx<'_>, obj: &Object) {
             }
             c.duration("spec.cooldown", p.spec.cooldown, "cooldown");
             if let Some(d) = &p.spec.action.drain {
-                c.duration("spec.action.drain.gracePeriod", d.grace_period, "gracePeriod");
+                c.duration(
+                    "spec.action.drain.gracePeriod",
+                    d.grace_period,
+                    "gracePeriod",
+                );
                 c.duration("spec.action.drain.timeout", d.timeout, "timeout");
             }
             if let Some(cons) = &p.spec.action.consolidate {
@@ -298,7 +306,12 @@ fn limits(c: &mut Ctx<'_>, obj: &Object) {
         }
         Object::Budget(b) => {
             if let Some(p) = &b.spec.power {
-                c.finite_at_most("spec.power.maxWatts", Some(p.max_watts), MAX_WATTS, "maxWatts");
+                c.finite_at_most(
+                    "spec.power.maxWatts",
+                    Some(p.max_watts),
+                    MAX_WATTS,
+                    "maxWatts",
+                );
             }
             if let Some(d) = &b.spec.disruption {
                 if let Some(IntOrPercent::Int(n)) = d.max_unavailable {
@@ -324,7 +337,12 @@ fn limits(c: &mut Ctx<'_>, obj: &Object) {
             c.count("spec.retries", p.spec.retries, "retries");
             if let Some(h) = &p.spec.health {
                 c.duration("spec.health.interval", h.interval, "interval");
-                c.finite_at_most("spec.health.phiThreshold", h.phi_threshold, 1000.0, "phiThreshold");
+                c.finite_at_most(
+                    "spec.health.phiThreshold",
+                    h.phi_threshold,
+                    1000.0,
+                    "phiThreshold",
+                );
             }
         }
         Object::ScalingTarget(t) => {
@@ -332,8 +350,16 @@ fn limits(c: &mut Ctx<'_>, obj: &Object) {
             c.finite_at_most("spec.weight", t.spec.weight, MAX_WEIGHT, "weight");
             for (i, ctr) in t.spec.containers.iter().enumerate() {
                 if let Some(cpu) = &ctr.cpu {
-                    for (f, q) in [("min", cpu.min), ("max", cpu.max), ("maxStep", cpu.max_step)] {
-                        c.cores(&format!("spec.containers[{i}].cpu.{f}"), q, &format!("cpu.{f}"));
+                    for (f, q) in [
+                        ("min", cpu.min),
+                        ("max", cpu.max),
+                        ("maxStep", cpu.max_step),
+                    ] {
+                        c.cores(
+                            &format!("spec.containers[{i}].cpu.{f}"),
+                            q,
+                            &format!("cpu.{f}"),
+                        );
                     }
                 }
             }
