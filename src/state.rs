@@ -215,14 +215,14 @@ impl Pod {
         self.containers
             .iter()
             .map(|c| c.requests.cpu.or(c.limits.cpu).map_or(0, |q| q.0))
-            .sum()
+            .fold(0, i64::saturating_add)
     }
 
     pub fn memory_request(&self) -> i64 {
         self.containers
             .iter()
             .map(|c| c.requests.memory.or(c.limits.memory).map_or(0, |q| q.0))
-            .sum()
+            .fold(0, i64::saturating_add)
     }
 
     pub fn is_daemonset(&self) -> bool {

@@ -231,8 +231,8 @@ impl IntOrPercent {
     pub fn resolve(self, total: usize) -> usize {
         match self {
             IntOrPercent::Int(n) => n.max(0) as usize,
-            // Saturating: a huge percentage means "all of them", never a wrapped-around count.
-            IntOrPercent::Percent(p) => (p.max(0) as usize).saturating_mul(total).div_ceil(100),
+            // A percentage above 100 means "all of them", never a wrapped-around count.
+            IntOrPercent::Percent(p) => (p.clamp(0, 100) as usize * total).div_ceil(100),
         }
     }
 }

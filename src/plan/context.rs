@@ -103,7 +103,11 @@ impl<'a> Cx<'a> {
         let used = |f: fn(&Pod) -> i64| -> Vec<i64> {
             pods_by_node
                 .iter()
-                .map(|ps| ps.iter().map(|&i| f(&state.pods[i])).sum())
+                .map(|ps| {
+                    ps.iter()
+                        .map(|&i| f(&state.pods[i]))
+                        .fold(0, i64::saturating_add)
+                })
                 .collect()
         };
         let (used_cpu, used_memory) = (used(Pod::cpu_request), used(Pod::memory_request));
@@ -335,12 +339,16 @@ impl<'a> Cx<'a> {
 
     /// Free CPU and memory on a node after the snapshot's pods and this plan's placements.
     pub fn free(&self, n: usize) -> (i64, i64) {
+        // Saturating: sums over hostile snapshots must not wrap around into room.
         let node = self.node(n);
+        let cpu = node.allocatable.cpu.map_or(0, |q| q.0);
+        let memory = node.allocatable.memory.map_or(i64::MAX / 4, |q| q.0);
         (
-            node.allocatable.cpu.map_or(0, |q| q.0) - self.used_cpu[n] - self.ledger.placed_cpu[n],
-            node.allocatable.memory.map_or(i64::MAX / 4, |q| q.0)
-                - self.used_memory[n]
-                - self.ledger.placed_memory[n],
+            cpu.saturating_sub(self.used_cpu[n])
+                .saturating_sub(self.ledger.placed_cpu[n]),
+            memory
+                .saturating_sub(self.used_memory[n])
+                .saturating_sub(self.ledger.placed_memory[n]),
         )
     }
 

@@ -149,8 +149,8 @@ fn place(cx: &Cx<'_>, from: usize, evict: &[usize]) -> Result<Vec<(usize, usize)
         let Some(j) = best else {
             return Err(NoRoom { pod: p.key(), cpu });
         };
-        free_cpu[j] -= cpu;
-        free_mem[j] -= mem;
+        free_cpu[j] = free_cpu[j].saturating_sub(cpu);
+        free_mem[j] = free_mem[j].saturating_sub(mem);
         out.push((i, j));
     }
     Ok(out)
@@ -243,8 +243,9 @@ fn emit_drain(cx: &mut Cx<'_>, a: usize, d: PlannedDrain<'_>) {
     cx.act_for(a, Action::Drain(drain), reason);
     let policy = cx.active[a].name.clone();
     for &(i, j) in &d.placements {
-        cx.ledger.placed_cpu[j] += cx.pod(i).cpu_request();
-        cx.ledger.placed_memory[j] += cx.pod(i).memory_request();
+        let (cpu, mem) = (cx.pod(i).cpu_request(), cx.pod(i).memory_request());
+        cx.ledger.placed_cpu[j] = cx.ledger.placed_cpu[j].saturating_add(cpu);
+        cx.ledger.placed_memory[j] = cx.ledger.placed_memory[j].saturating_add(mem);
         cx.ledger
             .received
             .entry(j)

@@ -168,14 +168,14 @@ fn participants<'a>(
     for i in cx.pods_by_node[n].clone() {
         let pod = cx.pod(i);
         let Some((t, a)) = resizing_policy(cx, policies, pod) else {
-            others += pod.cpu_request();
+            others = others.saturating_add(pod.cpu_request());
             continue;
         };
         let pod_target = Target::pod(&pod.namespace, &pod.name);
         if cx.ledger.evicted.contains(&i) {
             let r = "the pod is evicted in this plan; it keeps its CPU".to_string();
             cx.skip_for(a, pod_target, SkipCause::PodEvicted, r);
-            others += pod.cpu_request();
+            others = others.saturating_add(pod.cpu_request());
             continue;
         }
         if pod.qos() == QosClass::BestEffort {
@@ -189,7 +189,7 @@ fn participants<'a>(
             Err(e) => {
                 let r = format!("demand failed: {e}; the pod keeps its CPU");
                 cx.skip_for(a, pod_target, SkipCause::Expression, r);
-                others += pod.cpu_request();
+                others = others.saturating_add(pod.cpu_request());
                 continue;
             }
         };
@@ -216,7 +216,10 @@ fn participants<'a>(
                     bid,
                     demand,
                 }),
-                None => others += c.requests.cpu.or(c.limits.cpu).map_or(0, |q| q.0),
+                None => {
+                    let cpu = c.requests.cpu.or(c.limits.cpu).map_or(0, |q| q.0);
+                    others = others.saturating_add(cpu);
+                }
             }
         }
     }
@@ -238,7 +241,10 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs)
     if parts.is_empty() {
         return;
     }
-    let capacity = (allocatable - reserve - others).max(0);
+    let capacity = allocatable
+        .saturating_sub(reserve)
+        .saturating_sub(others)
+        .max(0);
     let bidders: Vec<Bidder> = parts
         .iter()
         .map(|p| Bidder {
@@ -250,7 +256,7 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs)
     match water_fill(capacity, &bidders) {
         Some(alloc) => apply(cx, n, capacity, allocatable, &parts, &alloc),
         None => {
-            let floors: i64 = bidders.iter().map(|b| b.floor).sum();
+            let floors: i64 = bidders.iter().map(|b| b.floor).fold(0, i64::saturating_add);
             let r = format!(
                 "the market cannot meet its floors: {} containers need {} in all, node {} has {} to hand out",
                 parts.len(),
@@ -372,7 +378,7 @@ fn moves(
             // The limit moves with the request, keeping the container's burst headroom.
             Field::Both => (
                 Some(new),
-                lim.map(|l| l.saturating_add(new - current).max(new)),
+                lim.map(|l| l.saturating_add(new.saturating_sub(current)).max(new)),
             ),
         };
         changes.push(Change {
@@ -408,8 +414,8 @@ fn apply(
             let c = &cx.pod(p.pod).containers[p.container];
             c.requests.cpu.or(c.limits.cpu).map_or(0, |q| q.0)
         })
-        .sum();
-    changes.sort_by_key(|c| (c.counted().1 - c.counted().0, c.part));
+        .fold(0, i64::saturating_add);
+    changes.sort_by_key(|c| (c.counted().1.saturating_sub(c.counted().0), c.part));
     // Each pod as the changes admitted so far leave it: the QoS class is a property of the
     // whole pod, so a change is checked against its sibling containers' changes too.
     let mut after: std::collections::BTreeMap<usize, Pod> = Default::default();
@@ -420,7 +426,7 @@ fn apply(
         let c = &pod.containers[p.container];
         let target = Target::container(&pod.namespace, &pod.name, &c.name);
         let (old_req, new_req) = ch.counted();
-        if new_req > old_req && total - old_req + new_req > capacity {
+        if new_req > old_req && total.saturating_sub(old_req).saturating_add(new_req) > capacity {
             let r = format!(
                 "would raise the node's market requests past {} (allocatable minus reserve and other pods)",
                 CpuQuantity(capacity)
@@ -441,7 +447,7 @@ fn apply(
             continue;
         }
         after.insert(p.pod, next);
-        total += new_req - old_req;
+        total = total.saturating_sub(old_req).saturating_add(new_req);
         emit(cx, &market, p, &ch, alloc[ch.part]);
     }
 }

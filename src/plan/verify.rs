@@ -418,11 +418,11 @@ impl<'a> Verifier<'a> {
                         let (cpu, mem) = (p.cpu_request(), p.memory_request());
                         if let Some(j) = self.after.pod_node_before[i] {
                             let e = delta.entry(j).or_default();
-                            *e = (e.0 - cpu, e.1 - mem);
+                            *e = (e.0.saturating_sub(cpu), e.1.saturating_sub(mem));
                         }
                         if let Some(j) = self.after.pod_node[i] {
                             let e = delta.entry(j).or_default();
-                            *e = (e.0 + cpu, e.1 + mem);
+                            *e = (e.0.saturating_add(cpu), e.1.saturating_add(mem));
                         }
                     }
                 }
@@ -435,7 +435,8 @@ impl<'a> Verifier<'a> {
                     };
                     let before = r.request.from.or(r.limit.from).unwrap_or(0);
                     let after = r.request.to.or(r.limit.to).unwrap_or(0);
-                    delta.entry(j).or_default().0 += after - before;
+                    let e = delta.entry(j).or_default();
+                    e.0 = e.0.saturating_add(after.saturating_sub(before));
                 }
                 _ => {}
             }
@@ -446,7 +447,10 @@ impl<'a> Verifier<'a> {
             }
             let node = &self.state.nodes[j];
             let (cpu_before, mem_before) = self.after.requests_before[j];
-            let (cpu_after, mem_after) = (cpu_before + dcpu, mem_before + dmem);
+            let (cpu_after, mem_after) = (
+                cpu_before.saturating_add(dcpu),
+                mem_before.saturating_add(dmem),
+            );
             let cpu_over = dcpu > 0 && node.allocatable.cpu.is_some_and(|a| cpu_after > a.0);
             let mem_over = dmem > 0 && node.allocatable.memory.is_some_and(|a| mem_after > a.0);
             if !(cpu_over || mem_over) {
@@ -525,7 +529,7 @@ impl<'a> Verifier<'a> {
             }
             if let Some(step) = self.max_step(pod, &r.container) {
                 let moved = |ch: super::Change<Option<i64>>| match (ch.from, ch.to) {
-                    (Some(f), Some(t)) => (t - f).abs(),
+                    (Some(f), Some(t)) => t.saturating_sub(f).saturating_abs(),
                     _ => 0,
                 };
                 if moved(r.request) > step || moved(r.limit) > step {

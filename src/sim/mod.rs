@@ -63,7 +63,10 @@ impl<'a> After<'a> {
             {
                 pods_by_node[n].push(i);
                 let r = &mut requests_before[n];
-                *r = (r.0 + p.cpu_request(), r.1 + p.memory_request());
+                *r = (
+                    r.0.saturating_add(p.cpu_request()),
+                    r.1.saturating_add(p.memory_request()),
+                );
             }
             pod_node_before.push(n.filter(|_| !p.is_terminal()));
         }
@@ -230,7 +233,7 @@ impl<'a> After<'a> {
                     .or(container.limits.cpu)
                     .map_or(0, |q| q.0),
             })
-            .sum()
+            .fold(0, i64::saturating_add)
     }
 
     /// The full cluster after the plan.
