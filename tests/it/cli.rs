@@ -218,3 +218,30 @@ fn policy_tests_pass_and_a_failing_case_shows_its_diff() {
         "{out}"
     );
 }
+
+#[test]
+fn plan_refuses_an_unclear_snapshot_with_its_place() {
+    let (code, out, err) = run(&[
+        "plan",
+        "tests/fixtures/safety/chain",
+        "--state",
+        "tests/fixtures/safety/unclear-input/snapshot.yaml",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.is_empty(), "no plan on a refused snapshot: {out}");
+    assert!(err.contains("snapshot.yaml:6:"), "{err}");
+    assert!(err.contains("listed twice"), "{err}");
+    assert!(err.contains("not an RFC 3339 time"), "{err}");
+    // The same policies plan against a clear snapshot, and the plan is verified.
+    let (code, out, _) = run(&[
+        "plan",
+        "tests/fixtures/safety/chain",
+        "--state",
+        "tests/fixtures/safety/chain/snapshot.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["skipped"][0]["cause"], "plan-order");
+}
