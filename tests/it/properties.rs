@@ -82,15 +82,7 @@ fn cel() -> impl Strategy<Value = String> {
 }
 
 fn weekday() -> impl Strategy<Value = Weekday> {
-    prop::sample::select(vec![
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ])
+    prop::sample::select(Weekday::ALL.to_vec())
 }
 
 fn time() -> impl Strategy<Value = TimeOfDay> {

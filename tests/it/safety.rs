@@ -457,46 +457,40 @@ fn governor_fixture(extra_dsl: &str, node: &str) -> (Bundle, ClusterState) {
     (Bundle::from_documents(&out.documents), s)
 }
 
+/// A raise from powersave to performance on node `a` by policy `g`, rejected for `inv`.
+fn governor_raise_rejected(extra_dsl: &str, node: &str, inv: Invariant) {
+    let (b, s) = governor_fixture(extra_dsl, node);
+    let raise = act("g", true, governor("a", "powersave", "performance"));
+    let (found, gated) = broken(&b, &s, vec![raise]);
+    assert_rejected(&found, &gated, inv);
+}
+
 #[test]
 fn verifier_rejects_raising_power_at_the_critical_level() {
-    let (b, s) = governor_fixture(
+    governor_raise_rejected(
         "budget p { power { maxWatts: 100, criticalPercent: 90 } }",
         "{ name: a, allocatable: { cpu: \"4\" }, governor: powersave, powerWatts: 95 }",
+        Invariant::PowerBudget,
     );
-    let (found, gated) = broken(
-        &b,
-        &s,
-        vec![act("g", true, governor("a", "powersave", "performance"))],
-    );
-    assert_rejected(&found, &gated, Invariant::PowerBudget);
 }
 
 #[test]
 fn verifier_rejects_a_governor_the_node_does_not_offer() {
-    let (b, s) = governor_fixture(
+    governor_raise_rejected(
         "",
         "{ name: a, allocatable: { cpu: \"4\" }, governor: powersave, availableGovernors: [powersave] }",
+        Invariant::GovernorOffered,
     );
-    let (found, gated) = broken(
-        &b,
-        &s,
-        vec![act("g", true, governor("a", "powersave", "performance"))],
-    );
-    assert_rejected(&found, &gated, Invariant::GovernorOffered);
 }
 
 #[test]
 fn verifier_rejects_an_action_inside_its_cooldown() {
-    let (b, s) = governor_fixture(
+    // `g` set a governor on `a` 30 minutes ago and waits an hour.
+    governor_raise_rejected(
         "",
         "{ name: a, allocatable: { cpu: \"4\" }, governor: powersave }",
+        Invariant::Cooldown,
     );
-    let (found, gated) = broken(
-        &b,
-        &s,
-        vec![act("g", true, governor("a", "powersave", "performance"))],
-    );
-    assert_rejected(&found, &gated, Invariant::Cooldown);
 }
 
 #[test]
