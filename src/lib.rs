@@ -12,6 +12,7 @@ pub mod de;
 pub mod diag;
 pub mod dsl;
 pub mod expr;
+pub mod limits;
 pub mod lint;
 pub mod load;
 pub mod model;

@@ -23,6 +23,8 @@ pub struct Document {
 pub fn parse(file: &Arc<SourceFile>) -> (Vec<Document>, Vec<Diagnostic>) {
     let mut docs = Vec::new();
     let mut diags = Vec::new();
+    // Alias expansions are bounded per file, not per document.
+    let mut alias_nodes = 0;
     for (start, chunk) in split_documents(&file.text) {
         let mut b = Builder {
             file,
@@ -31,16 +33,27 @@ pub fn parse(file: &Arc<SourceFile>) -> (Vec<Document>, Vec<Diagnostic>) {
             char_map: (!chunk.is_ascii()).then(|| chunk.char_indices().map(|(b, _)| b).collect()),
             stack: Vec::new(),
             anchors: Vec::new(),
+            alias_nodes,
             docs: Vec::new(),
             diags: Vec::new(),
         };
         if let Err(d) = b.run() {
             b.diags.push(*d);
         }
+        alias_nodes = b.alias_nodes;
         docs.extend(b.docs);
         diags.extend(b.diags);
     }
     (docs, diags)
+}
+
+/// How many nodes a tree holds (its depth is bounded by `limits::MAX_DEPTH`).
+fn node_count(n: &Node) -> usize {
+    1 + match &n.value {
+        Value::Seq(items) => items.iter().map(node_count).sum(),
+        Value::Map(entries) => entries.iter().map(|e| node_count(&e.value)).sum(),
+        _ => 0,
+    }
 }
 
 /// Splits at lines that start with `---`, returning (byte offset, text) per chunk.
@@ -88,7 +101,10 @@ struct Builder<'a> {
     chunk: &'a str,
     char_map: Option<Vec<usize>>,
     stack: Vec<Frame>,
-    anchors: Vec<(usize, Node)>,
+    /// Anchored nodes, with how many nodes each holds.
+    anchors: Vec<(usize, Node, usize)>,
+    /// Nodes added by alias expansions so far in this file.
+    alias_nodes: usize,
     docs: Vec<Document>,
     diags: Vec<Diagnostic>,
 }
@@ -134,6 +150,17 @@ impl Builder<'_> {
                     let node = self.scalar(&text, style, forced_str, span);
                     self.push(node, anchor);
                 }
+                Event::SequenceStart(..) | Event::MappingStart(..)
+                    if self.stack.len() >= crate::limits::MAX_DEPTH =>
+                {
+                    return Err(self.limit(
+                        span,
+                        format!(
+                            "YAML nests deeper than {} levels; kilter reads no deeper",
+                            crate::limits::MAX_DEPTH
+                        ),
+                    ));
+                }
                 Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
                     items: Vec::new(),
                     start: span.start,
@@ -176,12 +203,20 @@ impl Builder<'_> {
                     }
                 }
                 Event::Alias(id) => {
-                    let node = self
-                        .anchors
-                        .iter()
-                        .rev()
-                        .find(|(a, _)| *a == id)
-                        .map(|(_, n)| n.clone());
+                    let found = self.anchors.iter().rev().find(|(a, _, _)| *a == id);
+                    if let Some((_, _, size)) = found {
+                        self.alias_nodes += size;
+                        if self.alias_nodes > crate::limits::MAX_ALIAS_NODES {
+                            return Err(self.limit(
+                                span,
+                                format!(
+                                    "YAML aliases expand to more than {} nodes; kilter stops here (a \"billion laughs\" file?)",
+                                    crate::limits::MAX_ALIAS_NODES
+                                ),
+                            ));
+                        }
+                    }
+                    let node = found.map(|(_, n, _)| n.clone());
                     match node {
                         Some(mut n) => {
                             n.span = span;
@@ -206,9 +241,17 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// A limit crossed at `span`: the document is not read further.
+    fn limit(&self, span: Span, message: String) -> Box<Diagnostic> {
+        Box::new(
+            Diagnostic::error(crate::diag::code::SYNTAX, self.file, span, message)
+                .with_label("here"),
+        )
+    }
+
     fn push(&mut self, node: Node, anchor: usize) {
         if anchor != 0 {
-            self.anchors.push((anchor, node.clone()));
+            self.anchors.push((anchor, node.clone(), node_count(&node)));
         }
         match self.stack.last_mut() {
             None => self.docs.push(Document { node }),

@@ -8,15 +8,22 @@ use crate::source::SourceFile;
 const EXTENSIONS: [&str; 3] = ["yaml", "yml", "kilter"];
 
 /// Expands paths: files as given, directories recursively (skipping hidden ones and
-/// `target`), keeping `.yaml`, `.yml` and `.kilter` files, in a stable order.
+/// `target`), keeping `.yaml`, `.yml` and `.kilter` files, in a stable order. Only regular
+/// files are read: a FIFO, socket or device named on the command line is an error; found in a
+/// directory, it is skipped with a warning (reading it could block or never end).
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
         if meta.is_dir() {
             walk(p, &mut out).map_err(|e| format!("{}: {e}", p.display()))?;
-        } else {
+        } else if meta.is_file() {
             out.push(p.clone());
+        } else {
+            return Err(format!(
+                "{}: not a regular file (a FIFO, socket or device); kilter reads only regular files",
+                p.display()
+            ));
         }
     }
     Ok(out)
@@ -37,15 +44,42 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             .extension()
             .is_some_and(|x| EXTENSIONS.iter().any(|e| x == *e))
         {
-            out.push(path);
+            // Follows links: a link to a regular file is read, one to anything else is not.
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() => out.push(path),
+                Ok(_) => eprintln!(
+                    "kilter: warning: {}: skipped, not a regular file",
+                    display(&path)
+                ),
+                Err(e) => eprintln!("kilter: warning: {}: skipped, {e}", display(&path)),
+            }
         }
     }
     Ok(())
 }
 
-/// Reads a file as UTF-8.
+/// Reads a policy, test or DSL file as UTF-8 (at most `limits::MAX_FILE_BYTES`).
 pub fn read(path: &Path) -> Result<Arc<SourceFile>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    read_limited(path, crate::limits::MAX_FILE_BYTES)
+}
+
+/// Reads a regular file as UTF-8, never past `max` bytes.
+pub fn read_limited(path: &Path, max: u64) -> Result<Arc<SourceFile>, String> {
+    use std::io::Read as _;
+    let err = |e: std::io::Error| format!("{}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(err)?;
+    if !file.metadata().map_err(err)?.is_file() {
+        return Err(format!("{}: not a regular file", path.display()));
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes).map_err(err)?;
+    if bytes.len() as u64 > max {
+        return Err(format!(
+            "{}: larger than {} MiB, the most kilter reads from one file",
+            path.display(),
+            max >> 20
+        ));
+    }
     let text =
         String::from_utf8(bytes).map_err(|_| format!("{}: not valid UTF-8", path.display()))?;
     Ok(SourceFile::new(display(path), text))

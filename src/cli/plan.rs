@@ -98,7 +98,7 @@ pub(crate) fn load(
     state: &std::path::Path,
 ) -> Result<(crate::plan::Bundle, crate::state::ClusterState), u8> {
     let bundle = lint_bundle(paths)?;
-    let snapshot = files::read(state).map_err(fail)?;
+    let snapshot = files::read_limited(state, crate::limits::MAX_SNAPSHOT_BYTES).map_err(fail)?;
     let state = crate::state::load(&snapshot).map_err(|diags| {
         for d in &diags {
             eprint!("{}", crate::diag::render_human(d, false));

@@ -75,6 +75,21 @@ pub fn parse_chunk<'a>(
     file: &Arc<SourceFile>,
     chunk: Chunk<'a>,
 ) -> Result<Pair<'a, Rule>, Box<Diagnostic>> {
+    if let Some(at) = crate::limits::dsl_too_deep(chunk.text) {
+        let at = chunk.start + at;
+        return Err(Box::new(
+            Diagnostic::error(
+                crate::diag::code::SYNTAX,
+                file,
+                Span::new(at, at + 1),
+                format!(
+                    "nesting deeper than {} levels; kilter reads no deeper",
+                    crate::limits::MAX_DEPTH
+                ),
+            )
+            .with_label("here"),
+        ));
+    }
     match KilterParser::parse(Rule::chunk, chunk.text) {
         Ok(mut pairs) => Ok(pairs.next().expect("chunk rule yields one pair")),
         Err(e) => Err(Box::new(syntax_error(file, chunk.start, e))),

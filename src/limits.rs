@@ -1,0 +1,77 @@
+//! The limits every reader holds to, whatever its input (`docs/limits.md`): files anyone who
+//! can open a pull request controls must not make kilter hang, crash or eat the machine.
+
+/// How deeply YAML collections and DSL blocks, lists and parentheses may nest. Far beyond
+/// any real object (kilter's deepest field is 6 levels), far below what the parsers' and
+/// decoders' recursion could hold on any thread.
+pub const MAX_DEPTH: usize = 64;
+
+/// How many nodes YAML aliases may add to one file, counting every node of every expansion
+/// (hardened loaders bound alias expansion the same way: a "billion laughs" file stops here).
+pub const MAX_ALIAS_NODES: usize = 100_000;
+
+/// The largest policy, test or DSL file kilter reads.
+pub const MAX_FILE_BYTES: u64 = 8 << 20;
+
+/// The largest cluster snapshot kilter reads (a 5,000-node, 150,000-pod snapshot is ~50 MB).
+pub const MAX_SNAPSHOT_BYTES: u64 = 512 << 20;
+
+/// Where a text nests deeper than [`MAX_DEPTH`] in `{ [ (` — outside strings (`"…"` with
+/// backslash escapes), CEL (between backticks) and comments (`#` or `//` to the end of the
+/// line) — as a byte offset.
+pub fn dsl_too_deep(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'`' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'`' {
+                    i += 1;
+                }
+            }
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(i);
+                }
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_counted_outside_strings_cel_and_comments() {
+        let deep = "[".repeat(MAX_DEPTH + 1);
+        assert_eq!(dsl_too_deep(&deep), Some(MAX_DEPTH));
+        assert_eq!(dsl_too_deep(&"[".repeat(MAX_DEPTH)), None);
+        let quoted = format!("x: \"{deep}\" # {deep}\n y: `{deep}` // {deep}\n");
+        assert_eq!(dsl_too_deep(&quoted), None);
+        assert_eq!(dsl_too_deep("\"\\\"[[\""), None);
+    }
+}
