@@ -154,7 +154,64 @@ impl Summary {
 
 struct MietteView<'a> {
     d: &'a Diagnostic,
-    src: miette::NamedSource<Arc<str>>,
+    src: Windowed<'a>,
+}
+
+/// A file as miette reads it, but from an index of its line starts: miette's own reader scans
+/// the text from its beginning for every span, so rendering n diagnostics of one file would
+/// take time proportional to n × its size. Here each span is read from a few lines before it.
+struct Windowed<'a> {
+    name: &'a str,
+    text: &'a str,
+    /// Where each line starts, with lines broken at `\n`, `\r\n` and a lone `\r` (as miette
+    /// counts them).
+    starts: &'a [usize],
+}
+
+/// Line starts as miette counts lines.
+fn miette_line_starts(text: &str) -> Vec<usize> {
+    let b = text.as_bytes();
+    let mut starts = vec![0];
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\r' if b.get(i + 1) == Some(&b'\n') => {
+                starts.push(i + 2);
+                i += 1;
+            }
+            b'\r' | b'\n' => starts.push(i + 1),
+            _ => {}
+        }
+        i += 1;
+    }
+    starts
+}
+
+impl miette::SourceCode for Windowed<'_> {
+    fn read_span<'b>(
+        &'b self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'b> + 'b>, miette::MietteError> {
+        let line = self.starts.partition_point(|&s| s <= span.offset()).max(1) - 1;
+        let first = line.saturating_sub(before);
+        let base = self.starts[first].min(self.text.len());
+        let window = &self.text.as_bytes()[base..];
+        let rel = miette::SourceSpan::new((span.offset() - base).into(), span.len());
+        let c = <[u8] as miette::SourceCode>::read_span(window, &rel, before, after)?;
+        let data: &'b [u8] = c.data();
+        let at = miette::SourceSpan::new((c.span().offset() + base).into(), c.span().len());
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.to_string(),
+            data,
+            at,
+            c.line() + first,
+            c.column(),
+            // miette counts these from the start of the file; its layout depends on it.
+            c.line_count() + first,
+        )))
+    }
 }
 
 impl std::fmt::Debug for MietteView<'_> {
@@ -205,6 +262,10 @@ impl miette::Diagnostic for MietteView<'_> {
 
 /// Renders one diagnostic the way a person reads it: the source line, a caret, code and help.
 pub fn render_human(d: &Diagnostic, color: bool) -> String {
+    render_indexed(d, &miette_line_starts(&d.file.text), color)
+}
+
+fn render_indexed(d: &Diagnostic, starts: &[usize], color: bool) -> String {
     let theme = if color {
         miette::GraphicalTheme::unicode()
     } else {
@@ -215,7 +276,11 @@ pub fn render_human(d: &Diagnostic, color: bool) -> String {
         .with_context_lines(1);
     let view = MietteView {
         d,
-        src: miette::NamedSource::new(d.file.path.clone(), d.file.text.clone()),
+        src: Windowed {
+            name: &d.file.path,
+            text: &d.file.text,
+            starts,
+        },
     };
     let mut out = String::new();
     let _ = handler.render_report(&mut out, &view);
@@ -224,8 +289,15 @@ pub fn render_human(d: &Diagnostic, color: bool) -> String {
 
 pub fn render_human_all(diags: &[Diagnostic], summary: Summary, color: bool) -> String {
     let mut out = String::new();
+    // Line starts are indexed once per file, so rendering is linear in the diagnostics.
+    let mut index: Option<(*const SourceFile, Vec<usize>)> = None;
     for d in diags {
-        out.push_str(&render_human(d, color));
+        let key = Arc::as_ptr(&d.file);
+        if index.as_ref().is_none_or(|(k, _)| *k != key) {
+            index = Some((key, miette_line_starts(&d.file.text)));
+        }
+        let starts = index.as_ref().map_or(&[][..], |(_, s)| s.as_slice());
+        out.push_str(&render_indexed(d, starts, color));
         out.push('\n');
     }
     let _ = writeln!(

@@ -89,6 +89,9 @@ enum Frame {
     },
     Map {
         entries: Vec<Entry>,
+        /// Keys seen (position in `entries`), kept once a mapping grows past a few keys so
+        /// that finding duplicates stays linear.
+        seen: foldhash::HashMap<String, usize>,
         start: usize,
         key: Option<Node>,
         anchor: usize,
@@ -168,6 +171,7 @@ impl Builder<'_> {
                 }),
                 Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
                     entries: Vec::new(),
+                    seen: Default::default(),
                     start: span.start,
                     key: None,
                     anchor,
@@ -256,7 +260,9 @@ impl Builder<'_> {
         match self.stack.last_mut() {
             None => self.docs.push(Document { node }),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries, key, seen, ..
+            }) => match key.take() {
                 None => *key = Some(node),
                 Some(k) => {
                     let name = match &k.value {
@@ -275,7 +281,16 @@ impl Builder<'_> {
                             return;
                         }
                     };
-                    if let Some(prev) = entries.iter().find(|e| e.key == name) {
+                    const LINEAR: usize = 16;
+                    if entries.len() == LINEAR {
+                        seen.extend(entries.iter().enumerate().map(|(i, e)| (e.key.clone(), i)));
+                    }
+                    let prev = if entries.len() < LINEAR {
+                        entries.iter().find(|e| e.key == name)
+                    } else {
+                        seen.get(&name).map(|&i| &entries[i])
+                    };
+                    if let Some(prev) = prev {
                         self.diags.push(
                             Diagnostic::error(
                                 crate::diag::code::SYNTAX,
@@ -288,6 +303,9 @@ impl Builder<'_> {
                             .with_help("YAML keeps only one of them; remove one"),
                         );
                         return;
+                    }
+                    if entries.len() >= LINEAR {
+                        seen.insert(name.clone(), entries.len());
                     }
                     entries.push(Entry {
                         key: name,
