@@ -360,12 +360,14 @@ async fn the_snapshot_read_from_the_cluster_matches_what_was_created() {
         assert_eq!(p.cpu_request(), 500);
         assert_eq!(p.qos(), kilter::state::QosClass::Burstable);
     }
-    // The planner runs on what was read: a cordon policy for this pool plans one cordon.
+    // The planner runs on what was read: a cordon policy for this pool plans one cordon
+    // (within a budget of its own: other tests' nodes count against the default budget).
     let bundle = crate::plan::bundle(
-        "policy c { nodeSelector { matchLabels { pool: obs } }\n action { cordon {} } }",
+        "policy c { nodeSelector { matchLabels { pool: obs } }\n action { cordon {} } }\n\
+         budget obs { nodeSelector { matchLabels { pool: obs } }\n disruption { maxUnavailable: 1 } }",
     );
     let plan = kilter::plan::plan(&bundle, &state, chrono::Utc::now());
-    assert_eq!(plan.actions.len(), 1);
+    assert_eq!(plan.actions.len(), 1, "{plan:#?}");
     assert_eq!(plan.actions[0].target().node.as_deref(), Some("obs-1"));
 }
 
