@@ -131,3 +131,20 @@ pub fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         }
     }
 }
+
+#[test]
+fn a_bad_value_inside_an_action_is_one_error_not_a_missing_action() {
+    let out = kilter::lint::lint_text(
+        "p.yaml",
+        "apiVersion: kilter.dev/v1alpha1\nkind: Policy\nmetadata: { name: p }\nspec:\n  action:\n    consolidate: { utilizationBelow: high }\n",
+    );
+    let codes: Vec<_> = out.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, vec!["K004"]);
+    // With no action written at all, K009 still says so.
+    let out = kilter::lint::lint_text(
+        "p.yaml",
+        "apiVersion: kilter.dev/v1alpha1\nkind: Policy\nmetadata: { name: p }\nspec:\n  action: {}\n",
+    );
+    let codes: Vec<_> = out.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, vec!["K009"]);
+}

@@ -29,8 +29,14 @@ Example:
 fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
     let Object::Policy(p) = obj else { return };
     let kinds = p.spec.action.kinds();
+    // An action written but set aside by a decoding error has been reported already.
+    let written = doc
+        .node
+        .at("spec.action")
+        .is_some_and(|a| !a.entries().is_empty());
     match kinds.len() {
         1 => {}
+        0 if written => {}
         0 => out.push(
             doc.error(
                 crate::diag::code::ONE_ACTION,
