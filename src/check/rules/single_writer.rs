@@ -38,30 +38,47 @@ Example:
 
 const WEEK: usize = 7 * 1440;
 
-/// Minutes of the week a schedule is active (in its own time zone).
-fn active_minutes(s: &Schedule) -> Vec<bool> {
-    (0..WEEK)
-        .map(|m| {
+/// The minutes of the week a schedule is active (in its own time zone), as a bit set.
+#[derive(Clone)]
+struct Week([u64; WEEK.div_ceil(64)]);
+
+impl Week {
+    fn of(s: &Schedule) -> Week {
+        let mut bits = [0u64; WEEK.div_ceil(64)];
+        for m in 0..WEEK {
             let day = crate::model::Weekday::ALL[m / 1440];
             let minute = (m % 1440) as u16;
-            s.windows.iter().any(|w| w.holds(day, minute))
-        })
-        .collect()
-}
-
-fn times_may_coincide(a: &Policy, b: &Policy) -> bool {
-    let (Some(sa), Some(sb)) = (&a.spec.schedule, &b.spec.schedule) else {
-        return true;
-    };
-    let tz = |s: &Schedule| s.time_zone.clone().unwrap_or_else(|| "UTC".into());
-    if tz(sa) != tz(sb) {
-        return true;
+            if s.windows.iter().any(|w| w.holds(day, minute)) {
+                bits[m / 64] |= 1 << (m % 64);
+            }
+        }
+        Week(bits)
     }
-    let (ma, mb) = (active_minutes(sa), active_minutes(sb));
-    ma.iter().zip(&mb).any(|(x, y)| *x && *y)
+
+    fn meets(&self, other: &Week) -> bool {
+        self.0.iter().zip(&other.0).any(|(a, b)| a & b != 0)
+    }
 }
 
-fn conflict(a: &Policy, ka: ActionKind, b: &Policy, kb: ActionKind) -> bool {
+/// When a policy runs: always (no schedule), or in its time zone's minutes of the week.
+/// Computed once per policy, so comparing two is cheap.
+type When = Option<(String, Week)>;
+
+fn when(p: &Policy) -> When {
+    let s = p.spec.schedule.as_ref()?;
+    let tz = s.time_zone.clone().unwrap_or_else(|| "UTC".into());
+    Some((tz, Week::of(s)))
+}
+
+fn times_may_coincide(a: &When, b: &When) -> bool {
+    match (a, b) {
+        (Some((ta, wa)), Some((tb, wb))) => ta != tb || wa.meets(wb),
+        _ => true,
+    }
+}
+
+fn conflict(a: &Writer<'_>, b: &Writer<'_>) -> bool {
+    let (a, ka, b, kb) = (a.1, a.2, b.1, b.2);
     if !may_overlap(a.spec.node_selector.as_ref(), b.spec.node_selector.as_ref()) {
         return false;
     }
@@ -74,11 +91,70 @@ fn conflict(a: &Policy, ka: ActionKind, b: &Policy, kb: ActionKind) -> bool {
             return false;
         }
     }
-    times_may_coincide(a, b)
+    true
 }
 
 /// An enforcing policy with the one knob it writes.
-type Writer<'a> = (&'a Document, &'a Policy, ActionKind);
+type Writer<'a> = (&'a Document, &'a Policy, ActionKind, When);
+
+/// Narrows the policies that may overlap one another by the label most of them select with in
+/// `matchLabels` (say `pool`): a policy that requires `pool: a` can only overlap those that
+/// require `pool: a` too or do not require `pool` at all. This keeps the check near-linear on
+/// repositories of many policies for disjoint pools.
+struct LabelIndex {
+    /// Each member's value of the key, if it requires one.
+    value: Vec<Option<String>>,
+    /// Members by value, in name order; `None`: members that do not pin the key.
+    by_value: BTreeMap<Option<String>, Vec<usize>>,
+}
+
+impl LabelIndex {
+    fn new(members: &[Writer<'_>]) -> LabelIndex {
+        let labels = |w: &Writer<'_>| {
+            w.1.spec
+                .node_selector
+                .as_ref()
+                .and_then(|s| s.match_labels.clone())
+                .unwrap_or_default()
+        };
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for w in members {
+            for k in labels(w).into_keys() {
+                *counts.entry(k).or_default() += 1;
+            }
+        }
+        let key = counts.into_iter().max_by_key(|(_, n)| *n).map(|(k, _)| k);
+        let value: Vec<Option<String>> = members
+            .iter()
+            .map(|w| key.as_ref().and_then(|k| labels(w).remove(k)))
+            .collect();
+        let mut by_value: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
+        for (i, v) in value.iter().enumerate() {
+            by_value.entry(v.clone()).or_default().push(i);
+        }
+        LabelIndex { value, by_value }
+    }
+
+    /// The members before `j` that may overlap it, in name order.
+    fn candidates(&self, j: usize) -> Box<dyn Iterator<Item = usize> + '_> {
+        let before = move |v: &Option<String>| {
+            self.by_value
+                .get(v)
+                .into_iter()
+                .flatten()
+                .copied()
+                .take_while(move |&i| i < j)
+        };
+        match &self.value[j] {
+            None => Box::new(0..j),
+            Some(_) => {
+                let mut same: Vec<usize> = before(&self.value[j]).chain(before(&None)).collect();
+                same.sort_unstable();
+                Box::new(same.into_iter())
+            }
+        }
+    }
+}
 
 fn check(docs: &[Document], out: &mut Vec<Diagnostic>) {
     // Group enforcing policies by (priority, knob); only members of one group can conflict.
@@ -94,19 +170,22 @@ fn check(docs: &[Document], out: &mut Vec<Diagnostic>) {
             groups
                 .entry((p.spec.priority(), kind.knob()))
                 .or_default()
-                .push((d, p, kind));
+                .push((d, p, kind, when(p)));
         }
     }
     for ((priority, knob), mut members) in groups {
         members.sort_by(|x, y| x.1.metadata.name.cmp(&y.1.metadata.name));
+        let index = LabelIndex::new(&members);
         for j in 1..members.len() {
-            let (db, pb, kb) = members[j];
-            let Some(&(da, pa, _)) = members[..j]
-                .iter()
-                .find(|(_, pa, ka)| conflict(pa, *ka, pb, kb))
+            let b = &members[j];
+            let Some(a) = index
+                .candidates(j)
+                .map(|i| &members[i])
+                .find(|a| conflict(a, b) && times_may_coincide(&a.3, &b.3))
             else {
                 continue;
             };
+            let (da, pa, db, pb) = (a.0, a.1, b.0, b.1);
             let a_name = pa.metadata.name.as_deref().unwrap_or("");
             let b_name = pb.metadata.name.as_deref().unwrap_or("");
             let mut d = Diagnostic::error(
