@@ -20,9 +20,17 @@ enum Format {
     Junit,
 }
 
+/// Why a test file could not be used.
+enum Unusable {
+    /// It could not be read (exit 2).
+    Io(String),
+    /// It holds mistakes, rendered as diagnostics (a failing test run: exit 1).
+    Invalid(String),
+}
+
 /// Reads a PolicyTest document, or None when the file holds something else.
-fn read_test(path: &Path) -> Result<Option<PolicyTestSpec>, String> {
-    let file = files::read(path)?;
+fn read_test(path: &Path) -> Result<Option<PolicyTestSpec>, Unusable> {
+    let file = files::read(path).map_err(Unusable::Io)?;
     if file.is_dsl() {
         return Ok(None);
     }
@@ -45,10 +53,11 @@ fn read_test(path: &Path) -> Result<Option<PolicyTestSpec>, String> {
             .with_help_opt(i.help)
     }));
     if !all.is_empty() {
-        return Err(all
-            .iter()
-            .map(|d| crate::diag::render_human(d, false))
-            .collect());
+        return Err(Unusable::Invalid(
+            all.iter()
+                .map(|d| crate::diag::render_human(d, false))
+                .collect(),
+        ));
     }
     Ok(t)
 }
@@ -59,11 +68,17 @@ pub fn run(a: Args) -> u8 {
         Err(e) => return fail(e),
     };
     let mut results = Vec::new();
+    let mut invalid = 0;
     for path in paths {
         let spec = match read_test(&path) {
             Ok(Some(s)) => s,
             Ok(None) => continue,
-            Err(e) => return fail(e),
+            Err(Unusable::Io(e)) => return fail(e),
+            Err(Unusable::Invalid(diagnostics)) => {
+                eprint!("{diagnostics}");
+                invalid += 1;
+                continue;
+            }
         };
         let dir = path.parent().unwrap_or(Path::new("."));
         let policy_paths: Vec<PathBuf> = spec.policies.iter().map(|p| dir.join(p)).collect();
@@ -99,7 +114,7 @@ pub fn run(a: Args) -> u8 {
             results.push(r);
         }
     }
-    if results.is_empty() {
+    if results.is_empty() && invalid == 0 {
         return fail("no PolicyTest files found");
     }
     let text = match a.format {
@@ -109,7 +124,7 @@ pub fn run(a: Args) -> u8 {
     if let Err(c) = emit(&text) {
         return c;
     }
-    if results.iter().any(|r| !r.failures.is_empty()) {
+    if invalid > 0 || results.iter().any(|r| !r.failures.is_empty()) {
         EXIT_FINDINGS
     } else {
         EXIT_OK

@@ -245,3 +245,41 @@ fn plan_refuses_an_unclear_snapshot_with_its_place() {
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(plan["skipped"][0]["cause"], "plan-order");
 }
+
+#[test]
+fn a_policy_test_file_with_a_mistake_fails_the_run_with_exit_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.test.yaml"),
+        "apiVersion: kilter.dev/v1alpha1\nkind: PolicyTest\nmetadata: { name: t }\nspec:\n  policies: [.]\n  cases:\n    - { name: c, stat: s.yaml }\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["test", dir.path().to_str().unwrap()]);
+    assert_eq!(
+        code, 1,
+        "a mistake in a test file is a finding, not a usage error: {err}"
+    );
+    assert!(err.contains("bad.test.yaml:7:"), "{err}");
+    // A file that cannot be read at all is still an I/O error.
+    assert_eq!(run(&["test", "no/such/dir"]).0, 2);
+}
+
+#[test]
+fn junit_output_is_xml_whatever_the_message_holds() {
+    let results = vec![kilter::policytest::CaseResult {
+        file: "t.test.yaml".into(),
+        name: "a <case> & \"quotes\"".into(),
+        failures: vec!["bell \u{7} and nul \u{0} and form feed \u{c}; tab\tok".into()],
+    }];
+    let xml = kilter::policytest::render_junit(&results);
+    assert!(
+        xml.chars()
+            .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r')),
+        "{xml:?}"
+    );
+    assert!(xml.contains("\\u{7}") && xml.contains("\\u{0}"), "{xml}");
+    assert!(
+        xml.contains("a &lt;case&gt; &amp; &quot;quotes&quot;"),
+        "{xml}"
+    );
+}

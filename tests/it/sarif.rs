@@ -2,7 +2,7 @@
 
 #[test]
 fn sarif_validates_against_the_official_schema() {
-    let schema_path = crate::root().join("../shared/schemas/sarif-schema-2.1.0.json");
+    let schema_path = crate::root().join("tests/fixtures/schemas/sarif-schema-2.1.0.json");
     let schema: serde_json::Value = serde_json::from_str(&crate::read(&schema_path)).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let mut files = Vec::new();
@@ -35,7 +35,7 @@ fn sarif_validates_against_the_official_schema() {
 #[test]
 fn sarif_rejects_a_broken_document() {
     // The validator is real: a result without a message must fail.
-    let schema_path = crate::root().join("../shared/schemas/sarif-schema-2.1.0.json");
+    let schema_path = crate::root().join("tests/fixtures/schemas/sarif-schema-2.1.0.json");
     let schema: serde_json::Value = serde_json::from_str(&crate::read(&schema_path)).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let bad = serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "kilter"}}, "results": [{"ruleId": "K001"}]}]});
