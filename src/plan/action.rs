@@ -19,14 +19,6 @@ pub enum ActionType {
 }
 
 impl ActionType {
-    pub const ALL: [ActionType; 5] = [
-        ActionType::SetGovernor,
-        ActionType::Cordon,
-        ActionType::Uncordon,
-        ActionType::Drain,
-        ActionType::Resize,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             ActionType::SetGovernor => "set_governor",
@@ -35,10 +27,6 @@ impl ActionType {
             ActionType::Drain => "drain",
             ActionType::Resize => "resize",
         }
-    }
-
-    pub fn from_name(s: &str) -> Option<ActionType> {
-        ActionType::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 

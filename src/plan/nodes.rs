@@ -110,7 +110,7 @@ fn eviction(cx: &Cx<'_>, n: usize, allow_empty_dir: bool) -> Result<Eviction, Bl
     Ok(Eviction { evict, stays })
 }
 
-pub fn tolerates_all(p: &Pod, node: &crate::state::Node) -> bool {
+fn tolerates_all(p: &Pod, node: &crate::state::Node) -> bool {
     node.taints
         .iter()
         .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")

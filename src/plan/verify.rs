@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::action::{Action, Invariant, PlannedAction, SkipCause, Skipped};
 use super::{Bundle, Plan};
-use crate::model::{Budget, Mode, Policy, ScalingTarget, selector};
+use crate::model::{Budget, Mode, Policy, ScalingTarget};
 use crate::sim::After;
 use crate::state::{ClusterState, DO_NOT_DISRUPT, Pod};
 
@@ -607,12 +607,7 @@ impl<'a> Verifier<'a> {
     /// maxUnavailable, minNodes and maxDrainsPerHour of every Budget, and of the default
     /// budget over the nodes no Budget's `disruption` covers.
     fn budgets(&self, out: &mut Vec<Violation>) {
-        let covers = |b: &Budget, n: usize| {
-            b.spec
-                .node_selector
-                .as_ref()
-                .is_none_or(|s| selector::matches(s, &self.state.nodes[n].labels))
-        };
+        let covers = |b: &Budget, n: usize| super::budget::selects(b, &self.state.nodes[n].labels);
         let nodes = self.state.nodes.len();
         let mut scopes: Vec<(&Budget, Vec<usize>)> = self
             .bundle

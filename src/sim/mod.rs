@@ -102,16 +102,8 @@ impl<'a> After<'a> {
         n
     }
 
-    /// A pod the action says runs on `node`; looked up among that node's pods, so an action
-    /// whose pod has moved (or never was there) finds nothing.
-    pub fn find_pod(&self, node: &str, namespace: &str, name: &str) -> Option<usize> {
-        let n = *self.node_index.get(node)?;
-        self.pods_by_node[n].iter().copied().find(|&i| {
-            let p = &self.state.pods[i];
-            p.name == name && p.namespace == namespace
-        })
-    }
-
+    /// The pod action `k` says runs on `node`, looked up among that node's pods (an action whose
+    /// pod has moved, or never was there, finds nothing and is recorded as unknown).
     fn pod(&mut self, k: usize, node: &str, namespace: &str, name: &str) -> Option<usize> {
         // Plans name a node's pods in the order the node lists them: start where the last
         // lookup on this node ended.
@@ -217,23 +209,6 @@ impl<'a> After<'a> {
             }
             (r, l)
         }))
-    }
-
-    /// CPU the scheduler counts for a pod after the plan (requests, or limits where unset).
-    pub fn cpu_request_after(&self, i: usize) -> i64 {
-        let p = &self.state.pods[i];
-        p.containers
-            .iter()
-            .enumerate()
-            .map(|(c, container)| match self.cpu.get(&(i, c)) {
-                Some(&(req, lim)) => req.or(lim).unwrap_or(0),
-                None => container
-                    .requests
-                    .cpu
-                    .or(container.limits.cpu)
-                    .map_or(0, |q| q.0),
-            })
-            .fold(0, i64::saturating_add)
     }
 
     /// The full cluster after the plan.

@@ -107,6 +107,21 @@ impl Ctx<'_> {
             );
         }
     }
+    /// A CPU quantity: not negative, at most `MAX_CPU_CORES`.
+    fn cpu(&mut self, path: &str, q: Option<crate::model::CpuQuantity>, what: &str) {
+        self.non_negative(path, q.map(|q| q.0 as f64), what);
+        self.cores(path, q, what);
+    }
+    /// A count: not negative, at most `MAX_COUNT`.
+    fn count_of(&mut self, path: &str, v: Option<i64>, what: &str) {
+        self.non_negative(path, v.map(|v| v as f64), what);
+        self.count(path, v, what);
+    }
+    /// A weight: not negative, finite, at most `MAX_WEIGHT`.
+    fn weight(&mut self, path: &str, v: Option<f64>, what: &str) {
+        self.non_negative(path, v, what);
+        self.finite_at_most(path, v, MAX_WEIGHT, what);
+    }
     fn finite_at_most(&mut self, path: &str, v: Option<f64>, max: f64, what: &str) {
         if let Some(v) = v
             && !(v.is_finite() && v <= max)
@@ -179,34 +194,23 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                     ),
                     _ => {}
                 }
-                c.non_negative(
-                    "spec.disruption.minNodes",
-                    d.min_nodes.map(|v| v as f64),
-                    "minNodes",
-                );
-                c.non_negative(
+                c.count_of("spec.disruption.minNodes", d.min_nodes, "minNodes");
+                c.count_of(
                     "spec.disruption.maxDrainsPerHour",
-                    d.max_drains_per_hour.map(|v| v as f64),
+                    d.max_drains_per_hour,
                     "maxDrainsPerHour",
                 );
             }
             if let Some(cpu) = &b.spec.cpu {
-                c.non_negative(
-                    "spec.cpu.reserve",
-                    cpu.reserve.map(|q| q.0 as f64),
-                    "reserve",
-                );
+                c.cpu("spec.cpu.reserve", cpu.reserve, "reserve");
                 for (ns, w) in &cpu.namespace_weights {
-                    c.non_negative(
-                        &format!("spec.cpu.namespaceWeights.{ns}"),
-                        Some(*w),
-                        "a namespace weight",
-                    );
+                    let path = format!("spec.cpu.namespaceWeights.{ns}");
+                    c.weight(&path, Some(*w), "a namespace weight");
                 }
             }
         }
         Object::Probe(p) => {
-            c.non_negative("spec.retries", p.spec.retries.map(|v| v as f64), "retries");
+            c.count_of("spec.retries", p.spec.retries, "retries");
             if let Some(ds) = &p.spec.daemon_set
                 && !(1..=65535).contains(&ds.port)
             {
@@ -225,7 +229,7 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
             }
         }
         Object::ScalingTarget(t) => {
-            c.non_negative("spec.weight", t.spec.weight, "weight");
+            c.weight("spec.weight", t.spec.weight, "weight");
             for (i, ctr) in t.spec.containers.iter().enumerate() {
                 let base = format!("spec.containers[{i}]");
                 if let Some(cpu) = &ctr.cpu {
@@ -234,11 +238,7 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                         ("max", cpu.max),
                         ("maxStep", cpu.max_step),
                     ] {
-                        c.non_negative(
-                            &format!("{base}.cpu.{f}"),
-                            q.map(|q| q.0 as f64),
-                            &format!("cpu.{f}"),
-                        );
+                        c.cpu(&format!("{base}.cpu.{f}"), q, &format!("cpu.{f}"));
                     }
                     if let (Some(lo), Some(hi)) = (cpu.min, cpu.max)
                         && lo > hi
@@ -275,7 +275,8 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// The upper ends of every duration, count, quantity and weight (`docs/limits.md`).
+/// The upper ends of the fields `check` does not already bound from both sides
+/// (`docs/limits.md`).
 fn limits(c: &mut Ctx<'_>, obj: &Object) {
     match obj {
         Object::Policy(p) => {
@@ -313,28 +314,14 @@ fn limits(c: &mut Ctx<'_>, obj: &Object) {
                     "maxWatts",
                 );
             }
-            if let Some(d) = &b.spec.disruption {
-                if let Some(IntOrPercent::Int(n)) = d.max_unavailable {
-                    c.count("spec.disruption.maxUnavailable", Some(n), "maxUnavailable");
-                }
-                c.count("spec.disruption.minNodes", d.min_nodes, "minNodes");
-                c.count(
-                    "spec.disruption.maxDrainsPerHour",
-                    d.max_drains_per_hour,
-                    "maxDrainsPerHour",
-                );
-            }
-            if let Some(cpu) = &b.spec.cpu {
-                c.cores("spec.cpu.reserve", cpu.reserve, "reserve");
-                for (ns, w) in &cpu.namespace_weights {
-                    let path = format!("spec.cpu.namespaceWeights.{ns}");
-                    c.finite_at_most(&path, Some(*w), MAX_WEIGHT, "a namespace weight");
-                }
+            if let Some(IntOrPercent::Int(n)) =
+                b.spec.disruption.as_ref().and_then(|d| d.max_unavailable)
+            {
+                c.count("spec.disruption.maxUnavailable", Some(n), "maxUnavailable");
             }
         }
         Object::Probe(p) => {
             c.duration("spec.timeout", p.spec.timeout, "timeout");
-            c.count("spec.retries", p.spec.retries, "retries");
             if let Some(h) = &p.spec.health {
                 c.duration("spec.health.interval", h.interval, "interval");
                 c.finite_at_most(
@@ -347,22 +334,6 @@ fn limits(c: &mut Ctx<'_>, obj: &Object) {
         }
         Object::ScalingTarget(t) => {
             c.duration("spec.cooldown", t.spec.cooldown, "cooldown");
-            c.finite_at_most("spec.weight", t.spec.weight, MAX_WEIGHT, "weight");
-            for (i, ctr) in t.spec.containers.iter().enumerate() {
-                if let Some(cpu) = &ctr.cpu {
-                    for (f, q) in [
-                        ("min", cpu.min),
-                        ("max", cpu.max),
-                        ("maxStep", cpu.max_step),
-                    ] {
-                        c.cores(
-                            &format!("spec.containers[{i}].cpu.{f}"),
-                            q,
-                            &format!("cpu.{f}"),
-                        );
-                    }
-                }
-            }
         }
     }
 }
