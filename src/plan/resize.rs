@@ -121,13 +121,14 @@ impl DemandScopes {
 }
 
 /// The policy that resizes a pod (the first in planning order whose targetSelector selects
-/// its ScalingTarget); the others that would are reported as conflicts.
+/// its ScalingTarget), with that target (and its index in the bundle); the others that would
+/// are reported as conflicts.
 fn resizing_policy<'a>(
     cx: &mut Cx<'a>,
     policies: &[usize],
     pod: &Pod,
-) -> Option<(&'a ScalingTarget, usize)> {
-    let (_, t) = cx.bundle.target_of(pod)?;
+) -> Option<(usize, &'a ScalingTarget, usize)> {
+    let (ti, t) = cx.bundle.target_of(pod)?;
     let a = policies.iter().copied().find(|&a| selects(cx, a, t))?;
     let pod_target = Target::pod(&pod.namespace, &pod.name);
     let losers: Vec<usize> = policies
@@ -147,7 +148,7 @@ fn resizing_policy<'a>(
         );
         cx.skip_for(b, pod_target.clone(), SkipCause::Conflict, r);
     }
-    Some((t, a))
+    Some((ti, t, a))
 }
 
 /// The market's participants on node `n`, and the CPU everything else there requests
@@ -167,7 +168,7 @@ fn participants<'a>(
     let mut others = cx.ledger.placed_cpu[n];
     for i in cx.pods_by_node[n].clone() {
         let pod = cx.pod(i);
-        let Some((t, a)) = resizing_policy(cx, policies, pod) else {
+        let Some((ti, t, a)) = resizing_policy(cx, policies, pod) else {
             others = others.saturating_add(pod.cpu_request());
             continue;
         };
@@ -183,7 +184,6 @@ fn participants<'a>(
             cx.skip_for(a, pod_target, SkipCause::QosClass, r);
             continue;
         }
-        let ti = cx.bundle.target_of(pod).map_or(0, |(i, _)| i);
         let demand = match scopes.demand(cx, a, programs[ti].as_deref(), pod) {
             Ok(d) => d,
             Err(e) => {
