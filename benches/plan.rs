@@ -196,15 +196,25 @@ fn plan_methods_only_5000_nodes_150000_pods(bencher: divan::Bencher) {
     bencher.bench(|| kilter::plan::plan_unverified(&b, &s, now()).actions.len());
 }
 
-/// The verifier on the plan of the 5,000-node cluster (applies it, checks every invariant).
+/// The snapshot's index (where pods run, what nodes hold), built once per snapshot and read
+/// by both the methods and the verifier; counted in both timings above.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn index_5000_nodes_150000_pods(bencher: divan::Bencher) {
+    let s = cluster(5000, 30, false);
+    bencher.bench(|| kilter::state::Index::new(&s).pod_node.len());
+}
+
+/// The verifier on the plan of the 5,000-node cluster (applies it, checks every invariant),
+/// given the snapshot's index, as `plan` runs it.
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn verify_5000_nodes_150000_pods(bencher: divan::Bencher) {
     let b = policies();
     let s = cluster(5000, 30, false);
-    let p = kilter::plan::plan_unverified(&b, &s, now());
+    let index = kilter::state::Index::new(&s);
+    let p = kilter::plan::plan_unverified_indexed(&b, &s, &index, now());
     assert!(p.actions.len() > 1000, "a plan worth verifying");
     bencher.bench(|| {
-        let v = kilter::plan::verify(&b, &s, now(), &p);
+        let v = kilter::plan::verify_indexed(&b, &s, &index, now(), &p);
         assert!(v.is_empty(), "{:?}", v.first());
         v.len()
     });

@@ -67,6 +67,18 @@ impl Target {
     }
 }
 
+impl Target {
+    /// The fields in output order, borrowed (for sorting without copying).
+    pub fn key(&self) -> [Option<&str>; 4] {
+        [
+            self.node.as_deref(),
+            self.namespace.as_deref(),
+            self.pod.as_deref(),
+            self.container.as_deref(),
+        ]
+    }
+}
+
 impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (&self.node, &self.namespace, &self.pod, &self.container) {
@@ -183,6 +195,14 @@ impl Action {
         match self {
             Action::Resize(r) => Target::container(&r.namespace, &r.pod, &r.container),
             _ => Target::node(self.node()),
+        }
+    }
+
+    /// [`Target::key`] of [`Action::target`], without building the target.
+    pub fn target_key(&self) -> [Option<&str>; 4] {
+        match self {
+            Action::Resize(r) => [None, Some(&r.namespace), Some(&r.pod), Some(&r.container)],
+            _ => [Some(self.node()), None, None, None],
         }
     }
 

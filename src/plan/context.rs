@@ -17,8 +17,8 @@ use super::cooldown::{Cooldowns, Object};
 use super::schedule::{now_value, window_now};
 use super::values::{cluster_value, node_value};
 use super::{Bundle, Plan};
-use crate::model::{ActionKind, Duration, Mode, Policy};
-use crate::state::{ClusterState, Node, Pod};
+use crate::model::{ActionKind, Duration, Mode, Policy, ScalingTarget};
+use crate::state::{ClusterState, Index, Node, Pod};
 
 /// A policy that is active now: in a schedule window (or unscheduled) and `when` true.
 pub struct Active<'a> {
@@ -68,16 +68,15 @@ pub struct Cx<'a> {
     pub env: Arc<Env>,
     pub cluster: CelValue,
     pub node_index: BTreeMap<&'a str, usize>,
-    pub pods_by_node: Vec<Vec<usize>>,
+    pub index: &'a Index<'a>,
+    /// The ScalingTarget of each workload of the snapshot (index as in `index.workloads`).
+    workload_target: Vec<Option<usize>>,
     /// Active policies in planning order: Enforce before DryRun, then priority, then name.
     pub active: Vec<Active<'a>>,
     pub budgets: Budgets<'a>,
     pub claims: Claims,
     pub cooldowns: Cooldowns,
     pub ledger: Ledger,
-    /// CPU and memory requests of the pods on each node in the snapshot.
-    pub used_cpu: Vec<i64>,
-    pub used_memory: Vec<i64>,
     node_values: Vec<Option<CelValue>>,
     out: Plan,
 }
@@ -92,25 +91,18 @@ pub fn action_type(kind: ActionKind) -> ActionType {
 }
 
 impl<'a> Cx<'a> {
-    pub fn new(bundle: &'a Bundle, state: &'a ClusterState, now: DateTime<Utc>) -> Self {
+    pub fn new(
+        bundle: &'a Bundle,
+        state: &'a ClusterState,
+        index: &'a Index<'a>,
+        now: DateTime<Utc>,
+    ) -> Self {
         let node_index: BTreeMap<&str, usize> = state
             .nodes
             .iter()
             .enumerate()
             .map(|(i, n)| (n.name.as_str(), i))
             .collect();
-        let pods_by_node = crate::state::pods_by_node(state);
-        let used = |f: fn(&Pod) -> i64| -> Vec<i64> {
-            pods_by_node
-                .iter()
-                .map(|ps| {
-                    ps.iter()
-                        .map(|&i| f(&state.pods[i]))
-                        .fold(0, i64::saturating_add)
-                })
-                .collect()
-        };
-        let (used_cpu, used_memory) = (used(Pod::cpu_request), used(Pod::memory_request));
         let nodes = state.nodes.len();
         let mut cx = Cx {
             bundle,
@@ -119,7 +111,8 @@ impl<'a> Cx<'a> {
             env: Arc::new(Env::stdlib()),
             cluster: cluster_value(state),
             node_index,
-            pods_by_node,
+            index,
+            workload_target: bundle.targets_of(index),
             active: Vec::new(),
             budgets: Budgets::new(&bundle.budgets, &bundle.default_budget, state, now),
             claims: Claims::default(),
@@ -129,8 +122,6 @@ impl<'a> Cx<'a> {
                 placed_memory: vec![0; nodes],
                 ..Default::default()
             },
-            used_cpu,
-            used_memory,
             node_values: vec![None; nodes],
             out: Plan::default(),
         };
@@ -254,7 +245,7 @@ impl<'a> Cx<'a> {
         if let Some(v) = &self.node_values[n] {
             return v.clone();
         }
-        let v = node_value(&self.state.nodes[n], self.pods_by_node[n].len());
+        let v = node_value(&self.state.nodes[n], self.index.pods_by_node[n].len());
         self.node_values[n] = Some(v.clone());
         v
     }
@@ -333,6 +324,13 @@ impl<'a> Cx<'a> {
         &self.state.pods[i]
     }
 
+    /// The ScalingTarget of pod `i`'s workload, with its index in the bundle's targets.
+    pub fn target_of(&self, i: usize) -> Option<(usize, &'a ScalingTarget)> {
+        let w = self.index.pod_workload[i]?;
+        let t = self.workload_target[w as usize]?;
+        Some((t, &self.bundle.targets[t]))
+    }
+
     pub fn node(&self, i: usize) -> &'a Node {
         &self.state.nodes[i]
     }
@@ -344,10 +342,10 @@ impl<'a> Cx<'a> {
         let cpu = node.allocatable.cpu.map_or(0, |q| q.0);
         let memory = node.allocatable.memory.map_or(i64::MAX / 4, |q| q.0);
         (
-            cpu.saturating_sub(self.used_cpu[n])
+            cpu.saturating_sub(self.index.node_requests[n].0)
                 .saturating_sub(self.ledger.placed_cpu[n]),
             memory
-                .saturating_sub(self.used_memory[n])
+                .saturating_sub(self.index.node_requests[n].1)
                 .saturating_sub(self.ledger.placed_memory[n]),
         )
     }

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::load::Document;
 use crate::model::{Budget, Object, Policy, ScalingTarget};
-use crate::state::ClusterState;
+use crate::state::{ClusterState, Index};
 
 pub use action::{
     Action, ActionType, Change, DrainNode, GovernorChange, Invariant, Placement, PlannedAction,
@@ -35,7 +35,7 @@ pub use action::{
 };
 pub use context::Cx;
 pub use render::{render_human, render_json};
-pub use verify::{Violation, verify};
+pub use verify::{Violation, verify, verify_indexed};
 
 /// The validated objects a plan is made from, with their CEL compiled once.
 #[derive(Clone, Debug)]
@@ -101,14 +101,26 @@ impl Bundle {
     /// top-level owner), with its index in `targets`.
     pub fn target_of(&self, pod: &crate::state::Pod) -> Option<(usize, &ScalingTarget)> {
         let owner = pod.owner.as_ref()?;
-        self.targets_by_workload
-            .get(owner.name.as_str())?
-            .iter()
-            .map(|&i| (i, &self.targets[i]))
-            .find(|(_, t)| {
-                t.metadata.namespace.as_deref().unwrap_or("default") == pod.namespace
-                    && t.spec.workload_ref.kind.as_str() == owner.kind
-            })
+        let i = self.target_for(&crate::state::Workload {
+            namespace: &pod.namespace,
+            kind: &owner.kind,
+            name: &owner.name,
+        })?;
+        Some((i, &self.targets[i]))
+    }
+
+    /// The ScalingTarget (index in `targets`) of a workload.
+    pub fn target_for(&self, w: &crate::state::Workload<'_>) -> Option<usize> {
+        self.targets_by_workload.get(w.name)?.iter().copied().find(|&i| {
+            let t = &self.targets[i];
+            t.metadata.namespace.as_deref().unwrap_or("default") == w.namespace
+                && t.spec.workload_ref.kind.as_str() == w.kind
+        })
+    }
+
+    /// The ScalingTarget of each workload of a snapshot (index as in `index.workloads`).
+    pub fn targets_of(&self, index: &Index<'_>) -> Vec<Option<usize>> {
+        index.workloads.iter().map(|w| self.target_for(w)).collect()
     }
 
     /// The compiled program of an expression of this bundle.
@@ -203,15 +215,34 @@ pub static METHODS: &[&dyn Method] = &[
 /// them through the verifier: an action that would break a safety invariant on the cluster
 /// the plan leaves is moved to `skipped` with the invariant named.
 pub fn plan(bundle: &Bundle, state: &ClusterState, now: DateTime<Utc>) -> Plan {
-    let mut plan = plan_unverified(bundle, state, now);
-    verify::gate(bundle, state, now, &mut plan);
+    plan_indexed(bundle, state, &Index::new(state), now)
+}
+
+/// [`plan`] with the snapshot's index built by the caller (a controller keeps one per snapshot).
+pub fn plan_indexed(
+    bundle: &Bundle,
+    state: &ClusterState,
+    index: &Index<'_>,
+    now: DateTime<Utc>,
+) -> Plan {
+    let mut plan = plan_unverified_indexed(bundle, state, index, now);
+    verify::gate(bundle, state, index, now, &mut plan);
     plan.sort();
     plan
 }
 
 /// The methods' plan, before the verifier has seen it (for tests of the verifier itself).
 pub fn plan_unverified(bundle: &Bundle, state: &ClusterState, now: DateTime<Utc>) -> Plan {
-    let mut cx = Cx::new(bundle, state, now);
+    plan_unverified_indexed(bundle, state, &Index::new(state), now)
+}
+
+pub fn plan_unverified_indexed(
+    bundle: &Bundle,
+    state: &ClusterState,
+    index: &Index<'_>,
+    now: DateTime<Utc>,
+) -> Plan {
+    let mut cx = Cx::new(bundle, state, index, now);
     for m in METHODS {
         m.plan(&mut cx);
     }
@@ -221,19 +252,22 @@ pub fn plan_unverified(bundle: &Bundle, state: &ClusterState, now: DateTime<Utc>
 impl Plan {
     /// Puts actions and skips in their stable output order (by target, kind, policy).
     pub fn sort(&mut self) {
-        let key = |t: &Target| {
-            (
-                t.node.clone(),
-                t.namespace.clone(),
-                t.pod.clone(),
-                t.container.clone(),
-            )
-        };
-        self.actions
-            .sort_by_cached_key(|a| (key(&a.target()), a.kind(), a.policy.clone()));
+        // Keys borrowed from the actions: a plan holds tens of thousands of them.
+        let mut order: Vec<(_, usize)> = self
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(k, a)| ((a.action.target_key(), a.kind(), a.policy.as_str()), k))
+            .collect();
+        order.sort_unstable();
+        let order: Vec<usize> = order.into_iter().map(|(_, k)| k).collect();
+        let mut slots: Vec<Option<PlannedAction>> =
+            std::mem::take(&mut self.actions).into_iter().map(Some).collect();
+        self.actions = order.into_iter().filter_map(|k| slots[k].take()).collect();
         self.skipped.sort_by(|a, b| {
-            key(&a.target)
-                .cmp(&key(&b.target))
+            a.target
+                .key()
+                .cmp(&b.target.key())
                 .then(a.kind.cmp(&b.kind))
                 .then(a.policy.cmp(&b.policy))
                 .then(a.reason.cmp(&b.reason))

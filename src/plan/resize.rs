@@ -126,9 +126,10 @@ impl DemandScopes {
 fn resizing_policy<'a>(
     cx: &mut Cx<'a>,
     policies: &[usize],
-    pod: &Pod,
+    i: usize,
 ) -> Option<(usize, &'a ScalingTarget, usize)> {
-    let (ti, t) = cx.bundle.target_of(pod)?;
+    let (ti, t) = cx.target_of(i)?;
+    let pod = cx.pod(i);
     let a = policies.iter().copied().find(|&a| selects(cx, a, t))?;
     let pod_target = Target::pod(&pod.namespace, &pod.name);
     let losers: Vec<usize> = policies
@@ -166,9 +167,10 @@ fn participants<'a>(
     };
     let mut parts = Vec::new();
     let mut others = cx.ledger.placed_cpu[n];
-    for i in cx.pods_by_node[n].clone() {
+    let index = cx.index;
+    for &i in &index.pods_by_node[n] {
         let pod = cx.pod(i);
-        let Some((ti, t, a)) = resizing_policy(cx, policies, pod) else {
+        let Some((ti, t, a)) = resizing_policy(cx, policies, i) else {
             others = others.saturating_add(pod.cpu_request());
             continue;
         };

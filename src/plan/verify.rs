@@ -14,7 +14,7 @@ use super::action::{Action, Invariant, PlannedAction, SkipCause, Skipped};
 use super::{Bundle, Plan};
 use crate::model::{Budget, Mode, Policy, ScalingTarget};
 use crate::sim::After;
-use crate::state::{ClusterState, DO_NOT_DISRUPT, Pod};
+use crate::state::{ClusterState, DO_NOT_DISRUPT, Index, Pod, Resources, qos_class};
 
 /// One broken invariant, and the actions (indexes into the verified list) that break it.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,12 +32,23 @@ pub fn verify(
     now: DateTime<Utc>,
     plan: &Plan,
 ) -> Vec<Violation> {
+    verify_indexed(bundle, state, &Index::new(state), now, plan)
+}
+
+/// [`verify`] with the snapshot's index built by the caller.
+pub fn verify_indexed(
+    bundle: &Bundle,
+    state: &ClusterState,
+    index: &Index<'_>,
+    now: DateTime<Utc>,
+    plan: &Plan,
+) -> Vec<Violation> {
     let all: Vec<&PlannedAction> = plan.actions.iter().collect();
-    let mut out = verify_actions(bundle, state, now, &all);
+    let mut out = verify_actions(bundle, state, index, now, &all);
     let enforced: Vec<usize> = (0..all.len()).filter(|&k| all[k].enforce).collect();
     if enforced.len() < all.len() && !enforced.is_empty() {
         let subset: Vec<&PlannedAction> = enforced.iter().map(|&k| all[k]).collect();
-        for mut v in verify_actions(bundle, state, now, &subset) {
+        for mut v in verify_actions(bundle, state, index, now, &subset) {
             v.actions = v.actions.iter().map(|&k| enforced[k]).collect();
             if !out.contains(&v) {
                 out.push(v);
@@ -49,9 +60,15 @@ pub fn verify(
 
 /// Runs the verifier and moves every action it rejects (with the cordon or drain planned
 /// with it) to `skipped`, until what is left passes. Each round removes at least one action.
-pub fn gate(bundle: &Bundle, state: &ClusterState, now: DateTime<Utc>, plan: &mut Plan) {
+pub fn gate(
+    bundle: &Bundle,
+    state: &ClusterState,
+    index: &Index<'_>,
+    now: DateTime<Utc>,
+    plan: &mut Plan,
+) {
     loop {
-        let violations = verify(bundle, state, now, plan);
+        let violations = verify_indexed(bundle, state, index, now, plan);
         if violations.is_empty() {
             return;
         }
@@ -130,10 +147,11 @@ fn partners(plan: &Plan, k: usize) -> Vec<usize> {
 pub fn verify_actions(
     bundle: &Bundle,
     state: &ClusterState,
+    index: &Index<'_>,
     now: DateTime<Utc>,
     actions: &[&PlannedAction],
 ) -> Vec<Violation> {
-    let after = After::new(state, actions);
+    let after = After::new(state, index, actions);
     let mut last_acted: BTreeMap<(&str, Acted<'_>), DateTime<Utc>> = BTreeMap::new();
     for r in &state.recent_actions {
         let Some(at) = r.at() else { continue };
@@ -153,6 +171,7 @@ pub fn verify_actions(
         state,
         now,
         actions,
+        workload_target: bundle.targets_of(index),
         after,
         policies: bundle
             .policies
@@ -198,6 +217,8 @@ struct Verifier<'a> {
     actions: &'a [&'a PlannedAction],
     after: After<'a>,
     policies: BTreeMap<&'a str, &'a Policy>,
+    /// The ScalingTarget of each workload of the snapshot, resolved here from the bundle.
+    workload_target: Vec<Option<usize>>,
 }
 
 fn violation(invariant: Invariant, actions: Vec<usize>, message: String) -> Violation {
@@ -258,7 +279,7 @@ impl<'a> Verifier<'a> {
     /// Every evicted pod was on the drained node, may be evicted, and has a home after the plan.
     fn evictions(&self, out: &mut Vec<Violation>) {
         for (k, d) in self.drains() {
-            let Some(&n) = self.after.node_index.get(d.node.as_str()) else {
+            let Some(&n) = self.after.index.node_index.get(d.node.as_str()) else {
                 continue;
             };
             let node = &self.state.nodes[n];
@@ -280,7 +301,7 @@ impl<'a> Verifier<'a> {
                 .and_then(|c| c.allow_empty_dir)
                 .unwrap_or(false);
             let evicted: BTreeSet<usize> = self.evicted_by(k).iter().copied().collect();
-            for &i in &self.after.pods_by_node[n] {
+            for &i in &self.after.index.pods_by_node[n] {
                 let p = &self.state.pods[i];
                 let stays = p.mirror || p.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet");
                 if evicted.contains(&i) && stays {
@@ -362,7 +383,7 @@ impl<'a> Verifier<'a> {
         let (Some(pl), None) = (to.next(), to.next()) else {
             return Err(format!("{key} is evicted without exactly one placement"));
         };
-        let Some(&j) = self.after.node_index.get(pl.node.as_str()) else {
+        let Some(&j) = self.after.index.node_index.get(pl.node.as_str()) else {
             return Err(format!(
                 "{key} is placed on {}, which is not in the snapshot",
                 pl.node
@@ -414,13 +435,12 @@ impl<'a> Verifier<'a> {
             match &a.action {
                 Action::Drain(_) => {
                     for &i in self.evicted_by(k) {
-                        let p = &self.state.pods[i];
-                        let (cpu, mem) = (p.cpu_request(), p.memory_request());
-                        if let Some(j) = self.after.pod_node_before[i] {
+                        let (cpu, mem) = self.after.index.pod_requests[i];
+                        if let Some(j) = self.after.index.node_of(i) {
                             let e = delta.entry(j).or_default();
                             *e = (e.0.saturating_sub(cpu), e.1.saturating_sub(mem));
                         }
-                        if let Some(j) = self.after.pod_node[i] {
+                        if let Some(j) = self.after.pod_node(i) {
                             let e = delta.entry(j).or_default();
                             *e = (e.0.saturating_add(cpu), e.1.saturating_add(mem));
                         }
@@ -430,7 +450,7 @@ impl<'a> Verifier<'a> {
                     let Some((i, _)) = self.after.resized[k] else {
                         continue;
                     };
-                    let Some(j) = self.after.pod_node[i] else {
+                    let Some(j) = self.after.pod_node(i) else {
                         continue;
                     };
                     let before = r.request.from.or(r.limit.from).unwrap_or(0);
@@ -446,7 +466,7 @@ impl<'a> Verifier<'a> {
                 continue;
             }
             let node = &self.state.nodes[j];
-            let (cpu_before, mem_before) = self.after.requests_before[j];
+            let (cpu_before, mem_before) = self.after.index.node_requests[j];
             let (cpu_after, mem_after) = (
                 cpu_before.saturating_add(dcpu),
                 mem_before.saturating_add(dmem),
@@ -487,7 +507,7 @@ impl<'a> Verifier<'a> {
                     let after = r.request.to.or(r.limit.to).unwrap_or(0);
                     after > before
                         && self.after.resized[k]
-                            .is_some_and(|(i, _)| self.after.pod_node[i] == Some(j))
+                            .is_some_and(|(i, _)| self.after.pod_node(i) == Some(j))
                 }
                 _ => false,
             })
@@ -498,83 +518,87 @@ impl<'a> Verifier<'a> {
     /// Resizes start from the pod's current values, keep requests and limits present or
     /// absent as they were, request ≤ limit, at most `maxStep`, and no QoS class changes.
     fn resizes(&self, out: &mut Vec<Violation>) {
-        let mut by_pod: Vec<(usize, usize)> = Vec::new();
         for (k, a) in self.indexed() {
-            let Action::Resize(r) = &a.action else {
+            let (Action::Resize(r), Some((i, c))) = (&a.action, self.after.resized[k]) else {
                 continue;
             };
-            let Some((i, c)) = self.after.resized[k] else {
+            // Read from the copy the simulation took: the pod itself is far away in memory.
+            let Some(before) = self.after.resized(i).map(|p| self.after.resources_before(p)[c])
+            else {
                 continue;
             };
-            by_pod.push((i, k));
-            let pod = &self.state.pods[i];
-            let c = &pod.containers[c];
-            let mut bad = Vec::new();
-            let (req, lim) = (c.requests.cpu.map(|q| q.0), c.limits.cpu.map(|q| q.0));
-            if r.request.from != req || r.limit.from != lim {
-                bad.push("does not start from the container's current CPU".to_string());
-            }
-            if r.request.from.is_some() != r.request.to.is_some()
-                || r.limit.from.is_some() != r.limit.to.is_some()
-            {
-                bad.push("adds or removes a CPU request or limit".into());
-            }
-            if let (Some(q), Some(l)) = (r.request.to, r.limit.to)
-                && q > l
-            {
-                bad.push(format!("sets request {q}m above limit {l}m"));
-            }
-            if r.request.to.is_some_and(|v| v < 1) || r.limit.to.is_some_and(|v| v < 1) {
-                bad.push("sets CPU below 1m".into());
-            }
-            if let Some(step) = self.max_step(pod, &r.container) {
-                let moved = |ch: super::Change<Option<i64>>| match (ch.from, ch.to) {
-                    (Some(f), Some(t)) => t.saturating_sub(f).saturating_abs(),
-                    _ => 0,
-                };
-                if moved(r.request) > step || moved(r.limit) > step {
-                    bad.push(format!("moves more than maxStep {step}m"));
-                }
-            }
-            for b in bad {
-                out.push(violation(
-                    Invariant::ResizeBounds,
-                    vec![k],
-                    format!("resize of {}/{}/{} {b}", r.namespace, r.pod, r.container),
-                ));
-            }
+            self.resize_bounds(k, r, before, self.target_of(i), out);
         }
-        by_pod.sort_unstable();
-        for group in by_pod.chunk_by(|x, y| x.0 == y.0) {
-            let i = group[0].0;
-            let (before, after) = (self.state.pods[i].qos(), self.after.qos_after(i));
+        for &p in &self.after.resized_pods {
+            let before = qos_class(self.after.resources_before(p).iter().copied());
+            let after = qos_class(self.after.resources_after(p).iter().copied());
             if before != after {
+                let actions = (self.after.resized.iter().enumerate())
+                    .filter(|(_, r)| r.is_some_and(|(i, _)| i == p.pod))
+                    .map(|(k, _)| k)
+                    .collect();
                 out.push(violation(
                     Invariant::QosClass,
-                    group.iter().map(|&(_, k)| k).collect(),
+                    actions,
                     format!(
                         "pod {} would turn from {before:?} to {after:?}",
-                        pod_key(&self.state.pods[i])
+                        pod_key(&self.state.pods[p.pod])
                     ),
                 ));
             }
         }
     }
 
-    /// The ScalingTarget of a pod's workload (same namespace, kind and name).
-    fn target_of(&self, pod: &Pod) -> Option<&'a ScalingTarget> {
-        self.bundle.target_of(pod).map(|(_, t)| t)
+    /// One resize starts from the container's current values, keeps requests and limits
+    /// present or absent, keeps request ≤ limit and moves at most `maxStep`.
+    fn resize_bounds(
+        &self,
+        k: usize,
+        r: &super::ResizeContainer,
+        (requests, limits): (Resources, Resources),
+        target: Option<&ScalingTarget>,
+        out: &mut Vec<Violation>,
+    ) {
+        let mut bad = Vec::new();
+        let (req, lim) = (requests.cpu.map(|q| q.0), limits.cpu.map(|q| q.0));
+        if r.request.from != req || r.limit.from != lim {
+            bad.push("does not start from the container's current CPU".to_string());
+        }
+        if r.request.from.is_some() != r.request.to.is_some()
+            || r.limit.from.is_some() != r.limit.to.is_some()
+        {
+            bad.push("adds or removes a CPU request or limit".into());
+        }
+        if let (Some(q), Some(l)) = (r.request.to, r.limit.to)
+            && q > l
+        {
+            bad.push(format!("sets request {q}m above limit {l}m"));
+        }
+        if r.request.to.is_some_and(|v| v < 1) || r.limit.to.is_some_and(|v| v < 1) {
+            bad.push("sets CPU below 1m".into());
+        }
+        if let Some(step) = target.and_then(|t| max_step(t, &r.container)) {
+            let moved = |ch: super::Change<Option<i64>>| match (ch.from, ch.to) {
+                (Some(f), Some(t)) => t.saturating_sub(f).saturating_abs(),
+                _ => 0,
+            };
+            if moved(r.request) > step || moved(r.limit) > step {
+                bad.push(format!("moves more than maxStep {step}m"));
+            }
+        }
+        for b in bad {
+            out.push(violation(
+                Invariant::ResizeBounds,
+                vec![k],
+                format!("resize of {}/{}/{} {b}", r.namespace, r.pod, r.container),
+            ));
+        }
     }
 
-    /// The `maxStep` of a pod's container, from the ScalingTarget of its workload.
-    fn max_step(&self, pod: &Pod, container: &str) -> Option<i64> {
-        let target = self.target_of(pod)?;
-        let c = target
-            .spec
-            .containers
-            .iter()
-            .find(|c| c.name == container)?;
-        Some(c.cpu.as_ref()?.max_step?.0.max(0))
+    /// The ScalingTarget of a pod's workload (same namespace, kind and name).
+    fn target_of(&self, i: usize) -> Option<&'a ScalingTarget> {
+        let w = self.after.index.pod_workload[i]?;
+        Some(&self.bundle.targets[self.workload_target[w as usize]?])
     }
 
     /// Evictions stay within every PodDisruptionBudget's allowance.
@@ -760,7 +784,7 @@ impl<'a> Verifier<'a> {
             let Action::SetGovernor(g) = &a.action else {
                 continue;
             };
-            let Some(&n) = self.after.node_index.get(g.node.as_str()) else {
+            let Some(&n) = self.after.index.node_index.get(g.node.as_str()) else {
                 continue;
             };
             let node = &self.state.nodes[n];
@@ -798,7 +822,7 @@ impl<'a> Verifier<'a> {
                 Action::Uncordon { .. } => continue,
                 Action::Resize(r) => {
                     let cd = self.after.resized[k]
-                        .and_then(|(i, _)| self.target_of(&self.state.pods[i])?.spec.cooldown);
+                        .and_then(|(i, _)| self.target_of(i)?.spec.cooldown);
                     (Acted::Pod(&r.namespace, &r.pod), cd)
                 }
                 other => (Acted::Node(other.node()), None),
@@ -835,7 +859,7 @@ impl<'a> Verifier<'a> {
         let mut keyed: Vec<((u8, usize, usize), usize)> = self
             .indexed()
             .filter_map(|(k, a)| {
-                let node = |name: &str| self.after.node_index.get(name).copied();
+                let node = |name: &str| self.after.index.node_index.get(name).copied();
                 let key = match &a.action {
                     Action::SetGovernor(g) => (0, node(&g.node)?, 0),
                     Action::Cordon { node: n, .. } | Action::Uncordon { node: n } => {
@@ -906,4 +930,14 @@ impl<'a> Verifier<'a> {
             }
         }
     }
+}
+
+/// The `maxStep` of a container, from the ScalingTarget of its pod's workload.
+fn max_step(target: &ScalingTarget, container: &str) -> Option<i64> {
+    let c = target
+        .spec
+        .containers
+        .iter()
+        .find(|c| c.name == container)?;
+    Some(c.cpu.as_ref()?.max_step?.0.max(0))
 }

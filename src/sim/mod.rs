@@ -11,33 +11,42 @@ use foldhash::{HashMap, HashMapExt};
 
 use crate::model::CpuQuantity;
 use crate::plan::{Action, PlannedAction};
-use crate::state::{ClusterState, Pod};
+use crate::state::{ClusterState, Index, Pod, Resources};
+
+/// A pod the plan resizes: where its containers' resources are in [`After`]'s copies.
+#[derive(Clone, Copy, Debug)]
+pub struct ResizedPod {
+    pub pod: usize,
+    start: usize,
+    len: usize,
+}
 
 /// The cluster after a plan, as changes over the snapshot it was planned on.
 pub struct After<'a> {
     pub state: &'a ClusterState,
-    pub node_index: HashMap<&'a str, usize>,
-    /// For each resize, the pod and container it resizes; for each drain, the pods it evicts
-    /// (index in `state.pods`; `None` where the snapshot has no such pod on the node the action
-    /// names). Indexed by action.
+    /// Where pods run and what nodes hold in the snapshot.
+    pub index: &'a Index<'a>,
+    /// For each resize, the pod and container it resizes (index in `state.pods`; `None` where
+    /// the snapshot has no such pod on the node the action names). Indexed by action.
     pub resized: Vec<Option<(usize, usize)>>,
+    /// For each drain, the pods it evicts.
     pub evicted_by: BTreeMap<usize, Vec<usize>>,
-    /// The node each pod runs on in the snapshot, and the running pods of each node.
-    pub pod_node_before: Vec<Option<usize>>,
-    pub pods_by_node: Vec<Vec<usize>>,
     /// Where the last pod lookup on each node ended.
     cursor: Vec<usize>,
-    /// CPU (millicores) and memory (bytes) the snapshot's running pods request on each node.
-    pub requests_before: Vec<(i64, i64)>,
     /// Whether each node takes new pods after the plan.
     pub unschedulable: Vec<bool>,
     /// Each node's governor after the plan.
     pub governor: Vec<Option<&'a str>>,
-    /// The node each pod runs on after the plan (None: not on a known node, finished, or
-    /// evicted with nowhere to go — it would be Pending).
-    pub pod_node: Vec<Option<usize>>,
-    /// CPU request and limit of the containers the plan resizes: (pod, container) → (request, limit).
-    pub cpu: BTreeMap<(usize, usize), (Option<i64>, Option<i64>)>,
+    /// Pods the plan moves: the node each runs on after the plan (None: evicted with nowhere
+    /// to go — it would be Pending).
+    pub moved: HashMap<usize, Option<usize>>,
+    /// The pods the plan resizes, in the order of their first resize. Their containers'
+    /// requests and limits before and after the plan are copied here at first touch, so
+    /// checks read a few flat arrays instead of the pods themselves.
+    pub resized_pods: Vec<ResizedPod>,
+    resized_slot: HashMap<usize, usize>,
+    resources_before: Vec<(Resources, Resources)>,
+    resources_after: Vec<(Resources, Resources)>,
     /// Nodes drained by the plan.
     pub drained: BTreeSet<usize>,
     /// Pods evicted by the plan.
@@ -47,45 +56,25 @@ pub struct After<'a> {
 }
 
 impl<'a> After<'a> {
-    /// Applies `actions` (in order) to `state`.
-    pub fn new(state: &'a ClusterState, actions: &[&'a PlannedAction]) -> Self {
-        let mut node_index = HashMap::with_capacity(state.nodes.len());
-        for (i, n) in state.nodes.iter().enumerate() {
-            node_index.insert(n.name.as_str(), i);
-        }
-        let mut pods_by_node = vec![Vec::new(); state.nodes.len()];
-        let mut pod_node_before = Vec::with_capacity(state.pods.len());
-        let mut requests_before = vec![(0i64, 0i64); state.nodes.len()];
-        for (i, p) in state.pods.iter().enumerate() {
-            let n = node_index.get(p.node.as_str()).copied();
-            if let Some(n) = n
-                && !p.is_terminal()
-            {
-                pods_by_node[n].push(i);
-                let r = &mut requests_before[n];
-                *r = (
-                    r.0.saturating_add(p.cpu_request()),
-                    r.1.saturating_add(p.memory_request()),
-                );
-            }
-            pod_node_before.push(n.filter(|_| !p.is_terminal()));
-        }
+    /// Applies `actions` (in order) to `state`, whose index is `index`.
+    pub fn new(state: &'a ClusterState, index: &'a Index<'a>, actions: &[&'a PlannedAction]) -> Self {
+        let nodes = state.nodes.len();
         let mut after = After {
             unschedulable: state.nodes.iter().map(|n| n.unschedulable).collect(),
             governor: state.nodes.iter().map(|n| n.governor.as_deref()).collect(),
-            pod_node: pod_node_before.clone(),
-            pod_node_before,
-            pods_by_node,
-            requests_before,
-            cursor: vec![0; state.nodes.len()],
-            cpu: BTreeMap::new(),
+            cursor: vec![0; nodes],
+            moved: HashMap::new(),
+            resized_pods: Vec::new(),
+            resized_slot: HashMap::new(),
+            resources_before: Vec::new(),
+            resources_after: Vec::new(),
             drained: BTreeSet::new(),
             evicted: BTreeSet::new(),
             unknown: Vec::new(),
             resized: vec![None; actions.len()],
             evicted_by: BTreeMap::new(),
             state,
-            node_index,
+            index,
         };
         for (k, a) in actions.iter().enumerate() {
             after.apply(k, &a.action);
@@ -93,8 +82,17 @@ impl<'a> After<'a> {
         after
     }
 
+    /// The node pod `i` runs on after the plan (None: not on a known node, finished, or
+    /// evicted with nowhere to go).
+    pub fn pod_node(&self, i: usize) -> Option<usize> {
+        match self.moved.get(&i) {
+            Some(&n) => n,
+            None => self.index.node_of(i),
+        }
+    }
+
     fn node(&mut self, k: usize, name: &str) -> Option<usize> {
-        let n = self.node_index.get(name).copied();
+        let n = self.index.node_index.get(name).copied();
         if n.is_none() {
             self.unknown
                 .push((k, format!("node {name} is not in the snapshot")));
@@ -107,17 +105,12 @@ impl<'a> After<'a> {
     fn pod(&mut self, k: usize, node: &str, namespace: &str, name: &str) -> Option<usize> {
         // Plans name a node's pods in the order the node lists them: start where the last
         // lookup on this node ended.
-        let i = self.node_index.get(node).copied().and_then(|n| {
-            let pods = &self.pods_by_node[n];
-            let start = self.cursor[n].min(pods.len());
-            let (after, before) = pods.split_at(start);
-            let found = before.iter().chain(after).position(|&i| {
-                let p = &self.state.pods[i];
-                p.name == name && p.namespace == namespace
-            })?;
-            let at = (start + found) % pods.len();
+        let i = self.index.node_index.get(node).copied().and_then(|n| {
+            let (i, at) = self
+                .index
+                .find_pod(self.state, n, self.cursor[n], namespace, name)?;
             self.cursor[n] = at + 1;
-            Some(pods[at])
+            Some(i)
         });
         if i.is_none() {
             self.unknown.push((
@@ -158,8 +151,8 @@ impl<'a> After<'a> {
                     self.evicted.insert(i);
                     self.evicted_by.entry(k).or_default().push(i);
                     let to = d.placements.iter().find(|pl| pl.pod == *p);
-                    self.pod_node[i] =
-                        to.and_then(|pl| self.node_index.get(pl.node.as_str()).copied());
+                    let n = to.and_then(|pl| self.index.node_index.get(pl.node.as_str()).copied());
+                    self.moved.insert(i, n);
                 }
             }
             Action::Resize(r) => {
@@ -181,34 +174,53 @@ impl<'a> After<'a> {
                     return;
                 };
                 self.resized[k] = Some((i, c));
-                self.cpu.insert((i, c), (r.request.to, r.limit.to));
+                let slot = *self.resized_slot.entry(i).or_insert_with(|| {
+                    let containers = &self.state.pods[i].containers;
+                    let start = self.resources_before.len();
+                    self.resources_before
+                        .extend(containers.iter().map(|c| (c.requests, c.limits)));
+                    self.resources_after
+                        .extend_from_slice(&self.resources_before[start..]);
+                    self.resized_pods.push(ResizedPod {
+                        pod: i,
+                        start,
+                        len: containers.len(),
+                    });
+                    self.resized_pods.len() - 1
+                });
+                let p = self.resized_pods[slot];
+                let after = &mut self.resources_after[p.start + c];
+                after.0.cpu = r.request.to.map(CpuQuantity);
+                after.1.cpu = r.limit.to.map(CpuQuantity);
             }
         }
+    }
+
+    /// Pod `i`, when the plan resizes it.
+    pub fn resized(&self, i: usize) -> Option<ResizedPod> {
+        self.resized_slot.get(&i).map(|&s| self.resized_pods[s])
+    }
+
+    /// Requests and limits of a resized pod's containers in the snapshot.
+    pub fn resources_before(&self, p: ResizedPod) -> &[(Resources, Resources)] {
+        &self.resources_before[p.start..p.start + p.len]
+    }
+
+    /// Requests and limits of a resized pod's containers after the plan.
+    pub fn resources_after(&self, p: ResizedPod) -> &[(Resources, Resources)] {
+        &self.resources_after[p.start..p.start + p.len]
     }
 
     /// A pod as it is after the plan (its containers' CPU resized).
     pub fn pod_after(&self, i: usize) -> Pod {
         let mut p = self.state.pods[i].clone();
-        for (c, container) in p.containers.iter_mut().enumerate() {
-            if let Some(&(req, lim)) = self.cpu.get(&(i, c)) {
-                container.requests.cpu = req.map(CpuQuantity);
-                container.limits.cpu = lim.map(CpuQuantity);
+        if let Some(r) = self.resized(i) {
+            for (container, &(req, lim)) in p.containers.iter_mut().zip(self.resources_after(r)) {
+                container.requests = req;
+                container.limits = lim;
             }
         }
         p
-    }
-
-    /// A pod's QoS class after the plan.
-    pub fn qos_after(&self, i: usize) -> crate::state::QosClass {
-        let p = &self.state.pods[i];
-        crate::state::qos_class(p.containers.iter().enumerate().map(|(c, container)| {
-            let (mut r, mut l) = (container.requests, container.limits);
-            if let Some(&(req, lim)) = self.cpu.get(&(i, c)) {
-                r.cpu = req.map(CpuQuantity);
-                l.cpu = lim.map(CpuQuantity);
-            }
-            (r, l)
-        }))
     }
 
     /// The full cluster after the plan.
@@ -222,11 +234,12 @@ impl<'a> After<'a> {
             .evicted
             .iter()
             .copied()
-            .chain(self.cpu.keys().map(|&(i, _)| i))
+            .chain(self.resized_pods.iter().map(|r| r.pod))
             .collect();
         for i in touched {
             let mut p = self.pod_after(i);
-            p.node = self.pod_node[i]
+            p.node = self
+                .pod_node(i)
                 .map(|n| self.state.nodes[n].name.clone())
                 .unwrap_or_default();
             if p.node.is_empty() {
@@ -241,5 +254,5 @@ impl<'a> After<'a> {
 /// The cluster after `actions`, applied in order to `state`.
 pub fn apply(state: &ClusterState, actions: &[PlannedAction]) -> ClusterState {
     let refs: Vec<&PlannedAction> = actions.iter().collect();
-    After::new(state, &refs).to_state()
+    After::new(state, &Index::new(state), &refs).to_state()
 }

@@ -139,7 +139,7 @@ fn broken(b: &Bundle, s: &ClusterState, actions: Vec<PlannedAction>) -> (Vec<Inv
         .into_iter()
         .map(|v| v.invariant)
         .collect();
-    kilter::plan::verify::gate(b, s, now(), &mut p);
+    kilter::plan::verify::gate(b, s, &kilter::state::Index::new(s), now(), &mut p);
     assert!(
         verify_clean(b, s, &p),
         "what the gate left still breaks something: {p:#?}"
