@@ -18,6 +18,7 @@ pub mod load;
 pub mod model;
 pub mod plan;
 pub mod policytest;
+pub mod probe;
 pub mod sim;
 pub mod source;
 pub mod state;

@@ -6,6 +6,7 @@ mod files;
 mod fmt;
 mod lint;
 mod plan;
+mod probe;
 mod test;
 
 use std::io::Write;
@@ -43,6 +44,8 @@ enum Command {
     Plan(plan::Args),
     /// Run policy tests: plans on snapshots checked against expected actions.
     Test(test::Args),
+    /// The node probe: serve a node's CPU governors over MCP, or lay out a sysfs to try it on.
+    Probe(probe::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -61,6 +64,7 @@ pub fn main() -> ExitCode {
         Command::Crds(a) => crds::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Test(a) => test::run(a),
+        Command::Probe(a) => probe::run(a),
     };
     ExitCode::from(code)
 }

@@ -1,0 +1,7 @@
+//! The node probe: an MCP server on every node that reads and sets CPU governors, frequency
+//! limits and EPP through the kernel's cpufreq files, and reads RAPL power and `/proc/stat`
+//! utilization (`docs/probe.md`).
+
+pub mod fake;
+pub mod server;
+pub mod sysfs;
