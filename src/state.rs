@@ -341,9 +341,10 @@ pub struct Workload<'a> {
 
 impl<'a> Index<'a> {
     pub fn new(state: &'a ClusterState) -> Self {
-        let mut node_index = <foldhash::HashMap<&str, usize> as foldhash::HashMapExt>::with_capacity(
-            state.nodes.len(),
-        );
+        let mut node_index =
+            <foldhash::HashMap<&str, usize> as foldhash::HashMapExt>::with_capacity(
+                state.nodes.len(),
+            );
         for (i, n) in state.nodes.iter().enumerate() {
             node_index.insert(n.name.as_str(), i);
         }

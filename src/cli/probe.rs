@@ -50,7 +50,11 @@ struct FakeArgs {
     #[arg(long, default_value_t = 4)]
     cpus: u32,
     /// Governors every policy offers (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "performance,powersave,schedutil")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "performance,powersave,schedutil"
+    )]
     governors: Vec<String>,
     /// The governor every policy starts with.
     #[arg(long, default_value = "schedutil")]
@@ -100,7 +104,9 @@ fn serve(s: ServeArgs) -> u8 {
         },
         (None, true) => None,
         (None, false) => {
-            return fail("--token-file is required (or --insecure-no-auth on a loopback-only probe)");
+            return fail(
+                "--token-file is required (or --insecure-no-auth on a loopback-only probe)",
+            );
         }
     };
     let Some(node_name) = s.node_name.filter(|n| !n.is_empty()) else {
@@ -110,8 +116,7 @@ fn serve(s: ServeArgs) -> u8 {
         .json()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let opts = server::Options {

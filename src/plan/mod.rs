@@ -111,11 +111,15 @@ impl Bundle {
 
     /// The ScalingTarget (index in `targets`) of a workload.
     pub fn target_for(&self, w: &crate::state::Workload<'_>) -> Option<usize> {
-        self.targets_by_workload.get(w.name)?.iter().copied().find(|&i| {
-            let t = &self.targets[i];
-            t.metadata.namespace.as_deref().unwrap_or("default") == w.namespace
-                && t.spec.workload_ref.kind.as_str() == w.kind
-        })
+        self.targets_by_workload
+            .get(w.name)?
+            .iter()
+            .copied()
+            .find(|&i| {
+                let t = &self.targets[i];
+                t.metadata.namespace.as_deref().unwrap_or("default") == w.namespace
+                    && t.spec.workload_ref.kind.as_str() == w.kind
+            })
     }
 
     /// The ScalingTarget of each workload of a snapshot (index as in `index.workloads`).
@@ -261,8 +265,10 @@ impl Plan {
             .collect();
         order.sort_unstable();
         let order: Vec<usize> = order.into_iter().map(|(_, k)| k).collect();
-        let mut slots: Vec<Option<PlannedAction>> =
-            std::mem::take(&mut self.actions).into_iter().map(Some).collect();
+        let mut slots: Vec<Option<PlannedAction>> = std::mem::take(&mut self.actions)
+            .into_iter()
+            .map(Some)
+            .collect();
         self.actions = order.into_iter().filter_map(|k| slots[k].take()).collect();
         self.skipped.sort_by(|a, b| {
             a.target

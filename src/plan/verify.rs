@@ -523,7 +523,10 @@ impl<'a> Verifier<'a> {
                 continue;
             };
             // Read from the copy the simulation took: the pod itself is far away in memory.
-            let Some(before) = self.after.resized(i).map(|p| self.after.resources_before(p)[c])
+            let Some(before) = self
+                .after
+                .resized(i)
+                .map(|p| self.after.resources_before(p)[c])
             else {
                 continue;
             };
@@ -821,8 +824,8 @@ impl<'a> Verifier<'a> {
             let (object, target_cd) = match &a.action {
                 Action::Uncordon { .. } => continue,
                 Action::Resize(r) => {
-                    let cd = self.after.resized[k]
-                        .and_then(|(i, _)| self.target_of(i)?.spec.cooldown);
+                    let cd =
+                        self.after.resized[k].and_then(|(i, _)| self.target_of(i)?.spec.cooldown);
                     (Acted::Pod(&r.namespace, &r.pod), cd)
                 }
                 other => (Acted::Node(other.node()), None),

@@ -143,7 +143,8 @@ impl Probe {
         let _one_writer = self.writes.lock().await;
         let mut wanted = vec![args.governor];
         wanted.extend(args.fallback);
-        let r = sysfs::set_governor(&self.roots, &wanted, args.dry_run).map_err(|e| e.to_string())?;
+        let r =
+            sysfs::set_governor(&self.roots, &wanted, args.dry_run).map_err(|e| e.to_string())?;
         log_writes("set_governor", &self.node_name, &r.policies, r.dry_run);
         Ok(Json(r))
     }
@@ -158,7 +159,12 @@ impl Probe {
         let _one_writer = self.writes.lock().await;
         let r = sysfs::set_frequency_limits(&self.roots, args.min_khz, args.max_khz, args.dry_run)
             .map_err(|e| e.to_string())?;
-        log_writes("set_frequency_limits", &self.node_name, &r.policies, r.dry_run);
+        log_writes(
+            "set_frequency_limits",
+            &self.node_name,
+            &r.policies,
+            r.dry_run,
+        );
         Ok(Json(r))
     }
 
@@ -177,7 +183,10 @@ impl Probe {
 
     /// Package power in watts from RAPL energy counters over an interval, or why not.
     #[tool(name = "read_power")]
-    pub async fn read_power(&self, Parameters(args): Parameters<IntervalArgs>) -> Json<PowerReading> {
+    pub async fn read_power(
+        &self,
+        Parameters(args): Parameters<IntervalArgs>,
+    ) -> Json<PowerReading> {
         let dt = interval(&args);
         let unavailable = |reason: String| PowerReading {
             available: false,
@@ -235,7 +244,10 @@ impl Probe {
 impl ServerHandler for Probe {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("kilter-probe", env!("CARGO_PKG_VERSION")))
+            .with_server_info(Implementation::new(
+                "kilter-probe",
+                env!("CARGO_PKG_VERSION"),
+            ))
             .with_instructions(
                 "kilter's node probe: reads and sets this node's CPU governors, frequency limits \
                  and EPP; reads power (RAPL) and utilization.",

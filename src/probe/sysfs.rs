@@ -51,9 +51,7 @@ fn read(path: &Path) -> Result<String, Error> {
     use std::io::Read;
     let f = fs::File::open(path).map_err(io(path))?;
     let mut s = String::new();
-    f.take(MAX_READ)
-        .read_to_string(&mut s)
-        .map_err(io(path))?;
+    f.take(MAX_READ).read_to_string(&mut s).map_err(io(path))?;
     Ok(s.trim_end().to_string())
 }
 
@@ -479,7 +477,10 @@ pub fn proc_stat(roots: &Roots) -> Result<(u64, u64), Error> {
         .collect();
     if fields.len() < 4 {
         return Err(Error::Invalid {
-            what: format!("{}: the `cpu` line has fewer than 4 counters", path.display()),
+            what: format!(
+                "{}: the `cpu` line has fewer than 4 counters",
+                path.display()
+            ),
         });
     }
     // user nice system idle iowait irq softirq steal (guest time is already in user/nice).

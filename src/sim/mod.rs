@@ -57,7 +57,11 @@ pub struct After<'a> {
 
 impl<'a> After<'a> {
     /// Applies `actions` (in order) to `state`, whose index is `index`.
-    pub fn new(state: &'a ClusterState, index: &'a Index<'a>, actions: &[&'a PlannedAction]) -> Self {
+    pub fn new(
+        state: &'a ClusterState,
+        index: &'a Index<'a>,
+        actions: &[&'a PlannedAction],
+    ) -> Self {
         let nodes = state.nodes.len();
         let mut after = After {
             unschedulable: state.nodes.iter().map(|n| n.unschedulable).collect(),

@@ -8,6 +8,7 @@ mod limits;
 mod lint_rules;
 mod plan;
 mod plan_properties;
+mod probe;
 mod properties;
 mod safety;
 mod sarif;
