@@ -3,5 +3,7 @@
 //! utilization (`docs/probe.md`).
 
 pub mod fake;
+pub mod phi;
+pub mod router;
 pub mod server;
 pub mod sysfs;
