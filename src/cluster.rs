@@ -292,6 +292,7 @@ fn node_of(n: &KNode, requested: i64) -> Node {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0.0),
         annotations,
+        probe: None,
     }
 }
 

@@ -60,6 +60,20 @@ pub struct Node {
     pub memory_utilization: f64,
     #[serde(default)]
     pub power_watts: f64,
+    /// The node's probe as the controller sees it; absent when the snapshot does not say
+    /// (a snapshot file, `kilter plan` on a cluster without a controller).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<NodeProbe>,
+}
+
+/// Whether the node's probe can carry out a governor change now.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeProbe {
+    pub available: bool,
+    /// Why not, e.g. `probe for node n1 unavailable (phi 9.4 > 8)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 fn yes() -> bool {

@@ -386,6 +386,8 @@ pub enum SkipCause {
     Expression,
     /// The node offers none of the governors asked for.
     GovernorUnavailable,
+    /// The node's probe is suspected, failing or absent: the change cannot be carried out.
+    ProbeUnavailable,
     /// `maxNodesPerCycle` reached.
     PerCycleLimit,
     /// The market cannot meet its floors, or has no room for an increase.

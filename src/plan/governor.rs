@@ -69,6 +69,14 @@ fn plan_node(cx: &mut Cx<'_>, a: usize, n: usize) {
     if current == **desired {
         return;
     }
+    if let Some(p) = node.probe.as_ref().filter(|p| !p.available) {
+        let r = p
+            .reason
+            .clone()
+            .unwrap_or_else(|| format!("probe for node {} unavailable", node.name));
+        cx.skip_for(a, target, SkipCause::ProbeUnavailable, r);
+        return;
+    }
     if let Some(r) = cx.cooling(a, &Object::Node(node.name.clone()), None) {
         cx.skip_for(a, target, SkipCause::Cooldown, r);
         return;

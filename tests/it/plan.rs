@@ -510,3 +510,28 @@ fn the_bundled_example_plans_and_is_byte_identical_twice() {
     assert_eq!(kilter::plan::verify(&b, &s, t, &raw), vec![]);
     assert_eq!(raw.actions.len(), p.actions.len());
 }
+
+#[test]
+fn governor_changes_wait_for_an_available_probe() {
+    let snapshot = "nodes:\n\
+  - { name: up, allocatable: { cpu: \"8\" }, governor: schedutil, probe: { available: true } }\n\
+  - { name: down, allocatable: { cpu: \"8\" }, governor: schedutil, probe: { available: false, reason: \"probe for node down unavailable (phi 9.4 > 8)\" } }\n\
+  - { name: unknown, allocatable: { cpu: \"8\" }, governor: schedutil }\n";
+    let p = run(
+        "policy g { mode: Enforce\n action { governor { name: powersave } } }",
+        snapshot,
+        NOON,
+    );
+    assert_eq!(kinds(&p, "up"), vec![ActionType::SetGovernor]);
+    assert_eq!(kinds(&p, "unknown"), vec![ActionType::SetGovernor]);
+    assert!(kinds(&p, "down").is_empty());
+    let s = p
+        .skipped
+        .iter()
+        .find(|s| s.target.node.as_deref() == Some("down"))
+        .unwrap();
+    assert_eq!(s.cause, kilter::plan::SkipCause::ProbeUnavailable);
+    assert_eq!(s.reason, "probe for node down unavailable (phi 9.4 > 8)");
+    let json = serde_json::to_value(s).unwrap();
+    assert_eq!(json["cause"], "probe-unavailable");
+}
