@@ -432,7 +432,11 @@ impl Router {
 }
 
 /// One attempt: Ok(Ok(result)) answered, Ok(Err(message)) a tool error, Err a failure.
-async fn attempt_call(slot: &Slot, tool: &str, args: &Value) -> Result<Result<Value, String>, String> {
+async fn attempt_call(
+    slot: &Slot,
+    tool: &str,
+    args: &Value,
+) -> Result<Result<Value, String>, String> {
     let mut guard = slot.client.lock().await;
     if guard.is_none() {
         let mut config = StreamableHttpClientTransportConfig::with_uri(slot.ep.url.clone());

@@ -249,8 +249,25 @@ async fn concurrent_set_governor_calls_do_not_interleave() {
 struct Served {
     child: Child,
     url: String,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
     roots: Roots,
+}
+
+impl Served {
+    /// Kills the probe (SIGKILL: no goodbye) and hands back its tree.
+    fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.dir.take().unwrap()
+    }
+
+    fn listen(&self) -> String {
+        self.url
+            .strip_prefix("http://")
+            .and_then(|r| r.split('/').next())
+            .unwrap()
+            .to_string()
+    }
 }
 
 impl Drop for Served {
@@ -261,18 +278,22 @@ impl Drop for Served {
 }
 
 fn serve(token: &str) -> Served {
-    let (dir, roots) = tree(&Shape::default());
+    serve_on(token, "127.0.0.1:0", "n1", tempfile::tempdir().unwrap())
+}
+
+/// `kilter probe serve` for node `node` on `listen`, its tree in `dir` (laid out if new).
+fn serve_on(token: &str, listen: &str, node: &str, dir: tempfile::TempDir) -> Served {
+    if !dir.path().join("sys").exists() {
+        fake::lay_out(dir.path(), &Shape::default()).unwrap();
+    }
+    let roots = Roots {
+        sys: dir.path().join("sys"),
+        proc: dir.path().join("proc"),
+    };
     let token_file = dir.path().join("token");
     fs::write(&token_file, format!("{token}\n")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_kilter"))
-        .args([
-            "probe",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--node-name",
-            "n1",
-        ])
+        .args(["probe", "serve", "--listen", listen, "--node-name", node])
         .arg("--sysfs-root")
         .arg(&roots.sys)
         .arg("--proc-root")
@@ -295,7 +316,7 @@ fn serve(token: &str) -> Served {
     Served {
         child,
         url,
-        _dir: dir,
+        dir: Some(dir),
         roots,
     }
 }
@@ -383,4 +404,244 @@ fn the_python_mcp_sdk_drives_the_probe() {
     for n in 0..4 {
         assert_eq!(get(&s.roots, n, "scaling_governor"), "powersave");
     }
+}
+
+mod router {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use kilter::model::ProbeType;
+    use kilter::probe::router::{CallError, Endpoint, Router, State};
+    use serde_json::json;
+
+    use super::{Served, serve_on};
+
+    const INTERVAL: Duration = Duration::from_millis(200);
+
+    fn endpoint(node: &str, url: &str, token: &str) -> Endpoint {
+        Endpoint {
+            id: format!("probe-{node}"),
+            node: node.to_string(),
+            probe_type: ProbeType::K8s,
+            url: url.to_string(),
+            token: Some(token.to_string()),
+            timeout: Duration::from_secs(2),
+            retries: 1,
+            interval: INTERVAL,
+            phi_threshold: 8.0,
+        }
+    }
+
+    async fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
+        let start = Instant::now();
+        while !f() {
+            assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        start.elapsed()
+    }
+
+    /// 20 probe processes on loopback; 3 are killed: each is suspected within the time the
+    /// detector predicts, nothing is routed to them, the planner skips their governor changes
+    /// with the reason; restarted, they recover.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn twenty_probes_three_killed_suspected_routed_around_and_recovered() {
+        let mut probes: Vec<Option<Served>> = (0..20)
+            .map(|i| {
+                Some(serve_on(
+                    "tok",
+                    "127.0.0.1:0",
+                    &format!("node-{i}"),
+                    tempfile::tempdir().unwrap(),
+                ))
+            })
+            .collect();
+        let endpoints = probes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| endpoint(&format!("node-{i}"), &p.as_ref().unwrap().url, "tok"))
+            .collect();
+        let router = Arc::new(Router::new(endpoints));
+        let _beats = router.spawn_heartbeats();
+        wait_until(
+            "every probe healthy with heartbeats",
+            Duration::from_secs(20),
+            || {
+                router
+                    .status()
+                    .iter()
+                    .all(|s| s.state == State::Healthy && s.since_heartbeat_ms.is_some())
+            },
+        )
+        .await;
+        // Let the detectors learn the interval.
+        tokio::time::sleep(INTERVAL * 10).await;
+        let info = router.call("node-7", "node_info", json!({})).await.unwrap();
+        assert_eq!(info["node_name"], "node-7");
+
+        let predicted = Duration::from_secs_f64(
+            super::router_phi_prediction(&endpoint("x", "http://x/mcp", "t")) / 1000.0,
+        );
+        let killed = [3usize, 8, 15];
+        let mut trees = Vec::new();
+        for &k in &killed {
+            let p = probes[k].take().unwrap();
+            let listen = p.listen();
+            trees.push((k, listen, p.kill()));
+        }
+        let kill_time = Instant::now();
+        let mut suspected_after = Vec::new();
+        for &k in &killed {
+            let node = format!("node-{k}");
+            let after = wait_until("a killed probe suspected", Duration::from_secs(20), || {
+                router.status_of_node(&node).unwrap().state == State::Suspected
+            })
+            .await;
+            suspected_after.push(kill_time.elapsed().max(after));
+        }
+        println!(
+            "predicted time to suspicion after the last heartbeat: {predicted:?}; suspected after the kill: {suspected_after:?}"
+        );
+        for t in &suspected_after {
+            // The last heartbeat came at most one interval before the kill; allow a second for
+            // a loaded machine (heartbeats late, intervals more spread).
+            assert!(*t <= predicted + INTERVAL + Duration::from_secs(1), "{t:?}");
+            // And not before the detector says so (less the time since the last heartbeat).
+            assert!(*t >= predicted.saturating_sub(INTERVAL * 2), "{t:?}");
+        }
+        // The others stayed healthy.
+        for s in router.status() {
+            let was_killed = killed.iter().any(|k| s.node == format!("node-{k}"));
+            assert_eq!(s.state == State::Suspected, was_killed, "{s:?}");
+        }
+        // Nothing is routed to a suspected probe: refused at once, with the reason.
+        let start = Instant::now();
+        let e = router
+            .call("node-8", "node_info", json!({}))
+            .await
+            .unwrap_err();
+        assert!(start.elapsed() < Duration::from_millis(100));
+        let CallError::Unavailable(reason) = &e else {
+            panic!("{e:?}")
+        };
+        assert!(
+            reason.starts_with("probe for node node-8 unavailable (phi "),
+            "{reason}"
+        );
+        // Broadcast reaches the 17 others.
+        let all = router
+            .broadcast(ProbeType::K8s, "node_info", json!({}))
+            .await;
+        assert_eq!(all.len(), 20);
+        assert_eq!(all.iter().filter(|(_, r)| r.is_ok()).count(), 17);
+
+        // The planner skips governor changes on the suspected nodes, with the router's reason.
+        let mut snapshot = String::from("nodes:\n");
+        for i in 0..20 {
+            let node = format!("node-{i}");
+            let s = router.status_of_node(&node).unwrap();
+            let probe = match s.unavailable_reason() {
+                None => "{ available: true }".to_string(),
+                Some(r) => format!("{{ available: false, reason: {r:?} }}"),
+            };
+            snapshot.push_str(&format!(
+                "  - {{ name: {node}, allocatable: {{ cpu: \"8\" }}, governor: schedutil, probe: {probe} }}\n"
+            ));
+        }
+        let plan = kilter::plan::plan(
+            &crate::plan::bundle(
+                "policy g { mode: Enforce\n action { governor { name: powersave } } }",
+            ),
+            &crate::plan::state(&snapshot),
+            kilter::state::parse_time("2026-11-23T12:00:00Z").unwrap(),
+        );
+        assert_eq!(plan.actions.len(), 17);
+        let skipped: Vec<_> = plan
+            .skipped
+            .iter()
+            .filter(|s| s.cause == kilter::plan::SkipCause::ProbeUnavailable)
+            .collect();
+        assert_eq!(skipped.len(), 3);
+        assert!(
+            skipped
+                .iter()
+                .all(|s| s.reason.contains("unavailable (phi "))
+        );
+
+        // Restarted on the same address, they recover.
+        for (k, listen, dir) in trees {
+            probes[k] = Some(serve_on("tok", &listen, &format!("node-{k}"), dir));
+        }
+        let recovered = wait_until("restarted probes healthy", Duration::from_secs(20), || {
+            router.status().iter().all(|s| s.state == State::Healthy)
+        })
+        .await;
+        println!("recovered {recovered:?} after the restart");
+        let info = router
+            .call("node-15", "node_info", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(info["node_name"], "node-15");
+    }
+
+    /// A probe that accepts connections and never answers: the call gives up after
+    /// `retries + 1` attempts, within timeout × (retries + 1) plus the backoff ceiling; then
+    /// the breaker is open and calls are refused at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retries_are_bounded_and_the_breaker_opens() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for c in listener.incoming().flatten() {
+                held.push(c);
+            }
+        });
+        let mut ep = endpoint("silent", &format!("http://{addr}/mcp"), "tok");
+        ep.timeout = Duration::from_millis(300);
+        ep.retries = 2;
+        let router = Router::new(vec![ep.clone()]);
+        let bound = router.retry.max_wait(ep.timeout, ep.retries);
+        let start = Instant::now();
+        let e = router
+            .call("silent", "node_info", json!({}))
+            .await
+            .unwrap_err();
+        let took = start.elapsed();
+        println!("gave up after {took:?}; bound {bound:?}");
+        let CallError::Failed { attempts, .. } = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(attempts, 3);
+        assert!(
+            took >= ep.timeout * 3,
+            "{took:?}: fewer attempts than promised"
+        );
+        assert!(
+            took <= bound + Duration::from_millis(500),
+            "{took:?} > {bound:?}"
+        );
+        // Three failures opened the breaker: refused without a network round.
+        let start = Instant::now();
+        let e = router
+            .call("silent", "node_info", json!({}))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, CallError::Unavailable(r) if r.contains("circuit open")),
+            "{e:?}"
+        );
+        assert!(start.elapsed() < Duration::from_millis(50));
+        assert_eq!(router.status()[0].state, State::Open);
+        assert!(matches!(
+            router.call("elsewhere", "node_info", json!({})).await,
+            Err(CallError::NoProbe(_))
+        ));
+    }
+}
+
+/// The detector's predicted time to suspicion for an endpoint's settings, in milliseconds.
+pub fn router_phi_prediction(ep: &kilter::probe::router::Endpoint) -> f64 {
+    ep.phi_config()
+        .time_to_suspect_ms(ep.interval.as_secs_f64() * 1000.0)
 }
