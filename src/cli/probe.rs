@@ -19,6 +19,62 @@ enum Command {
     Serve(ServeArgs),
     /// Lay out a sysfs- and procfs-shaped tree (DIR/sys, DIR/proc) to run the probe on.
     FakeSysfs(FakeArgs),
+    /// Heartbeat every probe the Probe objects in PATH name for a while, then print each
+    /// probe's state, phi and last error.
+    Status(StatusArgs),
+    /// Call a tool on the probe of one node, through the router (timeout, retries, health).
+    Call(CallArgs),
+}
+
+#[derive(clap::Args)]
+struct Reach {
+    /// Files or directories holding the Probe objects.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The bearer token (instead of the Secret each Probe's auth.secretRef names).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// The cluster to find DaemonSet probes and token Secrets on (default: KUBECONFIG, then
+    /// ~/.kube/config, then in-cluster).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Namespace of the token Secret of static-endpoint probes.
+    #[arg(long, default_value = "kilter-system")]
+    namespace: String,
+}
+
+#[derive(clap::Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    reach: Reach,
+    /// How long to send heartbeats before reporting.
+    #[arg(long = "for", default_value = "3s", value_parser = duration)]
+    watch: std::time::Duration,
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+#[derive(clap::Args)]
+struct CallArgs {
+    /// The node whose probe to call.
+    node: String,
+    /// The tool, e.g. cpufreq_status or set_governor.
+    tool: String,
+    /// The tool's arguments, a JSON object.
+    #[arg(long, default_value = "{}")]
+    args: String,
+    #[command(flatten)]
+    reach: Reach,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::model::Duration::parse(s).map(|d| d.0)
 }
 
 #[derive(clap::Args)]
@@ -70,6 +126,8 @@ struct FakeArgs {
 pub fn run(a: Args) -> u8 {
     match a.command {
         Command::Serve(s) => serve(s),
+        Command::Status(s) => status(s),
+        Command::Call(c) => call(c),
         Command::FakeSysfs(f) => {
             let mut shape = fake::Shape {
                 cpus: f.cpus,
@@ -140,4 +198,166 @@ fn serve(s: ServeArgs) -> u8 {
             EXIT_ERROR
         }
     }
+}
+
+/// Lints the paths and takes their Probe objects; exits 1 on lint errors.
+fn probes(paths: &[PathBuf]) -> Result<Vec<crate::model::Probe>, u8> {
+    let sources = super::files::discover(paths)
+        .and_then(|p| super::files::read_all(&p))
+        .map_err(fail)?;
+    let out = crate::lint::lint(&sources);
+    if out.has_errors() {
+        eprint!(
+            "{}",
+            crate::diag::render_human_all(&out.diagnostics, out.summary(), false)
+        );
+        return Err(super::EXIT_FINDINGS);
+    }
+    let probes: Vec<_> = out
+        .documents
+        .iter()
+        .filter(|d| d.valid)
+        .filter_map(|d| match &d.object {
+            Some(crate::model::Object::Probe(p)) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    if probes.is_empty() {
+        return Err(fail("no Probe objects in the given paths"));
+    }
+    Ok(probes)
+}
+
+/// The router over the probes `reach` names, its heartbeats running.
+async fn router(reach: &Reach) -> Result<std::sync::Arc<crate::probe::router::Router>, u8> {
+    let probes = probes(&reach.paths)?;
+    let token = match &reach.token_file {
+        Some(f) => Some(
+            std::fs::read_to_string(f)
+                .map_err(|e| fail(format!("{}: {e}", f.display())))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let needs_cluster = probes
+        .iter()
+        .any(|p| p.spec.daemon_set.is_some() || (p.spec.auth.is_some() && token.is_none()));
+    let client = if needs_cluster {
+        match crate::cluster::client(reach.kubeconfig.as_deref()).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!(
+                    "kilter: warning: no cluster ({e}); DaemonSet probes and token Secrets are skipped"
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let (endpoints, warnings) = crate::probe::discover::endpoints(
+        &probes,
+        client.as_ref(),
+        token.as_deref(),
+        &reach.namespace,
+    )
+    .await;
+    for w in warnings {
+        eprintln!("kilter: warning: {w}");
+    }
+    if endpoints.is_empty() {
+        return Err(fail("no probe endpoints found"));
+    }
+    let router = std::sync::Arc::new(crate::probe::router::Router::new(endpoints));
+    router.spawn_heartbeats();
+    Ok(router)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| fail(format!("cannot start the runtime: {e}")))
+}
+
+fn status(a: StatusArgs) -> u8 {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(c) => return c,
+    };
+    rt.block_on(async {
+        let router = match router(&a.reach).await {
+            Ok(r) => r,
+            Err(c) => return c,
+        };
+        tokio::time::sleep(a.watch).await;
+        let status = router.status();
+        let text = match a.format {
+            Format::Json => serde_json::to_string_pretty(&status).unwrap_or_default() + "\n",
+            Format::Human => {
+                let mut t = format!(
+                    "{:<24} {:<20} {:<10} {:>7}  {:>10}  {}\n",
+                    "PROBE", "NODE", "STATE", "PHI", "HEARTBEAT", "LAST ERROR"
+                );
+                for s in &status {
+                    let state = serde_json::to_value(s.state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default();
+                    t.push_str(&format!(
+                        "{:<24} {:<20} {:<10} {:>7.1}  {:>10}  {}\n",
+                        s.id,
+                        s.node,
+                        state,
+                        s.phi,
+                        s.since_heartbeat_ms
+                            .map_or("never".to_string(), |ms| format!("{ms}ms ago")),
+                        s.last_error.as_deref().unwrap_or("-")
+                    ));
+                }
+                t
+            }
+        };
+        if let Err(c) = super::emit(&text) {
+            return c;
+        }
+        // Findings: some probe is not healthy.
+        if status
+            .iter()
+            .all(|s| s.state == crate::probe::router::State::Healthy)
+        {
+            EXIT_OK
+        } else {
+            super::EXIT_FINDINGS
+        }
+    })
+}
+
+fn call(a: CallArgs) -> u8 {
+    let args: serde_json::Value = match serde_json::from_str(&a.args) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        Ok(_) => return fail("--args must be a JSON object"),
+        Err(e) => return fail(format!("--args: {e}")),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(c) => return c,
+    };
+    rt.block_on(async {
+        let router = match router(&a.reach).await {
+            Ok(r) => r,
+            Err(c) => return c,
+        };
+        match router.call(&a.node, &a.tool, args).await {
+            Ok(v) => super::emit(&(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"))
+                .err()
+                .unwrap_or(EXIT_OK),
+            Err(e) => {
+                eprintln!("kilter: {e}");
+                super::EXIT_FINDINGS
+            }
+        }
+    })
 }

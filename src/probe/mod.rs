@@ -2,6 +2,7 @@
 //! limits and EPP through the kernel's cpufreq files, and reads RAPL power and `/proc/stat`
 //! utilization (`docs/probe.md`).
 
+pub mod discover;
 pub mod fake;
 pub mod phi;
 pub mod router;

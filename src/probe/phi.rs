@@ -61,6 +61,8 @@ pub struct Detector {
     sum: f64,
     sum_sq: f64,
     last_ms: Option<f64>,
+    /// `last_ms` is when watching started, not a heartbeat.
+    watching_only: bool,
 }
 
 impl Detector {
@@ -70,6 +72,7 @@ impl Detector {
             sum: 0.0,
             sum_sq: 0.0,
             last_ms: None,
+            watching_only: false,
             cfg,
         };
         // Seeded as Akka seeds it: the expected interval ± a quarter of it.
@@ -95,8 +98,22 @@ impl Detector {
         self.sum_sq += interval * interval;
     }
 
+    /// Starts watching at `now_ms` before any heartbeat: silence from then on grows φ as if
+    /// a heartbeat had arrived, so a probe never heard from is suspected in the same time as
+    /// one that went silent.
+    pub fn watch_from(&mut self, now_ms: f64) {
+        if self.last_ms.is_none() {
+            self.last_ms = Some(now_ms);
+            self.watching_only = true;
+        }
+    }
+
     /// A heartbeat arrived at `now_ms`.
     pub fn heartbeat(&mut self, now_ms: f64) {
+        if std::mem::take(&mut self.watching_only) {
+            self.last_ms = Some(now_ms);
+            return;
+        }
         if let Some(last) = self.last_ms {
             let dt = now_ms - last;
             if dt.is_finite() && dt >= 0.0 {
@@ -108,7 +125,7 @@ impl Detector {
 
     /// When the last heartbeat arrived.
     pub fn last_heartbeat_ms(&self) -> Option<f64> {
-        self.last_ms
+        self.last_ms.filter(|_| !self.watching_only)
     }
 
     /// The mean and standard deviation of the intervals seen.
@@ -174,6 +191,22 @@ mod tests {
     fn nothing_is_known_before_the_first_heartbeat() {
         let d = Detector::new(Config::new(1000.0, 8.0));
         assert_eq!(d.phi(1e9), 0.0);
+    }
+
+    #[test]
+    fn a_probe_never_heard_from_is_suspected_in_the_predicted_time() {
+        let cfg = Config::new(1000.0, 8.0);
+        let t = cfg.time_to_suspect_ms(1000.0);
+        let mut d = Detector::new(cfg);
+        d.watch_from(500.0);
+        assert_eq!(d.last_heartbeat_ms(), None);
+        // The seeded intervals (1000 ± 250 ms) give σ above the floor: later than steady ones.
+        assert!(!d.suspected(500.0 + t - 20.0));
+        assert!(d.suspected(500.0 + 3.0 * t));
+        // The first heartbeat records no interval from the start of watching.
+        d.heartbeat(600.0);
+        assert_eq!(d.last_heartbeat_ms(), Some(600.0));
+        assert_eq!(d.stats().0, 1000.0);
     }
 
     proptest! {

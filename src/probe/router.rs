@@ -218,8 +218,10 @@ impl Router {
                 continue;
             }
             by_node.insert(ep.node.clone(), slots.len());
+            let mut detector = Detector::new(ep.phi_config());
+            detector.watch_from(0.0);
             slots.push(Arc::new(Slot {
-                detector: Mutex::new(Detector::new(ep.phi_config())),
+                detector: Mutex::new(detector),
                 breaker: Mutex::new(Breaker::default()),
                 last_error: Mutex::new(None),
                 client: tokio::sync::Mutex::new(None),

@@ -600,6 +600,8 @@ mod router {
         let mut ep = endpoint("silent", &format!("http://{addr}/mcp"), "tok");
         ep.timeout = Duration::from_millis(300);
         ep.retries = 2;
+        // No heartbeats run here: a long interval keeps phi from suspecting it meanwhile.
+        ep.interval = Duration::from_secs(10);
         let router = Router::new(vec![ep.clone()]);
         let bound = router.retry.max_wait(ep.timeout, ep.retries);
         let start = Instant::now();
@@ -644,4 +646,58 @@ mod router {
 pub fn router_phi_prediction(ep: &kilter::probe::router::Endpoint) -> f64 {
     ep.phi_config()
         .time_to_suspect_ms(ep.interval.as_secs_f64() * 1000.0)
+}
+
+#[test]
+fn probe_status_and_call_from_the_command_line() {
+    let s = serve("cl1");
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("token"), "cl1\n").unwrap();
+    fs::write(
+        dir.path().join("probes.yaml"),
+        format!(
+            "apiVersion: kilter.dev/v1alpha1\nkind: Probe\nmetadata: {{ name: lab }}\nspec:\n  type: HostSystem\n  endpoint: {}\n  nodeName: n1\n  health: {{ interval: 100ms }}\n",
+            s.url
+        ),
+    )
+    .unwrap();
+    let kilter = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_kilter"))
+            .args(args)
+            .arg(dir.path().join("probes.yaml"))
+            .arg("--token-file")
+            .arg(dir.path().join("token"))
+            .output()
+            .unwrap()
+    };
+    let out = kilter(&["probe", "status", "--for", "500ms"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("lab") && text.contains("healthy"), "{text}");
+    let out = kilter(&[
+        "probe",
+        "call",
+        "n1",
+        "set_governor",
+        "--args",
+        r#"{"governor":"performance"}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["governor"], "performance");
+    assert_eq!(get(&s.roots, 2, "scaling_governor"), "performance");
+    // A tool error is a finding (exit 1) with the probe's message.
+    let out = kilter(&[
+        "probe",
+        "call",
+        "n1",
+        "set_epp",
+        "--args",
+        r#"{"preference":"power"}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("EBUSY"));
+    let out = kilter(&["probe", "call", "n9", "node_info"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no probe for node n9"));
 }
