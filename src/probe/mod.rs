@@ -4,6 +4,7 @@
 
 pub mod discover;
 pub mod fake;
+pub mod metrics;
 pub mod phi;
 pub mod router;
 pub mod server;

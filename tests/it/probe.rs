@@ -584,6 +584,78 @@ mod router {
         assert_eq!(info["node_name"], "node-15");
     }
 
+    /// Readings gathered from probes fill the snapshot: governor, governors offered,
+    /// utilization and power (from counters that move while they are read), probe
+    /// availability; kept for the TTL, then read again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn probe_readings_fill_the_snapshot() {
+        let a = serve_on("m", "127.0.0.1:0", "a", tempfile::tempdir().unwrap());
+        let b = serve_on("m", "127.0.0.1:0", "b", tempfile::tempdir().unwrap());
+        super::set(&b.roots, 0, "scaling_governor", "powersave");
+        super::set(&b.roots, 1, "scaling_governor", "powersave");
+        super::set(&b.roots, 2, "scaling_governor", "powersave");
+        super::set(&b.roots, 3, "scaling_governor", "powersave");
+        // Node a burns 10 W and half its CPU time while it is read.
+        let (rapl, stat) = (
+            a.roots.sys.join("class/powercap/intel-rapl:0/energy_uj"),
+            a.roots.proc.join("stat"),
+        );
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let counters = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let ms = start.elapsed().as_millis() as u64;
+                    // 10 W = 10,000 µJ per ms; ticks: half busy.
+                    std::fs::write(&rapl, format!("{}\n", ms * 10_000)).unwrap();
+                    std::fs::write(&stat, format!("cpu  {ms} 0 0 {ms} 0 0 0 0 0 0\n")).unwrap();
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+        };
+        let router = Arc::new(Router::new(vec![
+            endpoint("a", &a.url, "m"),
+            endpoint("b", &b.url, "m"),
+        ]));
+        let _beats = router.spawn_heartbeats();
+        let agg =
+            kilter::probe::metrics::Aggregator::new(Arc::clone(&router), Duration::from_secs(60));
+        agg.refresh().await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        counters.join().unwrap();
+        let mut state = crate::plan::state(
+            "nodes:\n  - { name: a, allocatable: { cpu: \"4\" } }\n  - { name: b, allocatable: { cpu: \"4\" } }\n  - { name: c, allocatable: { cpu: \"4\" } }\n",
+        );
+        agg.fill(&mut state);
+        let (na, nb, nc) = (&state.nodes[0], &state.nodes[1], &state.nodes[2]);
+        assert_eq!(na.governor.as_deref(), Some("schedutil"));
+        assert_eq!(nb.governor.as_deref(), Some("powersave"));
+        assert_eq!(
+            na.available_governors,
+            ["performance", "powersave", "schedutil"]
+        );
+        assert!((5.0..20.0).contains(&na.power_watts), "{}", na.power_watts);
+        assert!(
+            (0.3..0.7).contains(&na.cpu_utilization),
+            "{}",
+            na.cpu_utilization
+        );
+        assert_eq!(nb.power_watts, 0.0, "b's counters do not move");
+        assert!(na.probe.as_ref().unwrap().available);
+        let c_probe = nc.probe.as_ref().unwrap();
+        assert!(!c_probe.available);
+        assert_eq!(c_probe.reason.as_deref(), Some("no probe for node c"));
+        // Within the TTL nothing is read again: a changed file shows only after it.
+        super::set(&a.roots, 0, "scaling_governor", "performance");
+        agg.refresh().await;
+        assert_eq!(agg.get("a").unwrap().governor.as_deref(), Some("schedutil"));
+        let short = kilter::probe::metrics::Aggregator::new(Arc::clone(&router), Duration::ZERO);
+        short.refresh().await;
+        assert_eq!(short.get("a"), None, "a zero TTL keeps nothing fresh");
+        drop((a, b));
+    }
+
     /// A probe that accepts connections and never answers: the call gives up after
     /// `retries + 1` attempts, within timeout × (retries + 1) plus the backoff ceiling; then
     /// the breaker is open and calls are refused at once.
