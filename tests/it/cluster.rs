@@ -392,8 +392,13 @@ async fn drain_evicts_to_other_nodes_and_leaves_daemonset_pods() {
         report.evicted.iter().all(|p| p.starts_with("drn/web-")),
         "{report:?}"
     );
+    // Other tests' DaemonSets (the probe's) may run here too: count this one's.
     assert_eq!(
-        report.skipped.len(),
+        report
+            .skipped
+            .iter()
+            .filter(|p| p.starts_with("drn/"))
+            .count(),
         1,
         "the DaemonSet pod stays: {report:?}"
     );
@@ -553,5 +558,71 @@ async fn resize_goes_through_the_subresource_and_a_qos_change_is_rejected() {
             assert!(message.to_lowercase().contains("qos"), "{message}")
         }
         other => panic!("expected a rejection, got {other}"),
+    }
+}
+
+/// The probe DaemonSet in `deploy/probe/` applies on a real API server, its pods run on the
+/// (kwok) nodes, and the router's discovery finds one probe per node at the pod's address,
+/// with the token from the Secret the Probe object names.
+#[tokio::test]
+#[ignore = "needs the test control plane: scripts/testenv start"]
+async fn the_probe_daemonset_applies_and_discovery_finds_a_probe_per_node() {
+    namespace("kilter-system");
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: { name: kilter-probe-token, namespace: kilter-system }\nstringData: { token: disc0very }\n";
+    ok(kubectl(&["apply", "-f", "-"], Some(secret)));
+    fake_nodes("probe", &["kwok-probe-1", "kwok-probe-2"]);
+    let ds = crate::read(&crate::root().join("deploy/probe/daemonset.yaml"));
+    ok(kubectl(&["apply", "-f", "-"], Some(&ds)));
+    let out = kilter::lint::lint_text(
+        "probe.yaml",
+        &crate::read(&crate::root().join("deploy/probe/probe.yaml")),
+    );
+    let probes: Vec<kilter::model::Probe> = out
+        .documents
+        .iter()
+        .filter_map(|d| match &d.object {
+            Some(kilter::model::Object::Probe(p)) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(probes.len(), 1);
+    let client = client().await;
+    let mut found = Vec::new();
+    for _ in 0..120 {
+        let (endpoints, _) =
+            kilter::probe::discover::endpoints(&probes, Some(&client), None, "unused").await;
+        found = endpoints
+            .into_iter()
+            .filter(|e| e.node.starts_with("kwok-probe-"))
+            .collect();
+        if found.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(found.len(), 2, "{found:?}");
+    let ips = ok(kubectl(
+        &[
+            "-n",
+            "kilter-system",
+            "get",
+            "pods",
+            "-l",
+            "app=kilter-probe",
+            "-o",
+            "jsonpath={range .items[*]}{.spec.nodeName}={.status.podIP} {end}",
+        ],
+        None,
+    ));
+    for e in &found {
+        assert_eq!(e.token.as_deref(), Some("disc0very"));
+        assert!(e.id.starts_with("node-probes/kilter-probe-"), "{}", e.id);
+        let ip = ips
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{}=", e.node)))
+            .unwrap();
+        assert_eq!(e.url, format!("http://{ip}:8765/mcp"));
+        assert_eq!(e.interval, std::time::Duration::from_secs(10));
+        assert_eq!(e.retries, 3);
     }
 }
