@@ -63,9 +63,16 @@ struct CallArgs {
     /// The tool's arguments, a JSON object.
     #[arg(long, default_value = "{}")]
     args: String,
+    /// Let a tool that writes (set_governor, set_frequency_limits, set_epp) write; without it
+    /// the call is a dry run that shows what would be written.
+    #[arg(long)]
+    enforce: bool,
     #[command(flatten)]
     reach: Reach,
 }
+
+/// The probe tools that change a node.
+const WRITE_TOOLS: [&str; 3] = ["set_governor", "set_frequency_limits", "set_epp"];
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Format {
@@ -336,11 +343,15 @@ fn status(a: StatusArgs) -> u8 {
 }
 
 fn call(a: CallArgs) -> u8 {
-    let args: serde_json::Value = match serde_json::from_str(&a.args) {
+    let mut args: serde_json::Value = match serde_json::from_str(&a.args) {
         Ok(v @ serde_json::Value::Object(_)) => v,
         Ok(_) => return fail("--args must be a JSON object"),
         Err(e) => return fail(format!("--args: {e}")),
     };
+    if WRITE_TOOLS.contains(&a.tool.as_str()) && !a.enforce {
+        args["dry_run"] = serde_json::Value::Bool(true);
+        eprintln!("kilter: dry run: nothing is written without --enforce");
+    }
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(c) => return c,

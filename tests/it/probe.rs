@@ -746,11 +746,27 @@ fn probe_status_and_call_from_the_command_line() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("lab") && text.contains("healthy"), "{text}");
+    // Without --enforce a write is a dry run: it shows what would change, changes nothing.
     let out = kilter(&[
         "probe",
         "call",
         "n1",
         "set_governor",
+        "--args",
+        r#"{"governor":"performance"}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["policies"][0]["written"], "performance");
+    assert_eq!(get(&s.roots, 2, "scaling_governor"), "schedutil");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--enforce"));
+    let out = kilter(&[
+        "probe",
+        "call",
+        "n1",
+        "set_governor",
+        "--enforce",
         "--args",
         r#"{"governor":"performance"}"#,
     ]);
