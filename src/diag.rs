@@ -134,9 +134,16 @@ pub struct Summary {
     pub files: usize,
     pub errors: usize,
     pub warnings: usize,
+    /// Documents (and unparsable files) skipped as not kilter's.
+    pub skipped: usize,
 }
 
 impl Summary {
+    pub fn with_skipped(mut self, skipped: usize) -> Self {
+        self.skipped = skipped;
+        self
+    }
+
     pub fn of(files: usize, diags: &[Diagnostic]) -> Self {
         let errors = diags
             .iter()
@@ -146,6 +153,7 @@ impl Summary {
             files,
             errors,
             warnings: diags.len() - errors,
+            skipped: 0,
         }
     }
 }
@@ -310,6 +318,15 @@ pub fn render_human_all(diags: &[Diagnostic], summary: Summary, color: bool) -> 
         summary.warnings,
         plural(summary.warnings)
     );
+    if summary.skipped > 0 {
+        out.pop();
+        let _ = writeln!(
+            out,
+            " ({} document{} skipped: not kilter's)",
+            summary.skipped,
+            plural(summary.skipped)
+        );
+    }
     out
 }
 
@@ -340,7 +357,7 @@ pub fn render_json(diags: &[Diagnostic], summary: Summary) -> String {
         .collect();
     let v = json!({
         "diagnostics": items,
-        "summary": { "files": summary.files, "errors": summary.errors, "warnings": summary.warnings },
+        "summary": { "files": summary.files, "errors": summary.errors, "warnings": summary.warnings, "skipped": summary.skipped },
     });
     let mut s = serde_json::to_string_pretty(&v).expect("json values serialize");
     s.push('\n');

@@ -57,16 +57,29 @@ impl Document {
 
 /// Parses and decodes every document in a file.
 pub fn load_file(file: &Arc<SourceFile>) -> (Vec<Document>, Vec<Diagnostic>) {
-    let (nodes, mut diags) = if file.is_dsl() {
+    let (docs, diags, _) = load_file_counted(file);
+    (docs, diags)
+}
+
+/// [`load_file`], and how many documents were skipped as not kilter's (other API groups,
+/// values files, CI configs…).
+pub fn load_file_counted(file: &Arc<SourceFile>) -> (Vec<Document>, Vec<Diagnostic>, usize) {
+    let dsl = file.is_dsl();
+    let (nodes, mut diags) = if dsl {
         crate::dsl::parse(file)
     } else {
         let (docs, d) = crate::yaml::parse(file);
         (docs.into_iter().map(|d| d.node).collect(), d)
     };
     let mut docs = Vec::new();
+    let mut skipped = 0;
     for node in nodes {
         if matches!(node.value, Value::Null) {
             continue; // an empty document, e.g. after a trailing `---`
+        }
+        if !dsl && !is_kilter_object(&node) {
+            skipped += 1;
+            continue;
         }
         let (doc, d) = load_document(file, node);
         diags.extend(d);
@@ -74,7 +87,20 @@ pub fn load_file(file: &Arc<SourceFile>) -> (Vec<Document>, Vec<Diagnostic>) {
             docs.push(doc);
         }
     }
-    (docs, diags)
+    (docs, diags, skipped)
+}
+
+/// Whether the text of a file that does not parse is about kilter (names its API group or
+/// one of its kinds): only then are its syntax errors kilter's to report.
+pub fn mentions_kilter(text: &str) -> bool {
+    text.contains(crate::model::GROUP)
+        || text.lines().any(|l| {
+            let l = l.trim_start().trim_start_matches("- ");
+            l.strip_prefix("kind:").is_some_and(|k| {
+                let k = k.trim().trim_matches(['"', '\'']);
+                Kind::from_name(k).is_some()
+            })
+        })
 }
 
 fn to_diag(file: &Arc<SourceFile>, fallback: Span, i: Issue) -> Diagnostic {
@@ -84,20 +110,30 @@ fn to_diag(file: &Arc<SourceFile>, fallback: Span, i: Issue) -> Diagnostic {
 /// Documents kilter reads elsewhere (snapshots, tests), skipped by the object loader.
 pub const AUXILIARY_KINDS: [&str; 2] = ["ClusterSnapshot", "PolicyTest"];
 
-/// Whether a document is a kilter object to validate: other API groups (Deployments,
-/// ConfigMaps living in the same GitOps repository) and kilter's auxiliary documents are not.
+/// Whether a YAML document is kilter's to validate. It is when its `apiVersion` names the
+/// `kilter.dev` group (or a near miss of it: a typo is reported, not skipped), or when it has
+/// no `apiVersion` and one of kilter's kinds (the missing line is reported). Anything else —
+/// other API groups, even with `kind: Policy` (Kyverno has one), Helm values, CI configs,
+/// lists and scalars — is not, and is skipped. Snapshots and policy tests are read elsewhere.
+/// Every document of a `.kilter` file is kilter's.
 fn is_kilter_object(node: &Node) -> bool {
-    let group_ok = match node.get("apiVersion").and_then(Node::as_str) {
-        Some(v) => match v.split_once('/') {
-            Some((group, _)) => {
-                group == crate::model::GROUP || did_you_mean(group, [crate::model::GROUP]).is_some()
-            }
-            None => v != "v1",
-        },
-        None => true,
-    };
+    if !matches!(node.value, Value::Map(_)) {
+        return false;
+    }
     let kind = node.get("kind").and_then(Node::as_str);
-    group_ok && !kind.is_some_and(|k| AUXILIARY_KINDS.contains(&k))
+    if kind.is_some_and(|k| AUXILIARY_KINDS.contains(&k)) {
+        return false;
+    }
+    match node.get("apiVersion") {
+        Some(v) => {
+            let Some(v) = v.as_str() else {
+                return false;
+            };
+            let group = v.split_once('/').map_or(v, |(g, _)| g);
+            group == crate::model::GROUP || did_you_mean(group, [crate::model::GROUP]).is_some()
+        }
+        None => kind.is_some_and(|k| Kind::from_name(k).is_some()),
+    }
 }
 
 const TOP_LEVEL: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "status"];

@@ -7,16 +7,25 @@ use crate::source::SourceFile;
 
 const EXTENSIONS: [&str; 3] = ["yaml", "yml", "kilter"];
 
-/// Expands paths: files as given, directories recursively (skipping hidden ones and
-/// `target`), keeping `.yaml`, `.yml` and `.kilter` files, in a stable order. Only regular
-/// files are read: a FIFO, socket or device named on the command line is an error; found in a
-/// directory, it is skipped with a warning (reading it could block or never end).
+/// Expands paths: files as given, directories recursively, keeping `.yaml`, `.yml` and
+/// `.kilter` files, in a stable order (`discover_excluding` without excludes).
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    discover_excluding(paths, &[])
+}
+
+/// Expands paths as `git` and ripgrep would see a repository: in directories, hidden files
+/// and directories, `target/`, what `.gitignore` and `.kilterignore` files (same syntax) ignore
+/// and what matches an `exclude` glob are left out, and so are Helm charts (a directory with
+/// `Chart.yaml` beside `templates/`: templates are not YAML until rendered). Files named on
+/// the command line are always read. Only regular files are read: a FIFO, socket or device
+/// named on the command line is an error; found in a directory, it is skipped with a warning
+/// (reading it could block or never end).
+pub fn discover_excluding(paths: &[PathBuf], exclude: &[String]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
         if meta.is_dir() {
-            walk(p, &mut out).map_err(|e| format!("{}: {e}", p.display()))?;
+            walk(p, exclude, &mut out)?;
         } else if meta.is_file() {
             out.push(p.clone());
         } else {
@@ -29,30 +38,53 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let path = e.path();
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if e.file_type()?.is_dir() {
-            if !name.starts_with('.') && name != "target" {
-                walk(&path, out)?;
-            }
-        } else if path
-            .extension()
-            .is_some_and(|x| EXTENSIONS.iter().any(|e| x == *e))
+/// A Helm chart: `Chart.yaml` beside `templates/`.
+fn is_chart(dir: &Path) -> bool {
+    dir.join("Chart.yaml").is_file() && dir.join("templates").is_dir()
+}
+
+fn walk(dir: &Path, exclude: &[String], out: &mut Vec<PathBuf>) -> Result<(), String> {
+    let mut excludes = ignore::overrides::OverrideBuilder::new(dir);
+    for g in exclude {
+        excludes
+            .add(&format!("!{g}"))
+            .map_err(|e| format!("--exclude {g}: {e}"))?;
+    }
+    let excludes = excludes.build().map_err(|e| format!("--exclude: {e}"))?;
+    let walker = ignore::WalkBuilder::new(dir)
+        .hidden(true)
+        .git_ignore(true)
+        .git_global(false)
+        .git_exclude(true)
+        .require_git(false)
+        .ignore(false)
+        .parents(true)
+        .add_custom_ignore_filename(".kilterignore")
+        .overrides(excludes)
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .filter_entry(|e| {
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            !(is_dir && e.depth() > 0 && (e.file_name() == "target" || is_chart(e.path())))
+        })
+        .build();
+    for entry in walker {
+        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+        let path = entry.path();
+        if entry.file_type().is_some_and(|t| t.is_dir())
+            || !path
+                .extension()
+                .is_some_and(|x| EXTENSIONS.iter().any(|e| x == *e))
         {
-            // Follows links: a link to a regular file is read, one to anything else is not.
-            match std::fs::metadata(&path) {
-                Ok(m) if m.is_file() => out.push(path),
-                Ok(_) => eprintln!(
-                    "kilter: warning: {}: skipped, not a regular file",
-                    display(&path)
-                ),
-                Err(e) => eprintln!("kilter: warning: {}: skipped, {e}", display(&path)),
-            }
+            continue;
+        }
+        // Follows links: a link to a regular file is read, one to anything else is not.
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => out.push(path.to_path_buf()),
+            Ok(_) => eprintln!(
+                "kilter: warning: {}: skipped, not a regular file",
+                display(path)
+            ),
+            Err(e) => eprintln!("kilter: warning: {}: skipped, {e}", display(path)),
         }
     }
     Ok(())

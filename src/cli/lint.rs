@@ -22,6 +22,13 @@ pub struct Args {
     /// Colour in human output.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     color: Color,
+    /// Leave out files matching this glob (as in .gitignore; repeatable). `.gitignore` and
+    /// `.kilterignore` files are honoured too.
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Also say which files were skipped whole, and why.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -51,11 +58,17 @@ pub fn run(a: Args) -> u8 {
     } else {
         a.paths
     };
-    let sources = match files::discover(&paths).and_then(|p| files::read_all(&p)) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+    let sources =
+        match files::discover_excluding(&paths, &a.exclude).and_then(|p| files::read_all(&p)) {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
     let out = crate::lint::lint(&sources);
+    if a.verbose {
+        for (file, why) in &out.skipped_files {
+            eprintln!("kilter: note: {file}: skipped, {why}");
+        }
+    }
     let summary = out.summary();
     let text = match a.format {
         Format::Human => {

@@ -21,7 +21,10 @@ fn billion_laughs() -> String {
 
 #[test]
 fn yaml_aliases_stop_at_the_expansion_limit() {
-    let out = lint("laughs.yaml", &billion_laughs());
+    let out = lint(
+        "laughs.yaml",
+        &format!("apiVersion: kilter.dev/v1alpha1\n{}", billion_laughs()),
+    );
     let d = out
         .diagnostics
         .iter()
@@ -36,8 +39,8 @@ fn yaml_aliases_stop_at_the_expansion_limit() {
 
 #[test]
 fn deep_nesting_stops_at_the_depth_limit_in_yaml_and_dsl() {
-    let block: String = (0..200)
-        .map(|i| format!("{}a:\n", "  ".repeat(i)))
+    let block: String = std::iter::once("kind: Policy\n".to_string())
+        .chain((0..200).map(|i| format!("{}a:\n", "  ".repeat(i))))
         .collect();
     for (name, text) in [
         ("deep.yaml", block),
@@ -59,8 +62,16 @@ fn deep_nesting_stops_at_the_depth_limit_in_yaml_and_dsl() {
         );
     }
     // Deep flow collections stop in the YAML parser's own recursion limit.
-    let flow = lint("flow.yaml", &format!("a: {}\n", "[".repeat(20_000)));
+    let flow = lint(
+        "flow.yaml",
+        &format!("kind: Budget\na: {}\n", "[".repeat(20_000)),
+    );
     assert!(flow.diagnostics.iter().any(|d| d.code == "K001"));
+    // The same file about something else is skipped as not kilter's (still read within the
+    // same bounds), not reported.
+    let foreign = lint("flow.yaml", &format!("a: {}\n", "[".repeat(20_000)));
+    assert!(foreign.diagnostics.is_empty());
+    assert_eq!(foreign.skipped_files.len(), 1);
     // At the limit, nesting is read (and reported only for what it means).
     let at = format!(
         "a: {}{}\n",

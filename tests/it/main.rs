@@ -4,6 +4,7 @@ mod cli;
 mod cluster;
 mod convert;
 mod crds;
+mod gitops;
 mod limits;
 mod lint_rules;
 mod plan;

@@ -608,8 +608,14 @@ mod router {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let ms = start.elapsed().as_millis() as u64;
                     // 10 W = 10,000 µJ per ms; ticks: half busy.
-                    std::fs::write(&rapl, format!("{}\n", ms * 10_000)).unwrap();
-                    std::fs::write(&stat, format!("cpu  {ms} 0 0 {ms} 0 0 0 0 0 0\n")).unwrap();
+                    // Replaced whole (write, then rename), as the kernel's files never read torn.
+                    let put = |path: &std::path::Path, text: String| {
+                        let tmp = path.with_extension("tmp");
+                        std::fs::write(&tmp, text).unwrap();
+                        std::fs::rename(&tmp, path).unwrap();
+                    };
+                    put(&rapl, format!("{}\n", ms * 10_000));
+                    put(&stat, format!("cpu  {ms} 0 0 {ms} 0 0 0 0 0 0\n"));
                     std::thread::sleep(Duration::from_millis(2));
                 }
             })
