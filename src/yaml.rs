@@ -58,16 +58,39 @@ fn node_count(n: &Node) -> usize {
 
 /// Splits at lines that start with `---`, returning (byte offset, text) per chunk.
 fn split_documents(text: &str) -> Vec<(usize, &str)> {
+    let marker = |line: &str, m: &str| {
+        line.starts_with(m) && line[3..].chars().next().is_none_or(char::is_whitespace)
+    };
     let mut starts = vec![0];
     let mut off = 0;
+    // Whether the current chunk holds more than directives (`%YAML 1.2`, `%TAG`), comments
+    // and blank lines: directives belong to the document their `---` starts.
+    let mut content = false;
+    // After a `...` end marker: where the next document starts.
+    let mut ended: Option<usize> = None;
     for line in text.split_inclusive('\n') {
-        if off > 0
-            && line.starts_with("---")
-            && line[3..].chars().next().is_none_or(char::is_whitespace)
-        {
-            starts.push(off);
+        let next = off + line.len();
+        if marker(line, "...") {
+            ended = Some(next);
+            off = next;
+            continue;
         }
-        off += line.len();
+        let start = marker(line, "---");
+        let meta =
+            line.starts_with('%') || line.trim_start().starts_with('#') || line.trim().is_empty();
+        if start || !meta {
+            if let Some(e) = ended.take() {
+                if starts.last().is_some_and(|&l| e > l) {
+                    starts.push(e);
+                }
+                content = false;
+            }
+            if start && content && off > 0 {
+                starts.push(off);
+            }
+            content = true;
+        }
+        off = next;
     }
     starts
         .iter()

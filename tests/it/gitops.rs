@@ -161,3 +161,21 @@ fn helm_charts_are_skipped_whole_and_templates_elsewhere_with_a_note() {
     let (code, out, _) = lint(dir.path(), &["charts/web/templates/deployment.yaml"]);
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn yaml_directives_belong_to_the_document_they_start() {
+    let text = "%YAML 1.2\n%TAG !k! tag:example.com,2026:\n---\napiVersion: kilter.dev/v1alpha1\nkind: Budget\nmetadata: { name: a }\nspec: {}\n...\n%YAML 1.2\n---\napiVersion: kilter.dev/v1alpha1\nkind: Budget\nmetadata: { name: b }\nspec: {}\n...\nkind: Budget\n";
+    let out = kilter::lint::lint_text("directives.yaml", text);
+    let got: Vec<(String, usize)> = out
+        .diagnostics
+        .iter()
+        .map(|d| (d.message.clone(), d.file.line_col(d.span.start).0))
+        .collect();
+    // Both documents read; the third (after `...`, without apiVersion) is reported at its line.
+    assert_eq!(out.documents.len(), 3, "{got:?}");
+    assert!(got.iter().all(|(_, line)| *line == 16), "{got:?}");
+    assert!(
+        got.iter().any(|(m, _)| m == "missing `apiVersion`"),
+        "{got:?}"
+    );
+}
