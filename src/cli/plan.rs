@@ -59,6 +59,12 @@ pub fn run(a: Args) -> u8 {
 }
 
 fn lint_bundle(paths: &[PathBuf]) -> Result<crate::plan::Bundle, u8> {
+    let out = lint_clean(paths)?;
+    Ok(crate::plan::Bundle::from_documents(&out.documents))
+}
+
+/// Lints the files of `paths`; on errors, prints them and fails with exit 1.
+pub(crate) fn lint_clean(paths: &[PathBuf]) -> Result<crate::lint::LintOutput, u8> {
     let sources = files::discover(paths)
         .and_then(|p| files::read_all(&p))
         .map_err(fail)?;
@@ -70,7 +76,7 @@ fn lint_bundle(paths: &[PathBuf]) -> Result<crate::plan::Bundle, u8> {
         );
         return Err(EXIT_FINDINGS);
     }
-    Ok(crate::plan::Bundle::from_documents(&out.documents))
+    Ok(out)
 }
 
 /// Lints the policies and observes the live cluster.

@@ -209,17 +209,7 @@ fn serve(s: ServeArgs) -> u8 {
 
 /// Lints the paths and takes their Probe objects; exits 1 on lint errors.
 fn probes(paths: &[PathBuf]) -> Result<Vec<crate::model::Probe>, u8> {
-    let sources = super::files::discover(paths)
-        .and_then(|p| super::files::read_all(&p))
-        .map_err(fail)?;
-    let out = crate::lint::lint(&sources);
-    if out.has_errors() {
-        eprint!(
-            "{}",
-            crate::diag::render_human_all(&out.diagnostics, out.summary(), false)
-        );
-        return Err(super::EXIT_FINDINGS);
-    }
+    let out = super::plan::lint_clean(paths)?;
     let probes: Vec<_> = out
         .documents
         .iter()
@@ -289,16 +279,26 @@ fn runtime() -> Result<tokio::runtime::Runtime, u8> {
         .map_err(|e| fail(format!("cannot start the runtime: {e}")))
 }
 
-fn status(a: StatusArgs) -> u8 {
+/// Runs `f` with the router over the probes `reach` names, on a runtime made for it.
+fn with_router<F, Fut>(reach: &Reach, f: F) -> u8
+where
+    F: FnOnce(std::sync::Arc<crate::probe::router::Router>) -> Fut,
+    Fut: std::future::Future<Output = u8>,
+{
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(c) => return c,
     };
     rt.block_on(async {
-        let router = match router(&a.reach).await {
-            Ok(r) => r,
-            Err(c) => return c,
-        };
+        match router(reach).await {
+            Ok(r) => f(r).await,
+            Err(c) => c,
+        }
+    })
+}
+
+fn status(a: StatusArgs) -> u8 {
+    with_router(&a.reach, |router| async move {
         tokio::time::sleep(a.watch).await;
         let status = router.status();
         let text = match a.format {
@@ -352,15 +352,7 @@ fn call(a: CallArgs) -> u8 {
         args["dry_run"] = serde_json::Value::Bool(true);
         eprintln!("kilter: dry run: nothing is written without --enforce");
     }
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(c) => return c,
-    };
-    rt.block_on(async {
-        let router = match router(&a.reach).await {
-            Ok(r) => r,
-            Err(c) => return c,
-        };
+    with_router(&a.reach, |router| async move {
         match router.call(&a.node, &a.tool, args).await {
             Ok(v) => super::emit(&(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"))
                 .err()

@@ -244,6 +244,33 @@ pub struct Written {
     pub now: String,
 }
 
+/// Writes `value` into file `name` of every policy (unless a dry run), reading it back.
+fn write_all(
+    policies: &[(u32, PathBuf)],
+    name: &str,
+    value: &str,
+    dry_run: bool,
+) -> Result<Vec<Written>, Error> {
+    policies
+        .iter()
+        .map(|(n, p)| write_one(&p.join(name), format!("policy{n}"), value, dry_run))
+        .collect()
+}
+
+/// Writes one file (unless a dry run): what it held, what was written, what it holds now.
+fn write_one(file: &Path, label: String, value: &str, dry_run: bool) -> Result<Written, Error> {
+    let previous = read(file)?;
+    if !dry_run {
+        write(file, value)?;
+    }
+    Ok(Written {
+        policy: label,
+        previous,
+        written: value.to_string(),
+        now: read(file)?,
+    })
+}
+
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct SetGovernorResult {
     /// The governor chosen: the first of `governor` and `fallback` every policy offers.
@@ -278,24 +305,10 @@ pub fn set_governor(
             ),
         });
     };
-    let mut out = Vec::new();
-    for (n, p) in &policies {
-        let file = p.join("scaling_governor");
-        let previous = read(&file)?;
-        if !dry_run {
-            write(&file, chosen)?;
-        }
-        out.push(Written {
-            policy: format!("policy{n}"),
-            previous,
-            written: chosen.clone(),
-            now: read(&file)?,
-        });
-    }
     Ok(SetGovernorResult {
         governor: chosen.clone(),
         dry_run,
-        policies: out,
+        policies: write_all(&policies, "scaling_governor", chosen, dry_run)?,
     })
 }
 
@@ -328,7 +341,7 @@ pub fn set_frequency_limits(
         let lo = read_num(&p.join("cpuinfo_min_freq")).unwrap_or(0);
         let hi = read_num(&p.join("cpuinfo_max_freq")).unwrap_or(u64::MAX);
         let (min_file, max_file) = (p.join("scaling_min_freq"), p.join("scaling_max_freq"));
-        let (min_before, max_before) = (read(&min_file)?, read(&max_file)?);
+        let max_before = read(&max_file)?;
         let new_max = max_khz
             .map(|v| v.clamp(lo, hi))
             .or_else(|| max_before.parse().ok());
@@ -337,23 +350,15 @@ pub fn set_frequency_limits(
             new_max.map_or(v, |m| v.min(m))
         });
         // Max first, so that a min above the old max is not refused on the way.
-        let mut files = Vec::new();
-        if let (Some(v), Some(_)) = (new_max, max_khz) {
-            files.push((&max_file, "scaling_max_freq", max_before, v));
-        }
-        if let Some(v) = new_min {
-            files.push((&min_file, "scaling_min_freq", min_before, v));
-        }
-        for (file, name, previous, v) in files {
-            if !dry_run {
-                write(file, &v.to_string())?;
+        let max_written = new_max.filter(|_| max_khz.is_some());
+        for (file, name, v) in [
+            (&max_file, "scaling_max_freq", max_written),
+            (&min_file, "scaling_min_freq", new_min),
+        ] {
+            if let Some(v) = v {
+                let label = format!("policy{n}/{name}");
+                out.push(write_one(file, label, &v.to_string(), dry_run)?);
             }
-            out.push(Written {
-                policy: format!("policy{n}/{name}"),
-                previous,
-                written: v.to_string(),
-                now: read(file)?,
-            });
         }
     }
     Ok(FrequencyLimitsResult {
@@ -404,23 +409,14 @@ pub fn set_epp(roots: &Roots, preference: &str, dry_run: bool) -> Result<SetEppR
             });
         }
     }
-    let mut out = Vec::new();
-    for (n, p) in &policies {
-        let file = p.join("energy_performance_preference");
-        let previous = read(&file)?;
-        if !dry_run {
-            write(&file, preference)?;
-        }
-        out.push(Written {
-            policy: format!("policy{n}"),
-            previous,
-            written: preference.to_string(),
-            now: read(&file)?,
-        });
-    }
     Ok(SetEppResult {
         dry_run,
-        policies: out,
+        policies: write_all(
+            &policies,
+            "energy_performance_preference",
+            preference,
+            dry_run,
+        )?,
     })
 }
 
