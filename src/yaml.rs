@@ -172,7 +172,10 @@ impl Builder<'_> {
             let span = Span::new(self.byte(span.start.index()), self.byte(span.end.index()));
             match event {
                 Event::Scalar(text, style, anchor, tag) => {
-                    let forced_str = tag.as_ref().is_some_and(|t| t.suffix == "str");
+                    // `!!str`, or the non-specific tag `!`: a string whatever it looks like.
+                    let forced_str = tag.as_ref().is_some_and(|t| {
+                        t.suffix == "str" || (t.handle.is_empty() && t.suffix == "!")
+                    });
                     let node = self.scalar(&text, style, forced_str, span);
                     self.push(node, anchor);
                 }

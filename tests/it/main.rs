@@ -13,6 +13,7 @@ mod probe;
 mod properties;
 mod safety;
 mod sarif;
+mod yaml_suite;
 
 use std::path::{Path, PathBuf};
 
