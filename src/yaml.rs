@@ -26,25 +26,102 @@ pub fn parse(file: &Arc<SourceFile>) -> (Vec<Document>, Vec<Diagnostic>) {
     // Alias expansions are bounded per file, not per document.
     let mut alias_nodes = 0;
     for (start, chunk) in split_documents(&file.text) {
-        let mut b = Builder {
+        let plain = || Builder {
             file,
             base: start,
             chunk,
+            text: std::borrow::Cow::Borrowed(chunk),
             char_map: (!chunk.is_ascii()).then(|| chunk.char_indices().map(|(b, _)| b).collect()),
+            decoded: Vec::new(),
+            double_quoted: Vec::new(),
             stack: Vec::new(),
             anchors: Vec::new(),
             alias_nodes,
             docs: Vec::new(),
             diags: Vec::new(),
         };
-        if let Err(d) = b.run() {
-            b.diags.push(*d);
+        // Pairs are escapes only inside double-quoted scalars: anywhere else (a plain or
+        // single-quoted scalar, a comment) the text is read as written. A first reading finds
+        // which decoded pairs were not inside one; a second leaves those as written.
+        fn run(mut b: Builder<'_>) -> Builder<'_> {
+            if let Err(d) = b.run() {
+                b.diags.push(*d);
+            }
+            b
         }
+        // Sorted: offsets are found in order.
+        let mut keep: Vec<usize> = Vec::new();
+        let mut decoded = None;
+        for _ in 0..2 {
+            let Some((text, char_map, at)) = decode_surrogate_pairs(chunk, &keep) else {
+                break;
+            };
+            let b = run(Builder {
+                text: std::borrow::Cow::Owned(text),
+                char_map: Some(char_map),
+                decoded: at,
+                ..plain()
+            });
+            let outside = b.decoded_outside_double_quotes();
+            if outside.is_empty() {
+                decoded = Some(b);
+                break;
+            }
+            keep.extend(outside);
+        }
+        let b = decoded.unwrap_or_else(|| run(plain()));
         alias_nodes = b.alias_nodes;
         docs.extend(b.docs);
         diags.extend(b.diags);
     }
     (docs, diags)
+}
+
+/// JSON writes characters beyond the Basic Multilingual Plane as UTF-16 surrogate pairs
+/// (`"\ud83d\ude00"`), and YAML 1.2 reads JSON; the YAML parser refuses a surrogate on its own.
+/// Returns the chunk with each pair replaced by its character, a map from each character of the
+/// result to its byte offset in the chunk, and where the decoded characters are (None: no pair).
+fn decode_surrogate_pairs(chunk: &str, keep: &[usize]) -> Option<(String, Vec<usize>, Vec<usize>)> {
+    fn hex4(s: &str) -> Option<u32> {
+        let h = s.get(..4)?;
+        h.bytes()
+            .all(|b| b.is_ascii_hexdigit())
+            .then(|| u32::from_str_radix(h, 16).ok())?
+    }
+    if !chunk.contains("\\u") {
+        return None;
+    }
+    let (mut text, mut map, mut decoded) = (String::new(), Vec::new(), Vec::new());
+    let bytes = chunk.as_bytes();
+    let mut i = 0;
+    let mut backslashes = 0;
+    while i < chunk.len() {
+        let pair = (bytes[i] == b'\\' && backslashes % 2 == 0 && keep.binary_search(&i).is_err())
+            .then(|| {
+                let rest = &chunk[i..];
+                let hi = hex4(rest.strip_prefix("\\u")?)?;
+                let lo = hex4(rest.get(6..)?.strip_prefix("\\u")?)?;
+                ((0xD800..0xDC00).contains(&hi) && (0xDC00..0xE000).contains(&lo))
+                    .then(|| char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)))?
+            })
+            .flatten();
+        if let Some(c) = pair {
+            decoded.push(map.len());
+            map.push(i);
+            text.push(c);
+            i += 12;
+            backslashes = 0;
+            continue;
+        }
+        let Some(c) = chunk[i..].chars().next() else {
+            break;
+        };
+        backslashes = if c == '\\' { backslashes + 1 } else { 0 };
+        map.push(i);
+        text.push(c);
+        i += c.len_utf8();
+    }
+    (!decoded.is_empty()).then_some((text, map, decoded))
 }
 
 /// How many nodes a tree holds (its depth is bounded by `limits::MAX_DEPTH`).
@@ -125,7 +202,14 @@ struct Builder<'a> {
     file: &'a Arc<SourceFile>,
     base: usize,
     chunk: &'a str,
+    /// What the parser reads: the chunk, or the chunk with JSON surrogate pairs decoded.
+    text: std::borrow::Cow<'a, str>,
+    /// Byte offset in the chunk of each character of `text` (None: `text` is ASCII).
     char_map: Option<Vec<usize>>,
+    /// Characters of `text` decoded from surrogate pairs, and the double-quoted scalars
+    /// read (character ranges of `text`): each decoded one must be inside one.
+    decoded: Vec<usize>,
+    double_quoted: Vec<(usize, usize)>,
     stack: Vec<Frame>,
     /// Anchored nodes, with how many nodes each holds.
     anchors: Vec<(usize, Node, usize)>,
@@ -144,8 +228,23 @@ impl Builder<'_> {
             }
     }
 
+    /// Byte offsets (in the chunk) of decoded pairs that were not inside a double-quoted scalar.
+    fn decoded_outside_double_quotes(&self) -> Vec<usize> {
+        let map = self.char_map.as_deref().unwrap_or_default();
+        self.decoded
+            .iter()
+            .filter(|&&c| {
+                // Scalars come in document order: the last one starting before `c`.
+                let k = self.double_quoted.partition_point(|&(start, _)| start < c);
+                k == 0 || c >= self.double_quoted[k - 1].1
+            })
+            .filter_map(|&c| map.get(c).copied())
+            .collect()
+    }
+
     fn run(&mut self) -> Result<(), Box<Diagnostic>> {
-        let mut parser = Parser::new_from_str(self.chunk);
+        let text = self.text.clone();
+        let mut parser = Parser::new_from_str(&text);
         for ev in &mut parser {
             let (event, span) = ev.map_err(|e| {
                 let mut at = self.byte(e.marker().index());
@@ -169,6 +268,12 @@ impl Builder<'_> {
                     .with_label("here"),
                 )
             })?;
+            if !self.decoded.is_empty()
+                && matches!(event, Event::Scalar(_, ScalarStyle::DoubleQuoted, _, _))
+            {
+                self.double_quoted
+                    .push((span.start.index(), span.end.index()));
+            }
             let span = Span::new(self.byte(span.start.index()), self.byte(span.end.index()));
             match event {
                 Event::Scalar(text, style, anchor, tag) => {

@@ -135,3 +135,32 @@ fn the_yaml_test_suite() {
         wrong.join("\n")
     );
 }
+
+/// JSON writes characters beyond the Basic Multilingual Plane as surrogate pairs; YAML 1.2
+/// reads JSON, so `"\ud83d\ude00"` is 😀 — in double quotes only, where `\u` is an escape.
+#[test]
+fn json_surrogate_pairs_are_read_in_double_quotes_only() {
+    let text = "a: { dq: \"é\\ud83d\\ude00é\", plain: \\ud83d\\ude00, single: '\\ud83d\\ude00', esc: \"\\\\ud83d x\" }\nb: [1, {c: d}, nope]\n";
+    let file = SourceFile::new("pairs.yaml", text);
+    let (docs, diags) = kilter::yaml::parse(&file);
+    assert!(
+        diags.is_empty(),
+        "{:?}",
+        diags.iter().map(|d| &d.message).collect::<Vec<_>>()
+    );
+    let a = docs[0].node.get("a").unwrap();
+    assert_eq!(a.get("dq").unwrap().as_str(), Some("é😀é"));
+    assert_eq!(a.get("plain").unwrap().as_str(), Some("\\ud83d\\ude00"));
+    assert_eq!(a.get("single").unwrap().as_str(), Some("\\ud83d\\ude00"));
+    assert_eq!(a.get("esc").unwrap().as_str(), Some("\\ud83d x"));
+    // Spans after a decoded pair still point at the source.
+    let nope = &docs[0].node.get("b").unwrap();
+    let Value::Seq(items) = &nope.value else {
+        panic!()
+    };
+    let span = items[2].span;
+    assert_eq!(&text[span.start..span.end], "nope");
+    // A surrogate on its own is still an error.
+    let lone = SourceFile::new("lone.yaml", "a: \"\\ud83d\"\n");
+    assert!(!kilter::yaml::parse(&lone).1.is_empty());
+}
