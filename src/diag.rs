@@ -367,7 +367,22 @@ pub fn render_json(diags: &[Diagnostic], summary: Summary) -> String {
 // ---------------------------------------------------------------- sarif
 
 /// SARIF 2.1.0 with one run, every rule of the registry described, columns in code points.
+/// Where a SARIF run's files are: the repository root as an absolute `file:` URI (ending in
+/// `/`), and each diagnostic file's path relative to it. Code scanning places results by
+/// these; the CLI finds the root (the directory holding `.git`).
+#[derive(Clone, Debug, Default)]
+pub struct SarifRoot {
+    pub uri: String,
+    pub relative: std::collections::BTreeMap<String, String>,
+}
+
 pub fn render_sarif(diags: &[Diagnostic]) -> String {
+    render_sarif_at(diags, None)
+}
+
+/// SARIF with `artifactLocation.uri` relative to the repository root and `uriBaseId`
+/// `%SRCROOT%` (declared in `originalUriBaseIds` when the root is known).
+pub fn render_sarif_at(diags: &[Diagnostic], root: Option<&SarifRoot>) -> String {
     let rules: Vec<_> = crate::check::RULES
         .iter()
         .map(|r| {
@@ -398,7 +413,13 @@ pub fn render_sarif(diags: &[Diagnostic]) -> String {
                 "message": { "text": message },
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": { "uri": sarif_uri(&d.file.path) },
+                        "artifactLocation": {
+                            "uri": sarif_uri(
+                                root.and_then(|r| r.relative.get(&d.file.path))
+                                    .map_or(d.file.path.as_str(), String::as_str)
+                            ),
+                            "uriBaseId": "%SRCROOT%",
+                        },
                         "region": { "startLine": sl, "startColumn": sc, "endLine": el, "endColumn": ec }
                     }
                 }]
@@ -423,14 +444,28 @@ pub fn render_sarif(diags: &[Diagnostic]) -> String {
             "results": results,
         }]
     });
+    let mut v = v;
+    if let Some(r) = root {
+        v["runs"][0]["originalUriBaseIds"] = json!({ "%SRCROOT%": { "uri": r.uri } });
+    }
     let mut s = serde_json::to_string_pretty(&v).expect("json values serialize");
     s.push('\n');
     s
 }
 
-fn sarif_uri(path: &str) -> String {
-    let p = path.strip_prefix("./").unwrap_or(path);
-    p.replace('\\', "/").replace(' ', "%20")
+/// A relative URI reference for a path: `/`-separated, every byte outside RFC 3986's
+/// unreserved characters percent-encoded.
+pub fn sarif_uri(path: &str) -> String {
+    let p = path.strip_prefix("./").unwrap_or(path).replace('\\', "/");
+    let mut out = String::with_capacity(p.len());
+    for b in p.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------- github

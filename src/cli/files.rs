@@ -126,3 +126,33 @@ fn display(path: &Path) -> String {
 pub fn read_all(paths: &[PathBuf]) -> Result<Vec<Arc<SourceFile>>, String> {
     paths.iter().map(|p| read(p)).collect()
 }
+
+/// The repository the current directory is in (the nearest ancestor holding `.git`), or the
+/// current directory; and each file's path relative to it, for SARIF.
+pub fn sarif_root<'a>(files: impl Iterator<Item = &'a str>) -> Option<crate::diag::SarifRoot> {
+    let cwd = std::env::current_dir().ok()?.canonicalize().ok()?;
+    let root = cwd
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .unwrap_or(&cwd)
+        .to_path_buf();
+    let mut relative = std::collections::BTreeMap::new();
+    for f in files {
+        if let Ok(abs) = Path::new(f).canonicalize()
+            && let Ok(rel) = abs.strip_prefix(&root)
+        {
+            let rel: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            relative.insert(f.to_string(), rel.join("/"));
+        }
+    }
+    let mut uri = String::from("file://");
+    for c in root.components().skip(1) {
+        uri.push('/');
+        uri.push_str(&crate::diag::sarif_uri(&c.as_os_str().to_string_lossy()));
+    }
+    uri.push('/');
+    Some(crate::diag::SarifRoot { uri, relative })
+}

@@ -82,7 +82,10 @@ pub fn run(a: Args) -> u8 {
             diag::render_human_all(&out.diagnostics, summary, color)
         }
         Format::Json => diag::render_json(&out.diagnostics, summary),
-        Format::Sarif => diag::render_sarif(&out.diagnostics),
+        Format::Sarif => {
+            let root = files::sarif_root(out.diagnostics.iter().map(|d| d.file.path.as_str()));
+            diag::render_sarif_at(&out.diagnostics, root.as_ref())
+        }
         Format::Github => diag::render_github(&out.diagnostics),
     };
     if let Err(code) = emit(&text) {
