@@ -26,6 +26,7 @@ pub mod code {
     pub const DUPLICATE_NAME: &str = "K013";
     pub const SINGLE_WRITER: &str = "K014";
     pub const RESIZE_TARGET_UNMATCHED: &str = "K015";
+    pub const NEVER_WORKS: &str = "K016";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -43,6 +43,7 @@ pub static RULES: &[&Rule] = &[
     &rules::duplicate_name::RULE,
     &rules::single_writer::RULE,
     &rules::resize_target::RULE,
+    &rules::never_works::RULE,
 ];
 
 pub fn rule(code: &str) -> Option<&'static Rule> {

@@ -6,6 +6,7 @@ pub mod duplicate_name;
 pub mod enums;
 pub mod envelope;
 pub mod invalid_value;
+pub mod never_works;
 pub mod one_action;
 pub mod probe_endpoint;
 pub mod ranges;
