@@ -48,6 +48,9 @@ fn read_test(path: &Path) -> Result<Option<PolicyTestSpec>, Unusable> {
         .unwrap_or_else(|| doc.node.clone());
     let (t, issues) = crate::de::decode::<PolicyTestSpec>(&spec);
     let mut all: Vec<_> = diags;
+    if let Some(t) = &t {
+        all.extend(unknown_kinds(&file, &spec, t));
+    }
     all.extend(issues.into_iter().map(|i| {
         crate::diag::Diagnostic::error(i.code, &file, i.span.unwrap_or(spec.span), i.message)
             .with_help_opt(i.help)
@@ -60,6 +63,73 @@ fn read_test(path: &Path) -> Result<Option<PolicyTestSpec>, Unusable> {
         ));
     }
     Ok(t)
+}
+
+/// A matcher naming a policy the test's policies do not define can never match.
+fn unknown_policies(case: &crate::policytest::Case, bundle: &crate::plan::Bundle) -> Vec<String> {
+    let names: Vec<&str> = bundle
+        .policies
+        .iter()
+        .filter_map(|p| p.metadata.name.as_deref())
+        .collect();
+    case.expect
+        .iter()
+        .chain(&case.forbid)
+        .chain(&case.expect_skipped)
+        // An uncordon may come from a policy removed since it cordoned.
+        .filter(|m| m.kind.as_deref() != Some("uncordon"))
+        .filter_map(|m| m.policy.as_deref())
+        .filter(|p| !names.contains(p))
+        .map(|p| format!("names policy `{p}`, which the test's policies do not define"))
+        .collect()
+}
+
+/// A matcher naming an action kind kilter never plans would never match: a `forbid` with
+/// a misspelled kind could never fail.
+fn unknown_kinds(
+    file: &std::sync::Arc<crate::source::SourceFile>,
+    spec: &crate::tree::Node,
+    t: &PolicyTestSpec,
+) -> Vec<crate::diag::Diagnostic> {
+    use crate::plan::ActionType;
+    let known = [
+        ActionType::SetGovernor,
+        ActionType::Cordon,
+        ActionType::Uncordon,
+        ActionType::Drain,
+        ActionType::Resize,
+    ]
+    .map(ActionType::as_str);
+    let mut out = Vec::new();
+    for (i, case) in t.cases.iter().enumerate() {
+        for (list, matchers) in [
+            ("expect", &case.expect),
+            ("forbid", &case.forbid),
+            ("expectSkipped", &case.expect_skipped),
+        ] {
+            for (j, m) in matchers.iter().enumerate() {
+                let Some(kind) = m.kind.as_deref().filter(|k| !known.contains(k)) else {
+                    continue;
+                };
+                let path = format!("cases[{i}].{list}[{j}].kind");
+                let span = spec.at(&path).map_or(spec.span, |n| n.span);
+                let help = crate::de::did_you_mean(kind, known).map_or_else(
+                    || format!("kinds are {}", known.join(", ")),
+                    |k| format!("did you mean `{k}`?"),
+                );
+                out.push(
+                    crate::diag::Diagnostic::error(
+                        crate::diag::code::ENUM_VALUE,
+                        file,
+                        span,
+                        format!("`{kind}` is not an action kind: this matcher can never match"),
+                    )
+                    .with_help(help),
+                );
+            }
+        }
+    }
+    out
 }
 
 pub fn run(a: Args) -> u8 {
@@ -103,10 +173,11 @@ pub fn run(a: Args) -> u8 {
                             .failures
                             .push("the case needs `at` or a snapshot `time` (RFC 3339)".into()),
                         Some(at) => {
-                            r.failures = crate::policytest::check(
+                            r.failures = unknown_policies(case, &bundle);
+                            r.failures.extend(crate::policytest::check(
                                 case,
                                 &crate::plan::plan(&bundle, &state, at),
-                            )
+                            ))
                         }
                     }
                 }

@@ -283,3 +283,43 @@ fn junit_output_is_xml_whatever_the_message_holds() {
         "{xml}"
     );
 }
+
+#[test]
+fn a_policy_test_that_could_never_fail_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = crate::read(&crate::root().join("policies/tests/templates.test.yaml"))
+        .replace(
+            "policies: [..]",
+            &format!("policies: [{}]", crate::root().join("policies").display()),
+        )
+        .replace(
+            "state: snapshot.yaml",
+            &format!(
+                "state: {}",
+                crate::root().join("policies/tests/snapshot.yaml").display()
+            ),
+        );
+    // A misspelled kind in `forbid` would match nothing, so it could never fail.
+    let misspelled = template.replacen(
+        "- { kind: set_governor, node: w2 }",
+        "- { kind: set_govenor, node: w2 }",
+        1,
+    );
+    std::fs::write(dir.path().join("kind.test.yaml"), misspelled).unwrap();
+    let (code, _, err) = run(&["test", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("`set_govenor` is not an action kind"), "{err}");
+    assert!(err.contains("did you mean `set_governor`?"), "{err}");
+    assert!(err.contains("kind.test.yaml:14:"), "{err}");
+    // A policy the test's policies do not define fails its case.
+    std::fs::remove_file(dir.path().join("kind.test.yaml")).unwrap();
+    let unknown = template.replacen(
+        "- { kind: set_governor, policy: night-powersave }",
+        "- { kind: set_governor, policy: night-powersafe }",
+        1,
+    );
+    std::fs::write(dir.path().join("policy.test.yaml"), unknown).unwrap();
+    let (code, out, _) = run(&["test", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("names policy `night-powersafe`"), "{out}");
+}
