@@ -33,8 +33,28 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
+    /// A file as read. A leading byte-order mark is dropped and old Mac line ends (a CR
+    /// not followed by LF) become LF, same length, so that every reader and every line
+    /// number sees CR, LF and CRLF files alike.
     pub fn new(path: impl Into<String>, text: impl Into<Arc<str>>) -> Arc<Self> {
-        let text: Arc<str> = text.into();
+        let mut text: Arc<str> = text.into();
+        if let Some(rest) = text.strip_prefix('\u{feff}') {
+            text = rest.into();
+        }
+        if text.contains('\r') {
+            let bytes = text.as_bytes();
+            let normalized: String = text
+                .char_indices()
+                .map(|(i, c)| {
+                    if c == '\r' && bytes.get(i + 1) != Some(&b'\n') {
+                        '\n'
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            text = normalized.into();
+        }
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         Arc::new(SourceFile {

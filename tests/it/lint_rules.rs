@@ -148,3 +148,29 @@ fn a_bad_value_inside_an_action_is_one_error_not_a_missing_action() {
     let codes: Vec<_> = out.diagnostics.iter().map(|d| d.code).collect();
     assert_eq!(codes, vec!["K009"]);
 }
+
+#[test]
+fn cr_lf_crlf_and_a_bom_read_the_same() {
+    let lf = "// a comment first\npolicy p {\n  mode: Bogus\n  action { governor { name: powersave } }\n}\n";
+    let yaml = "# a comment first\napiVersion: kilter.dev/v1alpha1\nkind: Budget\nmetadata: { name: b }\nspec: { nope: 1 }\n";
+    for (name, text) in [("p.kilter", lf), ("b.yaml", yaml)] {
+        let want: Vec<_> = lint_text(name, text)
+            .diagnostics
+            .iter()
+            .map(|d| (d.code, d.start()))
+            .collect();
+        assert_eq!(want.len(), 1, "{name}: {want:?}");
+        for variant in [
+            text.replace('\n', "\r"),
+            text.replace('\n', "\r\n"),
+            format!("\u{feff}{text}"),
+        ] {
+            let got: Vec<_> = lint_text(name, &variant)
+                .diagnostics
+                .iter()
+                .map(|d| (d.code, d.start()))
+                .collect();
+            assert_eq!(got, want, "{name}: {variant:?}");
+        }
+    }
+}
