@@ -211,12 +211,18 @@ impl miette::SourceCode for Windowed<'_> {
         let c = <[u8] as miette::SourceCode>::read_span(window, &rel, before, after)?;
         let data: &'b [u8] = c.data();
         let at = miette::SourceSpan::new((c.span().offset() + base).into(), c.span().len());
+        // miette counts columns in bytes; editors (and kilter's other outputs) in characters.
+        let line_start = self.starts[self.starts.partition_point(|&s| s <= at.offset()).max(1) - 1];
+        let column = self
+            .text
+            .get(line_start..at.offset())
+            .map_or(c.column(), |t| t.chars().count());
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.name.to_string(),
             data,
             at,
             c.line() + first,
-            c.column(),
+            column,
             // miette counts these from the start of the file; its layout depends on it.
             c.line_count() + first,
         )))

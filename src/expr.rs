@@ -213,10 +213,22 @@ pub fn check_references(program: &Program, field: &str) -> Vec<Finding> {
     out
 }
 
+/// Character offset and length of expression `id` (the parser counts bytes; diagnostics and
+/// editors count characters, which differ after non-ASCII text).
 fn position(p: &Program, id: u64) -> (usize, usize) {
+    let src = &p.source_info().source;
+    let chars = |b: usize| {
+        let b = b.min(src.len());
+        // A byte offset inside a character counts that character.
+        src.char_indices().take_while(|(i, _)| *i < b).count()
+    };
     p.source_info()
         .offset_for(id)
-        .map(|(s, e)| (s as usize, (e.saturating_sub(s) as usize).max(1)))
+        .map(|(s, e)| {
+            let (s, e) = (s.max(0) as usize, e.max(0) as usize);
+            let (cs, ce) = (chars(s), chars(e));
+            (cs, ce.saturating_sub(cs).max(1))
+        })
         .unwrap_or((0, 1))
 }
 
@@ -406,6 +418,20 @@ mod tests {
         assert_eq!(f[0].offset, 0);
         assert!(f[0].message.contains("`pod` is not available"));
         assert!(check_references(&p, "demand").is_empty());
+    }
+
+    #[test]
+    fn offsets_count_characters_after_non_ascii_text() {
+        let src = "node.labels['zöne'] == 'é' && node.cpu.utilizatio < 1";
+        let p = compile(src).unwrap();
+        let f = check_references(&p, "nodeFilter");
+        let want = src[..src.find("utilizatio").unwrap()].chars().count();
+        assert_eq!((f[0].offset, f[0].len), (want, "utilizatio".len()), "{f:?}");
+        let errs = compile("'é' == 'é' && ").unwrap_err();
+        assert!(
+            errs[0].offset <= "'é' == 'é' && ".chars().count(),
+            "{errs:?}"
+        );
     }
 
     #[test]

@@ -174,3 +174,51 @@ fn cr_lf_crlf_and_a_bom_read_the_same() {
         }
     }
 }
+
+/// CEL positions are counted in characters, as editors count them, after non-ASCII text, in
+/// every kind of string the expression can be written in, in human and JSON output alike.
+#[test]
+fn cel_columns_count_characters_after_non_ascii_text() {
+    let expr = "node.labels['zöne'] == 'é' && node.cpu.utilizatio < 1";
+    let head = "apiVersion: kilter.dev/v1alpha1\nkind: Policy\nmetadata: { name: p }\nspec:\n  action: { governor: { name: powersave } }\n";
+    let cases = [
+        ("plain.yaml", format!("{head}  nodeFilter: {expr}\n"), 6),
+        (
+            "single.yaml",
+            format!("{head}  nodeFilter: '{}'\n", expr.replace('\'', "\"")),
+            6,
+        ),
+        ("block.yaml", format!("{head}  nodeFilter: |-\n    {expr}\n"), 7),
+        (
+            "double.yaml",
+            format!("{head}  nodeFilter: \"{expr}\"\n"),
+            6,
+        ),
+        (
+            "p.kilter",
+            format!(
+                "policy p {{\n  nodeFilter: `{expr}`\n  action {{ governor {{ name: powersave }} }}\n}}\n"
+            ),
+            2,
+        ),
+    ];
+    for (name, text, line) in cases {
+        let out = lint_text(name, &text);
+        let d = out
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "K012")
+            .unwrap_or_else(|| panic!("{name}: {:?}", out.diagnostics));
+        let source_line = text.lines().nth(line - 1).unwrap();
+        let want = source_line[..source_line.find("utilizatio").unwrap()]
+            .chars()
+            .count()
+            + 1;
+        assert_eq!(d.start(), (line, want), "{name}");
+        let human = render_human_all(&out.diagnostics, Summary::of(1, &out.diagnostics), false);
+        assert!(
+            human.contains(&format!("{name}:{line}:{want}]")),
+            "{name}: {human}"
+        );
+    }
+}
