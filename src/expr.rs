@@ -225,7 +225,7 @@ fn position(p: &Program, id: u64) -> (usize, usize) {
     p.source_info()
         .offset_for(id)
         .map(|(s, e)| {
-            let (s, e) = (s.max(0) as usize, e.max(0) as usize);
+            let (s, e) = (s as usize, e as usize);
             let (cs, ce) = (chars(s), chars(e));
             (cs, ce.saturating_sub(cs).max(1))
         })
