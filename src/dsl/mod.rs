@@ -354,6 +354,21 @@ impl Lower<'_> {
             Rule::string => {
                 let inner = p.into_inner().next().expect("string inner");
                 let raw = inner.as_str();
+                let at = self.base + inner.as_span().start();
+                for (offset, len, bad) in invalid_escapes(raw) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            crate::diag::code::SYNTAX,
+                            self.file,
+                            Span::new(at + offset, at + offset + len),
+                            format!("`{bad}` is not an escape"),
+                        )
+                        .with_label("here")
+                        .with_help(
+                            "escapes are \\\", \\\\, \\n, \\t, \\r and \\u{…}; write \\\\ for a backslash",
+                        ),
+                    );
+                }
                 let s = unescape(raw);
                 let direct = s == raw;
                 let mut n = Node::new(Value::Str(s), span);
@@ -382,7 +397,43 @@ fn number(text: &str) -> Value {
     }
 }
 
-/// Resolves `\"`, `\\`, `\n`, `\t`, `\r` and `\u{…}`; an unknown escape keeps its character.
+/// The escapes of a DSL string that are not one of `\"`, `\\`, `\n`, `\t`, `\r`, `\u{HEX}`:
+/// (byte offset, byte length, the escape as written).
+fn invalid_escapes(raw: &str) -> Vec<(usize, usize, String)> {
+    let mut out = Vec::new();
+    let mut it = raw.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        if c != '\\' {
+            continue;
+        }
+        let Some((j, e)) = it.next() else {
+            out.push((i, 1, "\\".to_string()));
+            break;
+        };
+        let end = j + e.len_utf8();
+        match e {
+            '"' | '\\' | 'n' | 't' | 'r' => {}
+            'u' => {
+                let rest = &raw[end..];
+                let ok = rest
+                    .strip_prefix('{')
+                    .and_then(|r| r.split_once('}'))
+                    .filter(|(h, _)| (1..=6).contains(&h.len()))
+                    .and_then(|(h, _)| u32::from_str_radix(h, 16).ok())
+                    .and_then(char::from_u32)
+                    .is_some();
+                if !ok {
+                    out.push((i, end - i, raw[i..end].to_string()));
+                }
+            }
+            _ => out.push((i, end - i, raw[i..end].to_string())),
+        }
+    }
+    out
+}
+
+/// Resolves `\"`, `\\`, `\n`, `\t`, `\r` and `\u{…}`; an unknown escape keeps its character
+/// (and is reported where the string is read).
 pub fn unescape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars();

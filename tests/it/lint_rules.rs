@@ -222,3 +222,22 @@ fn cel_columns_count_characters_after_non_ascii_text() {
         );
     }
 }
+
+#[test]
+fn invalid_dsl_escapes_are_errors_at_the_escape() {
+    let text = "policy p {\n  description: \"a\\qb \\u{110000} \\u{41} \\\\ok \\n\"\n  action { governor { name: powersave } }\n}\n";
+    let out = lint_text("e.kilter", text);
+    let got: Vec<_> = out
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.message.clone(), d.start()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("K001", "`\\q` is not an escape".to_string(), (2, 18)),
+            ("K001", "`\\u` is not an escape".to_string(), (2, 22)),
+        ],
+        "{got:?}"
+    );
+}
