@@ -27,6 +27,7 @@ pub mod code {
     pub const SINGLE_WRITER: &str = "K014";
     pub const RESIZE_TARGET_UNMATCHED: &str = "K015";
     pub const NEVER_WORKS: &str = "K016";
+    pub const CEL_TYPES: &str = "K017";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

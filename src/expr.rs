@@ -294,6 +294,308 @@ fn walk(
     }
 }
 
+/// The static type of a CEL expression, as far as lint can know it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    Bool,
+    Num,
+    Str,
+    Bytes,
+    Null,
+    List,
+    Map,
+    /// Not known before evaluation (macro variables, timestamps, functions kilter does not know).
+    Dyn,
+}
+
+impl Ty {
+    fn name(self) -> &'static str {
+        match self {
+            Ty::Bool => "a boolean",
+            Ty::Num => "a number",
+            Ty::Str => "a string",
+            Ty::Bytes => "bytes",
+            Ty::Null => "null",
+            Ty::List => "a list",
+            Ty::Map => "a map",
+            Ty::Dyn => "a value",
+        }
+    }
+
+    fn known(self) -> bool {
+        self != Ty::Dyn
+    }
+}
+
+/// The type of a variable path (`node.cpu.utilization`), from the shapes above.
+fn path_type(root: &str, path: &[&str]) -> Ty {
+    let Some(&(_, mut shape)) = VARIABLES.iter().find(|(n, _)| *n == root) else {
+        return Ty::Dyn;
+    };
+    let mut last = root;
+    for (k, field) in path.iter().enumerate() {
+        match shape {
+            Obj(fields) => match fields.iter().find(|(n, _)| n == field) {
+                Some((_, s)) => {
+                    shape = *s;
+                    last = field;
+                }
+                None => return Ty::Dyn,
+            },
+            // `labels.team`: a label value.
+            Map => {
+                return if k + 1 == path.len() {
+                    Ty::Str
+                } else {
+                    Ty::Dyn
+                };
+            }
+            Leaf => return Ty::Dyn,
+        }
+    }
+    match shape {
+        Map => Ty::Map,
+        Obj(_) => Ty::Dyn,
+        Leaf => match last {
+            "name" | "namespace" | "governor" => Ty::Str,
+            "timestamp" => Ty::Dyn,
+            _ => Ty::Num,
+        },
+    }
+}
+
+/// Checks the types an expression's operators are given, and that the whole is what its field
+/// needs (`when` and `nodeFilter` a boolean, `demand` a number in 0–1).
+pub fn check_types(program: &Program, field: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut bound = Vec::new();
+    let root = program.expression();
+    let t = ty(program, root, &mut bound, &mut out);
+    let (offset, len) = (0, program.source_info().source.chars().count().max(1));
+    let want = match field {
+        "when" | "nodeFilter" => Some(Ty::Bool),
+        "demand" => Some(Ty::Num),
+        _ => None,
+    };
+    if let Some(w) = want
+        && t.known()
+        && t != w
+    {
+        out.push(Finding {
+            offset,
+            len,
+            message: format!(
+                "`{field}` must be {}; this expression is {}",
+                w.name(),
+                t.name()
+            ),
+            help: Some(match w {
+                Ty::Bool => "compare it, e.g. `node.cpu.utilization < 0.5`".into(),
+                _ => "compute a number between 0 and 1".into(),
+            }),
+        });
+    }
+    if field == "demand"
+        && let Expr::Literal(l) = &root.expr
+        && let Some(v) = literal_number(l)
+        && !(0.0..=1.0).contains(&v)
+    {
+        out.push(Finding {
+            offset,
+            len,
+            message: format!("`demand` is a share between 0 and 1; {v} is not"),
+            help: None,
+        });
+    }
+    out.sort_by_key(|f| f.offset);
+    out.dedup();
+    out
+}
+
+fn literal_number(l: &cel::common::ast::LiteralValue) -> Option<f64> {
+    use cel::common::ast::LiteralValue as L;
+    match l {
+        L::Int(i) => Some(*i.inner() as f64),
+        L::UInt(u) => Some(*u.inner() as f64),
+        L::Double(d) => Some(*d.inner()),
+        _ => None,
+    }
+}
+
+fn ty(p: &Program, e: &cel::IdedExpr, bound: &mut Vec<String>, out: &mut Vec<Finding>) -> Ty {
+    use cel::common::ast::LiteralValue as L;
+    use cel::common::ast::operators as op;
+    if let Some((root, _, path, _)) = chain(e) {
+        return if bound.iter().any(|b| b == root) {
+            Ty::Dyn
+        } else {
+            path_type(root, &path)
+        };
+    }
+    match &e.expr {
+        Expr::Literal(l) => match l {
+            L::Boolean(_) => Ty::Bool,
+            L::Int(_) | L::UInt(_) | L::Double(_) => Ty::Num,
+            L::String(_) => Ty::Str,
+            L::Bytes(_) => Ty::Bytes,
+            L::Null => Ty::Null,
+        },
+        Expr::List(l) => {
+            for x in &l.elements {
+                ty(p, x, bound, out);
+            }
+            Ty::List
+        }
+        Expr::Map(m) => {
+            for entry in &m.entries {
+                if let EntryExpr::MapEntry(me) = &entry.expr {
+                    ty(p, &me.key, bound, out);
+                    ty(p, &me.value, bound, out);
+                }
+            }
+            Ty::Map
+        }
+        Expr::Comprehension(c) => {
+            ty(p, &c.iter_range, bound, out);
+            ty(p, &c.accu_init, bound, out);
+            let n = bound.len();
+            bound.push(c.iter_var.clone());
+            if let Some(v) = &c.iter_var2 {
+                bound.push(v.clone());
+            }
+            bound.push(c.accu_var.clone());
+            ty(p, &c.loop_cond, bound, out);
+            ty(p, &c.loop_step, bound, out);
+            let r = ty(p, &c.result, bound, out);
+            bound.truncate(n);
+            r
+        }
+        Expr::Call(c) => {
+            let mut args: Vec<(Ty, u64)> = Vec::new();
+            if let Some(t) = &c.target {
+                args.push((ty(p, t, bound, out), t.id));
+            }
+            for a in &c.args {
+                args.push((ty(p, a, bound, out), a.id));
+            }
+            let f = c.func_name.as_str();
+            let mut out_sink = Vec::new();
+            let result = match f {
+                op::LOGICAL_AND | op::LOGICAL_OR | op::LOGICAL_NOT => {
+                    let sym = match f {
+                        op::LOGICAL_AND => "&&",
+                        op::LOGICAL_OR => "||",
+                        _ => "!",
+                    };
+                    for &(t, id) in &args {
+                        if t.known() && t != Ty::Bool {
+                            out_sink.push((
+                                id,
+                                format!("`{sym}` needs booleans; this is {}", t.name()),
+                            ));
+                        }
+                    }
+                    Ty::Bool
+                }
+                op::LESS | op::LESS_EQUALS | op::GREATER | op::GREATER_EQUALS => {
+                    if let [(a, _), (b, _)] = args[..]
+                        && a.known()
+                        && b.known()
+                        && (a != b || !matches!(a, Ty::Num | Ty::Str | Ty::Bytes))
+                    {
+                        out_sink
+                            .push((e.id, format!("cannot order {} and {}", a.name(), b.name())));
+                    }
+                    Ty::Bool
+                }
+                op::EQUALS
+                | op::NOT_EQUALS
+                | op::IN
+                | "has"
+                | "matches"
+                | "startsWith"
+                | "endsWith"
+                | "contains"
+                | op::ALL
+                | op::EXISTS
+                | op::EXISTS_ONE => Ty::Bool,
+                op::ADD => match args[..] {
+                    [(a, _), (b, _)] if a.known() && b.known() => {
+                        if a == b && matches!(a, Ty::Num | Ty::Str | Ty::List | Ty::Bytes) {
+                            a
+                        } else {
+                            out_sink
+                                .push((e.id, format!("cannot add {} and {}", a.name(), b.name())));
+                            Ty::Dyn
+                        }
+                    }
+                    [(a, _), (b, _)] if a == Ty::Num || b == Ty::Num => Ty::Num,
+                    _ => Ty::Dyn,
+                },
+                op::SUBSTRACT | op::MULTIPLY | op::DIVIDE | op::MODULO | op::NEGATE => {
+                    for &(t, id) in &args {
+                        if t.known() && t != Ty::Num {
+                            out_sink.push((
+                                id,
+                                format!("arithmetic needs numbers; this is {}", t.name()),
+                            ));
+                        }
+                    }
+                    Ty::Num
+                }
+                op::CONDITIONAL => {
+                    if let Some(&(t, id)) = args.first()
+                        && t.known()
+                        && t != Ty::Bool
+                    {
+                        out_sink.push((
+                            id,
+                            format!(
+                                "the condition of `?:` must be a boolean; this is {}",
+                                t.name()
+                            ),
+                        ));
+                    }
+                    match args[..] {
+                        [_, (a, _), (b, _)] if a == b => a,
+                        _ => Ty::Dyn,
+                    }
+                }
+                op::INDEX => match args.first() {
+                    Some((Ty::Map, _)) if chain_is_labels(c) => Ty::Str,
+                    _ => Ty::Dyn,
+                },
+                "size" | "int" | "uint" | "double" | "min" | "max" => Ty::Num,
+                "string" => Ty::Str,
+                _ => Ty::Dyn,
+            };
+            for (id, message) in out_sink {
+                let (offset, len) = position(p, id);
+                out.push(Finding {
+                    offset,
+                    len,
+                    message,
+                    help: None,
+                });
+            }
+            result
+        }
+        Expr::Select(s) => {
+            ty(p, &s.operand, bound, out);
+            Ty::Dyn
+        }
+        Expr::Ident(_) | Expr::Struct(_) | Expr::Unspecified => Ty::Dyn,
+    }
+}
+
+/// Whether an index call reads a `labels` map (its values are strings).
+fn chain_is_labels(c: &cel::common::ast::CallExpr) -> bool {
+    c.args
+        .first()
+        .and_then(chain)
+        .is_some_and(|(_, _, path, _)| path.last() == Some(&"labels"))
+}
+
 type Chain<'a> = (&'a str, u64, Vec<&'a str>, Vec<u64>);
 
 fn chain(e: &cel::IdedExpr) -> Option<Chain<'_>> {
@@ -432,6 +734,75 @@ mod tests {
             errs[0].offset <= "'é' == 'é' && ".chars().count(),
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn types_that_fit_pass_and_types_that_never_fit_are_found() {
+        let ok = [
+            (
+                "nodeFilter",
+                "node.cpu.utilization < 0.5 && node.labels['zone'] != 'z3'",
+            ),
+            (
+                "nodeFilter",
+                "node.name.startsWith('gpu-') || 'x' in node.labels",
+            ),
+            ("nodeFilter", "node.labels['a'] + '-' + node.name == 'a-b'"),
+            ("when", "now.hour >= 22 || now.hour < 6 ? true : false"),
+            (
+                "when",
+                "[1, 2].all(x, x > 0) && size(node_list()) > 0 || cluster.nodes.total > 3",
+            ),
+            (
+                "demand",
+                "min(1.0, pod.cpu.usage / (pod.cpu.limit + 0.001))",
+            ),
+            ("demand", "pod.cpu.usage > 1.0 ? 1.0 : 0.5"),
+            ("demand", "0.25"),
+        ];
+        for (field, src) in ok {
+            let p = compile(src).unwrap();
+            assert!(
+                check_types(&p, field).is_empty(),
+                "{src}: {:?}",
+                check_types(&p, field)
+            );
+        }
+        let bad = [
+            (
+                "when",
+                "cluster.cpu.utilization + 'x' > 1",
+                "cannot add a number and a string",
+            ),
+            ("when", "'1'", "must be a boolean"),
+            (
+                "nodeFilter",
+                "node.name < 3",
+                "cannot order a string and a number",
+            ),
+            (
+                "nodeFilter",
+                "node.cpu.utilization && true",
+                "`&&` needs booleans",
+            ),
+            (
+                "nodeFilter",
+                "node.name * 2 > 1",
+                "arithmetic needs numbers",
+            ),
+            ("demand", "pod.name", "must be a number"),
+            ("demand", "1.5", "between 0 and 1"),
+            (
+                "when",
+                "cluster.nodes.total ? true : false",
+                "condition of `?:`",
+            ),
+        ];
+        for (field, src, want) in bad {
+            let p = compile(src).unwrap();
+            let f = check_types(&p, field);
+            assert!(f.iter().any(|f| f.message.contains(want)), "{src}: {f:?}");
+        }
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub static RULES: &[&Rule] = &[
     &rules::single_writer::RULE,
     &rules::resize_target::RULE,
     &rules::never_works::RULE,
+    &rules::cel_types::RULE,
 ];
 
 pub fn rule(code: &str) -> Option<&'static Rule> {

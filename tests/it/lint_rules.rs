@@ -188,7 +188,11 @@ fn cel_columns_count_characters_after_non_ascii_text() {
             format!("{head}  nodeFilter: '{}'\n", expr.replace('\'', "\"")),
             6,
         ),
-        ("block.yaml", format!("{head}  nodeFilter: |-\n    {expr}\n"), 7),
+        (
+            "block.yaml",
+            format!("{head}  nodeFilter: |-\n    {expr}\n"),
+            7,
+        ),
         (
             "double.yaml",
             format!("{head}  nodeFilter: \"{expr}\"\n"),

@@ -170,7 +170,8 @@ fn schedules_follow_the_time_zone_and_run_past_midnight() {
 
 #[test]
 fn a_failing_expression_skips_only_its_policy() {
-    let dsl = "policy broken { when: `cluster.cpu.utilization < \"x\"`\n action { governor { name: powersave } } }\n\
+    // Well typed, but a division by zero when it runs.
+    let dsl = "policy broken { when: `1 / (cluster.nodes.total - cluster.nodes.total) > 0`\n action { governor { name: powersave } } }\n\
                policy fine { nodeSelector { matchLabels { pool: w } }\n action { cordon {} } }\n\
                budget open { disruption { maxUnavailable: 100% } }";
     let p = run(dsl, &workers(2, ""), NOON);

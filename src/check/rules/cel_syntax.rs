@@ -67,10 +67,16 @@ fn findings(field: &'static str, expr: &str) -> std::rc::Rc<Findings> {
                     },
                 )]
             } else {
-                crate::expr::check_references(&program, field)
+                let mut found: Findings = crate::expr::check_references(&program, field)
                     .into_iter()
                     .map(|f| (crate::diag::code::CEL_VARIABLES, f))
-                    .collect()
+                    .collect();
+                found.extend(
+                    crate::expr::check_types(&program, field)
+                        .into_iter()
+                        .map(|f| (crate::diag::code::CEL_TYPES, f)),
+                );
+                found
             }
         }
     };
@@ -96,6 +102,14 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                     span,
                     format!("invalid CEL in `{field}`: {}", f.message),
                 )
+            } else if *code == crate::diag::code::CEL_TYPES {
+                Diagnostic::error(
+                    crate::diag::code::CEL_TYPES,
+                    &doc.file,
+                    span,
+                    format!("in `{field}`: {}", f.message),
+                )
+                .with_label("here")
             } else {
                 super::cel_variables::diagnostic(doc, span, field, f)
             };

@@ -1,6 +1,7 @@
 //! The rules, one per file.
 
 pub mod cel_syntax;
+pub mod cel_types;
 pub mod cel_variables;
 pub mod duplicate_name;
 pub mod enums;
