@@ -87,6 +87,26 @@ fn scalar(v: &Json) -> String {
     }
 }
 
+/// Whether a YAML 1.1 reader (PyYAML, older Go and Java libraries) could take the string for a
+/// number or a timestamp: `1_000`, `1:20`, `1e3`, `0b101`, `0x1F`, `2026-11-26…`. Such strings
+/// are quoted; quantities like `500m` or `2Gi` are not numbers to anyone and stay plain.
+fn yaml11_number_like(s: &str) -> bool {
+    let t = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let starts_numeric = t
+        .strip_prefix('.')
+        .unwrap_or(t)
+        .starts_with(|c: char| c.is_ascii_digit());
+    if !starts_numeric {
+        return false;
+    }
+    let radix = ["0x", "0X", "0o", "0O", "0b", "0B"]
+        .iter()
+        .any(|p| t.starts_with(p));
+    let date =
+        t.len() >= 5 && t[..4].bytes().all(|b| b.is_ascii_digit()) && t.as_bytes()[4] == b'-';
+    radix || date || t.chars().all(|c| "0123456789_.:+-eE".contains(c))
+}
+
 /// Plain when safe, single-quoted when readable, JSON-style double-quoted otherwise.
 fn string(s: &str) -> String {
     let safe_chars = s
@@ -100,7 +120,8 @@ fn string(s: &str) -> String {
         && !matches!(
             s.to_ascii_lowercase().as_str(),
             "y" | "n" | "yes" | "no" | "on" | "off"
-        );
+        )
+        && !yaml11_number_like(s);
     if plain {
         return s.to_string();
     }
