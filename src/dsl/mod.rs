@@ -29,13 +29,19 @@ pub struct Chunk<'a> {
 /// Splits a file before every line that starts (at column 0) with an object keyword,
 /// keeping the comment lines directly above the keyword with it.
 pub fn chunks(text: &str) -> Vec<Chunk<'_>> {
+    chunks_with(text, true)
+}
+
+/// [`chunks`]; with `track_cel` false, an object keyword starts a chunk even inside what
+/// looks like a multi-line CEL expression (recovery from a lone backtick).
+fn chunks_with(text: &str, track_cel: bool) -> Vec<Chunk<'_>> {
     let mut starts = vec![0];
     let mut comment_run: Option<usize> = None;
     let mut off = 0;
     let mut in_cel = false;
     for line in text.split_inclusive('\n') {
         let was_in_cel = in_cel;
-        if line.matches('`').count() % 2 == 1 {
+        if track_cel && line.matches('`').count() % 2 == 1 {
             in_cel = !in_cel;
         }
         let starts_item = !was_in_cel
@@ -68,6 +74,55 @@ pub fn chunks(text: &str) -> Vec<Chunk<'_>> {
             text: &text[s..starts.get(i + 1).copied().unwrap_or(text.len())],
         })
         .collect()
+}
+
+/// The `{` left open at the end of `text` (the outermost, as a compiler reports it), skipping
+/// strings, CEL and comments.
+fn unclosed_brace(text: &str) -> Option<usize> {
+    let mut stack = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => {
+                while let Some((_, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' | '\n' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '`' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '`' {
+                        break;
+                    }
+                }
+            }
+            '#' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek().is_some_and(|&(_, n)| n == '/') => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '{' => stack.push(i),
+            '}' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    stack.first().copied()
 }
 
 /// Parses one chunk; a syntax error becomes a K001 diagnostic at the right place in the file.
@@ -190,7 +245,49 @@ pub fn parse(file: &Arc<SourceFile>) -> (Vec<Node>, Vec<Diagnostic>) {
                     }
                 }
             }
-            Err(d) => diags.push(*d),
+            Err(mut d) => {
+                // Parsing ran off the end of the object: say which brace is not closed, where
+                // it opens, rather than "found `p`" at the next object.
+                let end = chunk.start + chunk.text.trim_end().len();
+                if d.span.start >= end
+                    && let Some(open) = unclosed_brace(chunk.text)
+                {
+                    let at = chunk.start + open;
+                    d.message = "this `{` is never closed: the object ends without its `}`".into();
+                    d.span = Span::new(at, at + 1);
+                    d.help = Some("add the missing `}`".into());
+                }
+                // A lone backtick opens a CEL expression that swallows every later object:
+                // split again without following backticks, so that the objects after it are
+                // still read and their mistakes still reported.
+                let parts = chunks_with(chunk.text, false);
+                if parts.len() < 2 {
+                    diags.push(*d);
+                    continue;
+                }
+                for (k, part) in parts.into_iter().enumerate() {
+                    let part = Chunk {
+                        start: chunk.start + part.start,
+                        text: part.text,
+                    };
+                    match parse_chunk(file, part) {
+                        Ok(pair) => {
+                            let mut low = Lower {
+                                file,
+                                base: part.start,
+                                diags: &mut diags,
+                            };
+                            for p in pair.into_inner() {
+                                if p.as_rule() == Rule::item {
+                                    docs.push(low.item(p));
+                                }
+                            }
+                        }
+                        // The first part holds the original mistake: report it as found.
+                        Err(e) => diags.push(if k == 0 { (*d).clone() } else { *e }),
+                    }
+                }
+            }
         }
     }
     (docs, diags)

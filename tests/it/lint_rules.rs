@@ -245,3 +245,35 @@ fn invalid_dsl_escapes_are_errors_at_the_escape() {
         "{got:?}"
     );
 }
+
+/// After a missing `}`, a lone backtick or an unterminated string, reading resumes at the next
+/// object: its mistakes are still reported (`tests/fixtures/dsl-recovery/`).
+#[test]
+fn dsl_reading_resumes_after_a_broken_object() {
+    let cases: [(&str, &[(&str, usize, usize)]); 3] = [
+        ("missing-brace.kilter", &[("K001", 1, 10), ("K007", 6, 9)]),
+        ("lone-backtick.kilter", &[("K001", 2, 9), ("K007", 6, 9)]),
+        (
+            "unterminated-string.kilter",
+            &[("K001", 2, 16), ("K007", 6, 9)],
+        ),
+    ];
+    for (name, want) in cases {
+        let path = crate::fixture(&format!("dsl-recovery/{name}"));
+        let out = lint_text(name, &crate::read(&path));
+        let got: Vec<(&str, usize, usize)> = out
+            .diagnostics
+            .iter()
+            .map(|d| (d.code, d.start().0, d.start().1))
+            .collect();
+        assert_eq!(
+            got,
+            want,
+            "{name}: {:?}",
+            out.diagnostics
+                .iter()
+                .map(|d| &d.message)
+                .collect::<Vec<_>>()
+        );
+    }
+}
