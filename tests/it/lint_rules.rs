@@ -250,7 +250,8 @@ fn invalid_dsl_escapes_are_errors_at_the_escape() {
 /// object: its mistakes are still reported (`tests/fixtures/dsl-recovery/`).
 #[test]
 fn dsl_reading_resumes_after_a_broken_object() {
-    let cases: [(&str, &[(&str, usize, usize)]); 3] = [
+    type Expected = &'static [(&'static str, usize, usize)];
+    let cases: [(&str, Expected); 3] = [
         ("missing-brace.kilter", &[("K001", 1, 10), ("K007", 6, 9)]),
         ("lone-backtick.kilter", &[("K001", 2, 9), ("K007", 6, 9)]),
         (
