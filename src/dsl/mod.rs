@@ -232,65 +232,60 @@ pub fn parse(file: &Arc<SourceFile>) -> (Vec<Node>, Vec<Diagnostic>) {
     let mut docs = Vec::new();
     let mut diags = Vec::new();
     for chunk in chunks(&file.text) {
-        match parse_chunk(file, chunk) {
-            Ok(pair) => {
-                let mut low = Lower {
-                    file,
-                    base: chunk.start,
-                    diags: &mut diags,
-                };
-                for p in pair.into_inner() {
-                    if p.as_rule() == Rule::item {
-                        docs.push(low.item(p));
-                    }
-                }
-            }
-            Err(mut d) => {
-                // Parsing ran off the end of the object: say which brace is not closed, where
-                // it opens, rather than "found `p`" at the next object.
-                let end = chunk.start + chunk.text.trim_end().len();
-                if d.span.start >= end
-                    && let Some(open) = unclosed_brace(chunk.text)
-                {
-                    let at = chunk.start + open;
-                    d.message = "this `{` is never closed: the object ends without its `}`".into();
-                    d.span = Span::new(at, at + 1);
-                    d.help = Some("add the missing `}`".into());
-                }
-                // A lone backtick opens a CEL expression that swallows every later object:
-                // split again without following backticks, so that the objects after it are
-                // still read and their mistakes still reported.
-                let parts = chunks_with(chunk.text, false);
-                if parts.len() < 2 {
-                    diags.push(*d);
-                    continue;
-                }
-                for (k, part) in parts.into_iter().enumerate() {
-                    let part = Chunk {
-                        start: chunk.start + part.start,
-                        text: part.text,
-                    };
-                    match parse_chunk(file, part) {
-                        Ok(pair) => {
-                            let mut low = Lower {
-                                file,
-                                base: part.start,
-                                diags: &mut diags,
-                            };
-                            for p in pair.into_inner() {
-                                if p.as_rule() == Rule::item {
-                                    docs.push(low.item(p));
-                                }
-                            }
-                        }
-                        // The first part holds the original mistake: report it as found.
-                        Err(e) => diags.push(if k == 0 { (*d).clone() } else { *e }),
-                    }
-                }
+        let Err(mut d) = read_chunk(file, chunk, &mut docs, &mut diags) else {
+            continue;
+        };
+        // Parsing ran off the end of the object: say which brace is not closed, where it
+        // opens, rather than "found `p`" at the next object.
+        let end = chunk.start + chunk.text.trim_end().len();
+        if d.span.start >= end
+            && let Some(open) = unclosed_brace(chunk.text)
+        {
+            let at = chunk.start + open;
+            d.message = "this `{` is never closed: the object ends without its `}`".into();
+            d.span = Span::new(at, at + 1);
+            d.help = Some("add the missing `}`".into());
+        }
+        // A lone backtick opens a CEL expression that swallows every later object: split again
+        // without following backticks, so that the objects after it are still read and their
+        // mistakes still reported. The first part holds the original mistake, reported as found.
+        let parts = chunks_with(chunk.text, false);
+        if parts.len() < 2 {
+            diags.push(*d);
+            continue;
+        }
+        for (k, part) in parts.into_iter().enumerate() {
+            let part = Chunk {
+                start: chunk.start + part.start,
+                text: part.text,
+            };
+            if let Err(e) = read_chunk(file, part, &mut docs, &mut diags) {
+                diags.push(if k == 0 { (*d).clone() } else { *e });
             }
         }
     }
     (docs, diags)
+}
+
+/// Parses one chunk and lowers its objects into `docs`; a syntax error is returned.
+fn read_chunk(
+    file: &Arc<SourceFile>,
+    chunk: Chunk<'_>,
+    docs: &mut Vec<Node>,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<(), Box<Diagnostic>> {
+    let pair = parse_chunk(file, chunk)?;
+    let mut low = Lower {
+        file,
+        base: chunk.start,
+        diags,
+    };
+    for p in pair.into_inner() {
+        if p.as_rule() == Rule::item {
+            docs.push(low.item(p));
+        }
+    }
+    Ok(())
 }
 
 struct Lower<'a> {

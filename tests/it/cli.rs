@@ -188,13 +188,9 @@ fn plan_prints_an_explained_plan_and_refuses_invalid_policies() {
     assert!(err.contains("K006"));
 }
 
-#[test]
-fn policy_tests_pass_and_a_failing_case_shows_its_diff() {
-    let (code, out, _) = run(&["test", "policies"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.trim_end().ends_with("6 passed, 0 failed"), "{out}");
-    let dir = tempfile::tempdir().unwrap();
-    let t = crate::read(&crate::root().join("policies/tests/templates.test.yaml"))
+/// The templates' policy test, with its paths made absolute so that a copy runs anywhere.
+fn templates_test() -> String {
+    crate::read(&crate::root().join("policies/tests/templates.test.yaml"))
         .replace(
             "policies: [..]",
             &format!("policies: [{}]", crate::root().join("policies").display()),
@@ -206,10 +202,18 @@ fn policy_tests_pass_and_a_failing_case_shows_its_diff() {
                 crate::root().join("policies/tests/snapshot.yaml").display()
             ),
         )
-        .replace(
-            "node: w1, policy: night-powersave",
-            "node: w2, policy: night-powersave",
-        );
+}
+
+#[test]
+fn policy_tests_pass_and_a_failing_case_shows_its_diff() {
+    let (code, out, _) = run(&["test", "policies"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.trim_end().ends_with("6 passed, 0 failed"), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let t = templates_test().replace(
+        "node: w1, policy: night-powersave",
+        "node: w2, policy: night-powersave",
+    );
     std::fs::write(dir.path().join("t.test.yaml"), t).unwrap();
     let (code, out, _) = run(&["test", dir.path().to_str().unwrap(), "--format", "junit"]);
     assert_eq!(code, 1, "{out}");
@@ -287,18 +291,7 @@ fn junit_output_is_xml_whatever_the_message_holds() {
 #[test]
 fn a_policy_test_that_could_never_fail_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let template = crate::read(&crate::root().join("policies/tests/templates.test.yaml"))
-        .replace(
-            "policies: [..]",
-            &format!("policies: [{}]", crate::root().join("policies").display()),
-        )
-        .replace(
-            "state: snapshot.yaml",
-            &format!(
-                "state: {}",
-                crate::root().join("policies/tests/snapshot.yaml").display()
-            ),
-        );
+    let template = templates_test();
     // A misspelled kind in `forbid` would match nothing, so it could never fail.
     let misspelled = template.replacen(
         "- { kind: set_governor, node: w2 }",
