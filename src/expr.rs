@@ -487,14 +487,12 @@ fn ty(p: &Program, e: &cel::IdedExpr, bound: &mut Vec<String>, out: &mut Vec<Fin
                         op::LOGICAL_OR => "||",
                         _ => "!",
                     };
-                    for &(t, id) in &args {
-                        if t.known() && t != Ty::Bool {
-                            out_sink.push((
-                                id,
-                                format!("`{sym}` needs booleans; this is {}", t.name()),
-                            ));
-                        }
-                    }
+                    each_must_be(
+                        &args,
+                        Ty::Bool,
+                        &format!("`{sym}` needs booleans"),
+                        &mut out_sink,
+                    );
                     Ty::Bool
                 }
                 op::LESS | op::LESS_EQUALS | op::GREATER | op::GREATER_EQUALS => {
@@ -533,14 +531,7 @@ fn ty(p: &Program, e: &cel::IdedExpr, bound: &mut Vec<String>, out: &mut Vec<Fin
                     _ => Ty::Dyn,
                 },
                 op::SUBSTRACT | op::MULTIPLY | op::DIVIDE | op::MODULO | op::NEGATE => {
-                    for &(t, id) in &args {
-                        if t.known() && t != Ty::Num {
-                            out_sink.push((
-                                id,
-                                format!("arithmetic needs numbers; this is {}", t.name()),
-                            ));
-                        }
-                    }
+                    each_must_be(&args, Ty::Num, "arithmetic needs numbers", &mut out_sink);
                     Ty::Num
                 }
                 op::CONDITIONAL => {
@@ -585,6 +576,15 @@ fn ty(p: &Program, e: &cel::IdedExpr, bound: &mut Vec<String>, out: &mut Vec<Fin
             Ty::Dyn
         }
         Expr::Ident(_) | Expr::Struct(_) | Expr::Unspecified => Ty::Dyn,
+    }
+}
+
+/// Reports each operand whose type is known and is not `want`.
+fn each_must_be(args: &[(Ty, u64)], want: Ty, what: &str, out: &mut Vec<(u64, String)>) {
+    for &(t, id) in args {
+        if t.known() && t != want {
+            out.push((id, format!("{what}; this is {}", t.name())));
+        }
     }
 }
 

@@ -20,8 +20,24 @@ pub const MAX_SNAPSHOT_BYTES: u64 = 512 << 20;
 /// backslash escapes), CEL (between backticks) and comments (`#` or `//` to the end of the
 /// line) — as a byte offset.
 pub fn dsl_too_deep(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
     let mut depth = 0usize;
+    dsl_brackets(text, |i, b| {
+        if matches!(b, b'{' | b'[' | b'(') {
+            depth += 1;
+            if depth > MAX_DEPTH {
+                return Some(i);
+            }
+        } else {
+            depth = depth.saturating_sub(1);
+        }
+        None
+    })
+}
+
+/// Calls `f` with the byte offset and byte of every bracket (`{[()]}`) of DSL text outside
+/// strings, CEL and comments, until it returns a value.
+pub fn dsl_brackets<T>(text: &str, mut f: impl FnMut(usize, u8) -> Option<T>) -> Option<T> {
+    let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
@@ -47,13 +63,11 @@ pub fn dsl_too_deep(text: &str) -> Option<usize> {
                     i += 1;
                 }
             }
-            b'{' | b'[' | b'(' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Some(i);
+            b @ (b'{' | b'[' | b'(' | b'}' | b']' | b')') => {
+                if let Some(t) = f(i, b) {
+                    return Some(t);
                 }
             }
-            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
             _ => {}
         }
         i += 1;

@@ -79,50 +79,18 @@ fn chunks_with(text: &str, track_cel: bool) -> Vec<Chunk<'_>> {
 /// The `{` left open at the end of `text` (the outermost, as a compiler reports it), skipping
 /// strings, CEL and comments.
 fn unclosed_brace(text: &str) -> Option<usize> {
-    let mut stack = Vec::new();
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => {
-                while let Some((_, c)) = chars.next() {
-                    match c {
-                        '\\' => {
-                            chars.next();
-                        }
-                        '"' | '\n' => break,
-                        _ => {}
-                    }
-                }
-            }
-            '`' => {
-                for (_, c) in chars.by_ref() {
-                    if c == '`' {
-                        break;
-                    }
-                }
-            }
-            '#' => {
-                for (_, c) in chars.by_ref() {
-                    if c == '\n' {
-                        break;
-                    }
-                }
-            }
-            '/' if chars.peek().is_some_and(|&(_, n)| n == '/') => {
-                for (_, c) in chars.by_ref() {
-                    if c == '\n' {
-                        break;
-                    }
-                }
-            }
-            '{' => stack.push(i),
-            '}' => {
-                stack.pop();
+    let mut open = Vec::new();
+    crate::limits::dsl_brackets(text, |i, b| {
+        match b {
+            b'{' => open.push(i),
+            b'}' => {
+                open.pop();
             }
             _ => {}
         }
-    }
-    stack.first().copied()
+        None::<()>
+    });
+    open.first().copied()
 }
 
 /// Parses one chunk; a syntax error becomes a K001 diagnostic at the right place in the file.

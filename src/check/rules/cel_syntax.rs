@@ -102,16 +102,19 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                     span,
                     format!("invalid CEL in `{field}`: {}", f.message),
                 )
-            } else if *code == crate::diag::code::CEL_TYPES {
+            } else {
+                let label = if *code == crate::diag::code::CEL_VARIABLES {
+                    "this is read here"
+                } else {
+                    "here"
+                };
                 Diagnostic::error(
-                    crate::diag::code::CEL_TYPES,
+                    code,
                     &doc.file,
                     span,
                     format!("in `{field}`: {}", f.message),
                 )
-                .with_label("here")
-            } else {
-                super::cel_variables::diagnostic(doc, span, field, f)
+                .with_label(label)
             };
             out.push(d.with_help_opt(f.help.clone()));
         }

@@ -1,10 +1,7 @@
 //! K012 `cel-variables`: a CEL expression reads a variable or field its field may not use.
 
 use crate::check::{Rule, Scope};
-use crate::diag::{Diagnostic, Severity};
-use crate::expr::Finding;
-use crate::load::Document;
-use crate::source::Span;
+use crate::diag::Severity;
 
 pub static RULE: Rule = Rule {
     code: crate::diag::code::CEL_VARIABLES,
@@ -36,13 +33,3 @@ Example:
     when: 'node.cpu.utilization < 0.5'   # `node` is not available in `when`: use nodeFilter
 "#,
 };
-
-pub(crate) fn diagnostic(doc: &Document, span: Span, field: &str, f: &Finding) -> Diagnostic {
-    Diagnostic::error(
-        crate::diag::code::CEL_VARIABLES,
-        &doc.file,
-        span,
-        format!("in `{field}`: {}", f.message),
-    )
-    .with_label("this is read here")
-}
