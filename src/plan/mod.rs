@@ -97,19 +97,8 @@ impl Bundle {
         }
     }
 
-    /// The ScalingTarget of a pod's workload (same namespace, kind and name as the pod's
-    /// top-level owner), with its index in `targets`.
-    pub fn target_of(&self, pod: &crate::state::Pod) -> Option<(usize, &ScalingTarget)> {
-        let owner = pod.owner.as_ref()?;
-        let i = self.target_for(&crate::state::Workload {
-            namespace: &pod.namespace,
-            kind: &owner.kind,
-            name: &owner.name,
-        })?;
-        Some((i, &self.targets[i]))
-    }
-
-    /// The ScalingTarget (index in `targets`) of a workload.
+    /// The ScalingTarget (index in `targets`) of a workload: same namespace, kind and name as
+    /// its pods' top-level owner.
     pub fn target_for(&self, w: &crate::state::Workload<'_>) -> Option<usize> {
         self.targets_by_workload
             .get(w.name)?
