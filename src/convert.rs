@@ -1,13 +1,197 @@
-//! Output forms of the model: YAML documents, CRDs and JSON Schemas for editors.
+//! Output forms: files converted between YAML and the DSL, YAML documents, CRDs and JSON
+//! Schemas for editors.
 
 use serde_json::{Value as Json, json};
 
+use std::sync::Arc;
+
+use crate::comments::Comments;
 use crate::model::{API_VERSION, Kind, Object};
+use crate::source::{SourceFile, Span};
+use crate::tree::{Node, Value};
 
 /// Objects as multi-document YAML, `kubectl apply`-able.
 pub fn to_yaml(objects: &[Object]) -> String {
     let values: Vec<Json> = objects.iter().map(Object::to_json).collect();
     crate::yaml_emit::emit_all(&values)
+}
+
+/// Why a file was not converted.
+#[derive(Debug, PartialEq)]
+pub enum Refused {
+    /// No kilter object in it (an empty file, a snapshot, a policy test).
+    Empty,
+    /// Documents the DSL cannot hold: (line, what each is).
+    Foreign(Vec<(usize, String)>),
+}
+
+/// A valid file as YAML: its kilter objects re-written with their comments, every other
+/// document kept as it was written.
+pub fn file_to_yaml(file: &Arc<SourceFile>) -> Result<String, Refused> {
+    let docs = documents(file);
+    if !docs.iter().any(|d| matches!(d, Doc::Kilter { .. })) {
+        return Err(Refused::Empty);
+    }
+    Ok(yaml_out(file, &docs))
+}
+
+/// A valid file as DSL, comments carried; refused when it holds anything but kilter objects.
+pub fn file_to_dsl(file: &Arc<SourceFile>) -> Result<String, Refused> {
+    let docs = documents(file);
+    if !docs.iter().any(|d| matches!(d, Doc::Kilter { .. })) {
+        return Err(Refused::Empty);
+    }
+    dsl_out(file, &docs)
+}
+
+/// The documents of a file in order: kilter objects as written, with their comments, and
+/// everything else as the text it was read from.
+pub enum Doc {
+    Kilter {
+        json: Json,
+        comments: Comments,
+    },
+    Other {
+        chunk: Span,
+        /// The document's first line and what it is; None for an empty document.
+        what: Option<(usize, String)>,
+    },
+}
+
+pub fn documents(file: &Arc<SourceFile>) -> Vec<Doc> {
+    if file.is_dsl() {
+        let (nodes, _) = crate::dsl::parse(file);
+        // Each object owns the text from the end of the one before it: the comments above
+        // its keyword are its own.
+        let mut start = 0;
+        let last = nodes.len().saturating_sub(1);
+        return nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let end = if i == last {
+                    file.text.len()
+                } else {
+                    n.span.end
+                };
+                let range = Span::new(start, end);
+                start = end;
+                Doc::Kilter {
+                    json: n.to_json(),
+                    comments: crate::comments::attach(&file.text, range, n, true),
+                }
+            })
+            .collect();
+    }
+    let (docs, _) = crate::yaml::parse(file);
+    docs.into_iter()
+        .map(|d| {
+            if crate::load::is_kilter_object(&d.node) {
+                Doc::Kilter {
+                    json: d.node.to_json(),
+                    comments: crate::comments::attach(&file.text, d.chunk, &d.node, false),
+                }
+            } else {
+                let what = (!matches!(d.node.value, Value::Null))
+                    .then(|| (file.line_col(d.node.span.start).0, describe(&d.node)));
+                Doc::Other {
+                    chunk: d.chunk,
+                    what,
+                }
+            }
+        })
+        .collect()
+}
+
+/// `v1 ConfigMap settings`, as far as the document says.
+fn describe(n: &Node) -> String {
+    let s = |v: Option<&Node>| v.and_then(Node::as_str).map(str::to_string);
+    let parts: Vec<String> = [
+        s(n.get("apiVersion")),
+        s(n.get("kind")),
+        s(n.at("metadata.name")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        "a document".into()
+    } else {
+        format!("`{}`", parts.join(" "))
+    }
+}
+
+/// YAML: kilter objects re-written, every other document kept as it was.
+fn yaml_out(file: &SourceFile, docs: &[Doc]) -> String {
+    let mut out = String::new();
+    for (i, d) in docs.iter().enumerate() {
+        let part = match d {
+            Doc::Kilter { json, comments } => {
+                crate::yaml_emit::emit_commented(json, Some(comments))
+            }
+            Doc::Other { chunk, .. } => file.slice(*chunk).to_string(),
+        };
+        if part.trim().is_empty() {
+            continue;
+        }
+        let first = part
+            .lines()
+            .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .unwrap_or_default();
+        let marked =
+            first.starts_with("---") && first[3..].chars().next().is_none_or(char::is_whitespace);
+        if i > 0 && !out.is_empty() && !marked {
+            // A document with directives must follow an explicit end.
+            out.push_str(if first.starts_with('%') {
+                "...\n"
+            } else {
+                "---\n"
+            });
+        }
+        out.push_str(&part);
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// DSL: kilter objects only; anything else fails the conversion (line, description). A
+/// document that holds only comments gives them to the next object.
+fn dsl_out(file: &SourceFile, docs: &[Doc]) -> Result<String, Refused> {
+    let foreign: Vec<_> = docs
+        .iter()
+        .filter_map(|d| match d {
+            Doc::Other { what: Some(w), .. } => Some(w.clone()),
+            _ => None,
+        })
+        .collect();
+    if !foreign.is_empty() {
+        return Err(Refused::Foreign(foreign));
+    }
+    let mut pending = Vec::new();
+    let mut objects: Vec<(Json, Comments)> = Vec::new();
+    for d in docs {
+        match d {
+            Doc::Other { chunk, .. } => pending.extend(
+                file.slice(*chunk)
+                    .lines()
+                    .filter_map(|l| l.trim_start().strip_prefix('#'))
+                    .map(|t| t.trim_end().to_string()),
+            ),
+            Doc::Kilter { json, comments } => {
+                let mut comments = comments.clone();
+                let top = comments.at.entry(Vec::new()).or_default();
+                top.before.splice(0..0, pending.drain(..));
+                objects.push((json.clone(), comments));
+            }
+        }
+    }
+    if let Some((_, c)) = objects.last_mut() {
+        c.end.append(&mut pending);
+    }
+    let with: Vec<_> = objects.iter().map(|(j, c)| (j, Some(c))).collect();
+    Ok(crate::dsl::print::print_documents(&with))
 }
 
 fn crd_json(kind: Kind) -> Json {

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod cli;
 pub mod cluster;
+pub mod comments;
 pub mod convert;
 pub mod de;
 pub mod diag;

@@ -116,7 +116,7 @@ pub const AUXILIARY_KINDS: [&str; 2] = ["ClusterSnapshot", "PolicyTest"];
 /// other API groups, even with `kind: Policy` (Kyverno has one), Helm values, CI configs,
 /// lists and scalars — is not, and is skipped. Snapshots and policy tests are read elsewhere.
 /// Every document of a `.kilter` file is kilter's.
-fn is_kilter_object(node: &Node) -> bool {
+pub fn is_kilter_object(node: &Node) -> bool {
     if !matches!(node.value, Value::Map(_)) {
         return false;
     }

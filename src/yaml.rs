@@ -17,6 +17,9 @@ use crate::tree::{Entry, Node, Value};
 #[derive(Clone, Debug)]
 pub struct Document {
     pub node: Node,
+    /// The text the document was read from: from its `---` (or the start of the file) to the
+    /// next document's, comments and directives included.
+    pub chunk: Span,
 }
 
 /// Parses every document of a YAML file; syntax errors become K001 diagnostics.
@@ -274,7 +277,12 @@ impl Builder<'_> {
                 self.double_quoted
                     .push((span.start.index(), span.end.index()));
             }
-            let span = Span::new(self.byte(span.start.index()), self.byte(span.end.index()));
+            let mut span = Span::new(self.byte(span.start.index()), self.byte(span.end.index()));
+            if let Event::Scalar(_, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted, ..) =
+                &event
+            {
+                span.end = quoted_end(&self.file.text, span);
+            }
             match event {
                 Event::Scalar(text, style, anchor, tag) => {
                     // `!!str`, or the non-specific tag `!`: a string whatever it looks like.
@@ -389,7 +397,10 @@ impl Builder<'_> {
             self.anchors.push((anchor, node.clone(), node_count(&node)));
         }
         match self.stack.last_mut() {
-            None => self.docs.push(Document { node }),
+            None => self.docs.push(Document {
+                node,
+                chunk: Span::new(self.base, self.base + self.chunk.len()),
+            }),
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
                 entries, key, seen, ..
@@ -482,6 +493,25 @@ impl Builder<'_> {
     }
 }
 
+/// Where a quoted scalar starting at `span.start` really ends: the parser's span runs on over
+/// the blanks and comment after the closing quote.
+fn quoted_end(src: &str, span: Span) -> usize {
+    let b = src.as_bytes();
+    let Some(&quote) = b.get(span.start) else {
+        return span.end;
+    };
+    let mut i = span.start + 1;
+    while i < span.end.min(b.len()) {
+        match b[i] {
+            b'\'' if quote == b'\'' && b.get(i + 1) == Some(&b'\'') => i += 2,
+            b'\\' if quote == b'"' => i += 2,
+            c if c == quote => return i + 1,
+            _ => i += 1,
+        }
+    }
+    span.end
+}
+
 /// YAML 1.2 core schema resolution of a plain scalar.
 pub(crate) fn resolve_plain(s: &str) -> Value {
     match s {
@@ -557,6 +587,16 @@ mod tests {
         let when = docs[1].node.at("spec.when").unwrap();
         assert_eq!(f.line_col(when.span.start), (5, 9));
         assert_eq!(&text[when.content_start.unwrap()..][..5], "x < 1");
+    }
+
+    #[test]
+    fn quoted_scalars_end_at_their_closing_quote() {
+        let text = "a: 'it''s' # c\nb: \"q\\\"x\"  # d\n";
+        let f = SourceFile::new("t.yaml", text);
+        let (docs, _) = parse(&f);
+        let span = |p: &str| f.slice(docs[0].node.at(p).unwrap().span).to_string();
+        assert_eq!(span("a"), "'it''s'");
+        assert_eq!(span("b"), "\"q\\\"x\"");
     }
 
     #[test]

@@ -3,20 +3,36 @@
 
 use serde_json::Value as Json;
 
+use crate::comments::{Attached, Comments, Seg};
 use crate::tree::Value;
 
 /// One YAML document (without the `---` separator).
 pub fn emit(v: &Json) -> String {
-    let mut out = String::new();
+    emit_commented(v, None)
+}
+
+/// One YAML document with the comments of its source (see [`crate::comments`]) placed beside
+/// the values they were written with.
+pub fn emit_commented(v: &Json, comments: Option<&Comments>) -> String {
+    let mut e = Emitter {
+        out: String::new(),
+        comments,
+        path: Vec::new(),
+    };
     match v {
-        Json::Object(m) if !m.is_empty() => map(m, 0, &mut out),
-        Json::Array(a) if !a.is_empty() => seq(a, 0, &mut out),
+        Json::Object(m) if !m.is_empty() => e.map(m, 0, None),
+        Json::Array(a) if !a.is_empty() => e.seq(a, 0, false),
         other => {
-            out.push_str(&scalar(other));
-            out.push('\n');
+            e.out.push_str(&scalar(other));
+            e.out.push('\n');
         }
     }
-    out
+    if let Some(c) = comments {
+        for text in &c.end {
+            e.comment_line(0, text);
+        }
+    }
+    e.out
 }
 
 /// Several documents separated by `---`.
@@ -24,54 +40,127 @@ pub fn emit_all(values: &[Json]) -> String {
     values.iter().map(emit).collect::<Vec<_>>().join("---\n")
 }
 
-fn pad(n: usize, out: &mut String) {
-    out.extend(std::iter::repeat_n(' ', n));
+/// The first key of a list item's mapping follows the dash; its comments were put above the
+/// dash, or are still to place.
+#[derive(Clone, Copy)]
+enum Placed {
+    Above,
+    Inline,
 }
 
-fn map(m: &serde_json::Map<String, Json>, indent: usize, out: &mut String) {
-    for (i, (k, v)) in m.iter().enumerate() {
-        if i > 0 {
-            pad(indent, out);
-        }
-        out.push_str(&string(k));
-        out.push(':');
-        value_after_key(v, indent, out);
+struct Emitter<'c> {
+    out: String,
+    comments: Option<&'c Comments>,
+    path: Vec<Seg>,
+}
+
+impl Emitter<'_> {
+    fn pad(&mut self, n: usize) {
+        self.out.extend(std::iter::repeat_n(' ', n));
     }
-}
 
-fn value_after_key(v: &Json, indent: usize, out: &mut String) {
-    match v {
-        Json::Object(m) if !m.is_empty() => {
-            out.push('\n');
-            pad(indent + 2, out);
-            map(m, indent + 2, out);
-        }
-        Json::Array(a) if !a.is_empty() => {
-            out.push('\n');
-            pad(indent, out);
-            seq(a, indent, out);
-        }
-        other => {
-            out.push(' ');
-            out.push_str(&scalar(other));
-            out.push('\n');
-        }
+    fn attached(&self) -> Option<&Attached> {
+        self.comments?.get(&self.path)
     }
-}
 
-fn seq(a: &[Json], indent: usize, out: &mut String) {
-    for (i, v) in a.iter().enumerate() {
-        if i > 0 {
-            pad(indent, out);
+    fn comment_line(&mut self, indent: usize, text: &str) {
+        self.pad(indent);
+        self.out.push('#');
+        self.out.push_str(text);
+        self.out.push('\n');
+    }
+
+    /// Own-line comments of the current path, then the indent of its line. `inline`: the line
+    /// is already started after a dash; comments then break it (`-` alone on its line, the
+    /// value indented below, which YAML reads the same).
+    fn start_line(&mut self, indent: usize, inline: bool) {
+        let before = self
+            .attached()
+            .map(|a| a.before.clone())
+            .unwrap_or_default();
+        if inline && before.is_empty() {
+            return;
         }
-        out.push_str("- ");
-        match v {
-            Json::Object(m) if !m.is_empty() => map(m, indent + 2, out),
-            Json::Array(inner) if !inner.is_empty() => seq(inner, indent + 2, out),
-            other => {
-                out.push_str(&scalar(other));
-                out.push('\n');
+        if inline {
+            self.out.truncate(self.out.trim_end_matches(' ').len());
+            self.out.push('\n');
+        }
+        for text in &before {
+            self.comment_line(indent, text);
+        }
+        self.pad(indent);
+    }
+
+    /// Ends a line, with the current path's trailing comment.
+    fn end_line(&mut self) {
+        if let Some(text) = self.attached().and_then(|a| a.after.clone()) {
+            self.out.push_str(" #");
+            self.out.push_str(&text);
+        }
+        self.out.push('\n');
+    }
+
+    /// `first`: where the first key's line starts, when not on a line of its own.
+    fn map(&mut self, m: &serde_json::Map<String, Json>, indent: usize, first: Option<Placed>) {
+        for (i, (k, v)) in m.iter().enumerate() {
+            self.path.push(Seg::Key(k.clone()));
+            match first.filter(|_| i == 0) {
+                None => self.start_line(indent, false),
+                Some(Placed::Inline) => self.start_line(indent, true),
+                Some(Placed::Above) => {}
             }
+            self.out.push_str(&string(k));
+            self.out.push(':');
+            match v {
+                Json::Object(inner) if !inner.is_empty() => {
+                    self.end_line();
+                    self.map(inner, indent + 2, None);
+                }
+                Json::Array(a) if !a.is_empty() => {
+                    self.end_line();
+                    self.seq(a, indent, false);
+                }
+                other => {
+                    self.out.push(' ');
+                    self.out.push_str(&scalar(other));
+                    self.end_line();
+                }
+            }
+            self.path.pop();
+        }
+    }
+
+    fn seq(&mut self, a: &[Json], indent: usize, inline: bool) {
+        for (i, v) in a.iter().enumerate() {
+            self.path.push(Seg::Index(i));
+            // A mapping item's first key shares the dash's line: its own-line comments go
+            // above the dash.
+            let mut hoisted = None;
+            if let Json::Object(m) = v
+                && let Some((k, _)) = m.iter().next()
+                && !(inline && i == 0)
+            {
+                self.path.push(Seg::Key(k.clone()));
+                hoisted = self.attached().map(|a| a.before.clone());
+                self.path.pop();
+                for text in hoisted.iter().flatten() {
+                    self.comment_line(indent, text);
+                }
+            }
+            self.start_line(indent, inline && i == 0);
+            self.out.push_str("- ");
+            match v {
+                Json::Object(m) if !m.is_empty() => {
+                    let first = hoisted.is_some().then_some(Placed::Above);
+                    self.map(m, indent + 2, Some(first.unwrap_or(Placed::Inline)))
+                }
+                Json::Array(inner) if !inner.is_empty() => self.seq(inner, indent + 2, true),
+                other => {
+                    self.out.push_str(&scalar(other));
+                    self.end_line();
+                }
+            }
+            self.path.pop();
         }
     }
 }
@@ -147,24 +236,8 @@ mod tests {
         let f = SourceFile::new("t.yaml", text.clone());
         let (docs, diags) = crate::yaml::parse(&f);
         assert!(diags.is_empty(), "{text}\n{diags:?}");
-        assert_eq!(to_json(&docs[0].node), v, "{text}");
+        assert_eq!(docs[0].node.to_json(), v, "{text}");
         assert!(text.contains("a: 10m\n"));
         assert!(text.contains("b: '2'\n"));
-    }
-
-    fn to_json(n: &crate::tree::Node) -> Json {
-        match &n.value {
-            Value::Null => Json::Null,
-            Value::Bool(b) => json!(b),
-            Value::Int(i) => json!(i),
-            Value::Float(f) => json!(f),
-            Value::Str(s) => json!(s),
-            Value::Seq(items) => Json::Array(items.iter().map(to_json).collect()),
-            Value::Map(e) => Json::Object(
-                e.iter()
-                    .map(|e| (e.key.clone(), to_json(&e.value)))
-                    .collect(),
-            ),
-        }
     }
 }

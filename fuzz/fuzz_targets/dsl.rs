@@ -11,6 +11,11 @@ fuzz_target!(|data: &[u8]| {
     for d in &out.diagnostics {
         let _ = kilter::diag::render_human(d, false);
     }
+    // A valid file converts, comments attached, in both directions.
+    if !out.has_errors() {
+        let _ = kilter::convert::file_to_yaml(&file);
+        let _ = kilter::convert::file_to_dsl(&file);
+    }
     if let Ok(once) = kilter::dsl::fmt::format(&file) {
         let again = kilter::dsl::fmt::format(&kilter::source::SourceFile::new("fuzz.kilter", once.clone()))
             .expect("formatted output parses");

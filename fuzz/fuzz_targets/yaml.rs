@@ -11,6 +11,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = kilter::diag::render_human(d, false);
     }
     let _ = kilter::diag::render_sarif(&out.diagnostics);
+    // A valid file converts, comments attached, in both directions.
+    if !out.has_errors() {
+        let _ = kilter::convert::file_to_yaml(&file);
+        let _ = kilter::convert::file_to_dsl(&file);
+    }
     let objects: Vec<_> = out.documents.into_iter().filter(|d| d.valid).filter_map(|d| d.object).collect();
     let _ = kilter::convert::to_yaml(&objects);
     let _ = kilter::dsl::print::print(&objects);

@@ -35,37 +35,32 @@ pub fn run(a: Args) -> u8 {
         );
         return EXIT_FINDINGS;
     }
-    // Nothing is dropped without a word: documents convert cannot carry fail the run.
-    let foreign = out.skipped + out.skipped_files.len();
-    if foreign > 0 {
-        return fail_findings(format!(
-            "{}: would lose {foreign} document{} that {} not kilter's (another kind, a snapshot or a policy test); convert files that hold kilter objects only",
-            a.file.display(),
-            if foreign == 1 { "" } else { "s" },
-            if foreign == 1 { "is" } else { "are" },
-        ));
-    }
-    let objects: Vec<_> = out
-        .documents
-        .into_iter()
-        .filter(|d| d.valid)
-        .filter_map(|d| d.object)
-        .collect();
-    if objects.is_empty() {
-        return fail_findings(format!(
-            "{}: no kilter objects to convert",
-            a.file.display()
-        ));
-    }
-    if has_comments(&file) {
-        eprintln!(
-            "kilter: warning: {}: comments are not carried into the converted file",
-            a.file.display()
-        );
-    }
-    let text = match a.to {
-        To::Yaml => crate::convert::to_yaml(&objects),
-        To::Dsl => crate::dsl::print::print(&objects),
+    let result = match a.to {
+        To::Yaml => crate::convert::file_to_yaml(&file),
+        To::Dsl => crate::convert::file_to_dsl(&file),
+    };
+    let text = match result {
+        Ok(t) => t,
+        Err(crate::convert::Refused::Empty) => {
+            return fail_findings(format!(
+                "{}: no kilter objects to convert",
+                a.file.display()
+            ));
+        }
+        Err(crate::convert::Refused::Foreign(foreign)) => {
+            for (line, what) in &foreign {
+                eprintln!(
+                    "kilter: {}:{line}: {what} is not a kilter object; the DSL holds kilter objects only (`--to yaml` keeps it)",
+                    a.file.display()
+                );
+            }
+            return fail_findings(format!(
+                "{}: not converted: {} document{} would be lost",
+                a.file.display(),
+                foreign.len(),
+                if foreign.len() == 1 { "" } else { "s" }
+            ));
+        }
     };
     match a.output {
         Some(p) => match std::fs::write(&p, text) {
@@ -79,14 +74,4 @@ pub fn run(a: Args) -> u8 {
 fn fail_findings(msg: String) -> u8 {
     eprintln!("kilter: {msg}");
     EXIT_FINDINGS
-}
-
-/// Whether a file seems to have comments (`#` in YAML, `//` in the DSL): a line that starts
-/// with one, or has one after a space (a string holding " #" also counts; it only warns).
-fn has_comments(file: &crate::source::SourceFile) -> bool {
-    let mark = if file.is_dsl() { "//" } else { "#" };
-    let spaced = format!(" {mark}");
-    file.text
-        .lines()
-        .any(|l| l.trim_start().starts_with(mark) || l.contains(&spaced))
 }

@@ -113,13 +113,15 @@ fn block(p: Pair<'_, Rule>, indent: usize, prefix: String, suffix: &str, lines: 
         lines.push(format!("{prefix}{flat}{suffix}"));
         return;
     }
+    let open_line = line_of(&p);
     let children: Vec<_> = p.into_inner().collect();
     if children.is_empty() {
         lines.push(format!("{prefix}{{}}{suffix}"));
         return;
     }
     lines.push(format!("{prefix}{{"));
-    let mut prev_end = None;
+    // A comment after the `{` stays on its line.
+    let mut prev_end = Some(open_line);
     for c in children {
         match c.as_rule() {
             Rule::COMMENT => comment(&c, prev_end, indent + 1, lines),

@@ -301,6 +301,7 @@ impl Lower<'_> {
         let block_span = self.span(&block);
         let mut spec = Vec::new();
         let mut meta_span = name_span;
+        let mut status = None;
         for e in self.entries(block) {
             if e.key == "metadata" {
                 meta_span = e.value.span;
@@ -317,11 +318,14 @@ impl Lower<'_> {
                         "`metadata` must be a block",
                     )),
                 }
+            } else if e.key == "status" && status.is_none() {
+                // Status as `kubectl get -o yaml` shows it; kept so conversions lose nothing.
+                status = Some(e);
             } else {
                 spec.push(e);
             }
         }
-        let entries = vec![
+        let mut entries = vec![
             Entry {
                 key: "apiVersion".into(),
                 key_span: kw_span,
@@ -343,6 +347,7 @@ impl Lower<'_> {
                 value: Node::new(Value::Map(spec), block_span),
             },
         ];
+        entries.extend(status);
         Node::new(Value::Map(entries), span)
     }
 

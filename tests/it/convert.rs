@@ -139,6 +139,32 @@ fn converted_yaml_reads_back_the_same_in_a_yaml_1_1_reader() {
         String::from_utf8_lossy(&read.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+    // The commented fixture, its ConfigMap kept as written: every document reads the same.
+    let fixture = crate::root().join("tests/fixtures/convert/commented.yaml");
+    let (code, converted_text, err) = convert("yaml", &fixture);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(&converted, &converted_text).unwrap();
+    let read_all = std::process::Command::new(std::env::var("KILTER_TEST_PYTHON").unwrap())
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1]))), default=repr))",
+        ])
+        .arg(&converted)
+        .output()
+        .unwrap();
+    assert!(
+        read_all.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read_all.stderr)
+    );
+    let all: serde_json::Value = serde_json::from_slice(&read_all.stdout).unwrap();
+    let source = kilter::source::SourceFile::new("commented.yaml", crate::read(&fixture));
+    let want: Vec<_> = kilter::yaml::parse(&source)
+        .0
+        .iter()
+        .map(|d| d.node.to_json())
+        .collect();
+    assert_eq!(all, serde_json::Value::Array(want), "{converted_text}");
     for (i, want) in tricky.iter().enumerate() {
         assert_eq!(
             v["metadata"]["annotations"][format!("k{i}")],
@@ -149,20 +175,165 @@ fn converted_yaml_reads_back_the_same_in_a_yaml_1_1_reader() {
     }
 }
 
+fn convert(to: &str, file: &std::path::Path) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kilter"))
+        .args(["convert", "--to", to])
+        .arg(file)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The kilter objects of a file as written (JSON of the parsed tree), in order.
+fn trees(path: &str, text: &str) -> Vec<serde_json::Value> {
+    let file = kilter::source::SourceFile::new(path, text);
+    if file.is_dsl() {
+        let (nodes, d) = kilter::dsl::parse(&file);
+        assert!(d.is_empty(), "{d:?}\n{text}");
+        return nodes.iter().map(|n| n.to_json()).collect();
+    }
+    let (docs, d) = kilter::yaml::parse(&file);
+    assert!(d.is_empty(), "{d:?}\n{text}");
+    docs.iter()
+        .filter(|d| kilter::load::is_kilter_object(&d.node))
+        .map(|d| d.node.to_json())
+        .collect()
+}
+
+/// How many times `# text` appears in `out` (both forms are written with `#`).
+fn count(out: &str, text: &str) -> usize {
+    out.matches(&format!("#{text}")).count()
+}
+
+const YAML_COMMENTS: [&str; 17] = [
+    " Policies for the batch pool, owned by the platform team.",
+    " Reviewed every quarter.",
+    " the name dashboards show",
+    " who to page",
+    " Runs before the weekend policy.",
+    " batch and spot nodes only",
+    " the big pool",
+    " spot capacity comes and goes",
+    " '# not a comment' stays in the string",
+    " older kernels",
+    " trailing notes of the spec",
+    " written by the controller",
+    " Not kilter's: kept as it is in YAML output.",
+    " the main container",
+    " hard cap",
+    " logging",
+    " end of file",
+];
+
+#[test]
+fn yaml_conversion_keeps_comments_status_and_other_documents() {
+    let fixture = crate::root().join("tests/fixtures/convert/commented.yaml");
+    let source = crate::read(&fixture);
+    let (code, out, err) = convert("yaml", &fixture);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "{err}");
+    for c in YAML_COMMENTS {
+        assert_eq!(count(&out, c), 1, "{c:?} in\n{out}");
+    }
+    // The ConfigMap, as written (its odd spacing included), between the two objects.
+    let config_map = "# Not kilter's: kept as it is in YAML output.\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: batch-settings\ndata:\n  window: \"22:00\"   # odd spacing kept\n";
+    assert!(out.contains(config_map), "{out}");
+    assert!(out.find("kind: Policy") < out.find(config_map));
+    assert!(out.find(config_map) < out.find("kind: ScalingTarget"));
+    // The same objects, status included; a trailing comment stays on its line.
+    let written = trees("out.yaml", &out);
+    assert_eq!(written, trees("commented.yaml", &source), "{out}");
+    assert_eq!(written[0]["status"]["observedGeneration"], 3);
+    assert!(
+        out.contains("  name: night-powersave # the name dashboards show\n"),
+        "{out}"
+    );
+    // Converting the output again changes nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let again = dir.path().join("again.yaml");
+    std::fs::write(&again, &out).unwrap();
+    assert_eq!(convert("yaml", &again).1, out);
+}
+
+#[test]
+fn dsl_conversion_carries_comments_both_ways_and_names_what_it_cannot_hold() {
+    let fixture = crate::root().join("tests/fixtures/convert/commented.yaml");
+    // The ConfigMap cannot be written in the DSL: refused, naming it and its line.
+    let (code, out, err) = convert("dsl", &fixture);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(
+        err.contains("commented.yaml:33: `v1 ConfigMap batch-settings` is not a kilter object"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not converted: 1 document would be lost"),
+        "{err}"
+    );
+
+    // Without it: YAML → DSL → YAML keeps every comment, the objects and their status.
+    let dir = tempfile::tempdir().unwrap();
+    let source = crate::read(&fixture);
+    let start = source.find("# Not kilter's").unwrap();
+    let end = source[start..].find("---\n").unwrap() + start + 4;
+    let kilter_only = format!("{}{}", &source[..start], &source[end..]);
+    let yaml = dir.path().join("k.yaml");
+    std::fs::write(&yaml, &kilter_only).unwrap();
+    let (code, dsl, err) = convert("dsl", &yaml);
+    assert_eq!(code, 0, "{err}");
+    let carried: Vec<_> = YAML_COMMENTS
+        .iter()
+        .filter(|c| !c.contains("Not kilter's"))
+        .collect();
+    for c in &carried {
+        assert_eq!(count(&dsl, c), 1, "{c:?} in\n{dsl}");
+    }
+    assert!(dsl.contains("  status {\n"), "{dsl}");
+    assert_eq!(
+        trees("k.kilter", &dsl),
+        trees("k.yaml", &kilter_only),
+        "{dsl}"
+    );
+    let dsl_file = dir.path().join("k.kilter");
+    std::fs::write(&dsl_file, &dsl).unwrap();
+    let (code, back, err) = convert("yaml", &dsl_file);
+    assert_eq!(code, 0, "{err}");
+    for c in &carried {
+        assert_eq!(count(&back, c), 1, "{c:?} in\n{back}");
+    }
+    assert_eq!(trees("back.yaml", &back), trees("k.yaml", &kilter_only));
+
+    // A DSL file with `//` and `#` comments: DSL → YAML → DSL keeps them all.
+    let fixture = crate::root().join("tests/fixtures/convert/commented.kilter");
+    let source = crate::read(&fixture);
+    let (code, yaml, err) = convert("yaml", &fixture);
+    assert_eq!(code, 0, "{err}");
+    let yaml_file = dir.path().join("from-dsl.yaml");
+    std::fs::write(&yaml_file, &yaml).unwrap();
+    let (code, dsl, err) = convert("dsl", &yaml_file);
+    assert_eq!(code, 0, "{err}");
+    let dsl_comments: Vec<&str> = source
+        .lines()
+        .filter_map(|l| {
+            let at = l.find("// ").or_else(|| l.find("# "))?;
+            (!l[..at].contains('"')).then(|| &l[at..])
+        })
+        .map(|c| c.trim_start_matches(['/', '#']))
+        .collect();
+    assert_eq!(dsl_comments.len(), 11, "{dsl_comments:?}");
+    for c in &dsl_comments {
+        assert_eq!(count(&yaml, c), 1, "{c:?} in\n{yaml}");
+        assert_eq!(count(&dsl, c), 1, "{c:?} in\n{dsl}");
+    }
+    assert!(dsl.contains("\"spot // not a comment\""), "{dsl}");
+    assert_eq!(trees("x.kilter", &dsl), trees("commented.kilter", &source));
+}
+
 #[test]
 fn convert_loses_nothing_without_a_word() {
-    let run = |file: &std::path::Path| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kilter"))
-            .args(["convert", "--to", "dsl"])
-            .arg(file)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
     let dir = tempfile::tempdir().unwrap();
     let put = |name: &str, text: &str| {
         let p = dir.path().join(name);
@@ -170,30 +341,27 @@ fn convert_loses_nothing_without_a_word() {
         p
     };
     // An empty file and a snapshot hold nothing to convert: an error, not an empty output.
-    let (code, out, err) = run(&put("empty.yaml", ""));
-    assert_eq!((code, out.as_str()), (1, ""), "{err}");
-    assert!(err.contains("no kilter objects to convert"), "{err}");
-    let (code, _, err) = run(&crate::root().join("examples/lab/snapshot.yaml"));
-    assert_eq!(code, 1, "{err}");
-    assert!(
-        err.contains("would lose 1 document that is not kilter's"),
-        "{err}"
-    );
-    // A ConfigMap beside a Policy would be dropped: refused, naming what would be lost.
-    let mixed = put(
-        "mixed.yaml",
-        "apiVersion: kilter.dev/v1alpha1\nkind: Budget\nmetadata: { name: b }\nspec: {}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\ndata: { a: b }\n",
-    );
-    let (code, out, err) = run(&mixed);
-    assert_eq!((code, out.as_str()), (1, ""), "{err}");
-    assert!(err.contains("would lose 1 document"), "{err}");
-    // Comments are not carried yet: said so.
+    for to in ["dsl", "yaml"] {
+        let (code, out, err) = convert(to, &put("empty.yaml", ""));
+        assert_eq!((code, out.as_str()), (1, ""), "{err}");
+        assert!(err.contains("no kilter objects to convert"), "{err}");
+        let (code, _, err) = convert(to, &crate::root().join("examples/lab/snapshot.yaml"));
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("no kilter objects to convert"), "{err}");
+    }
+    // A file of comments only before a Budget: its comments go with the Budget in the DSL.
     let commented = put(
         "c.yaml",
-        "# why this budget\napiVersion: kilter.dev/v1alpha1\nkind: Budget\nmetadata: { name: b }\nspec: {}\n",
+        "# just notes\n---\n# why this budget\napiVersion: kilter.dev/v1alpha1\nkind: Budget\nmetadata: { name: b }\nspec: {}\n",
     );
-    let (code, out, err) = run(&commented);
+    let (code, out, err) = convert("dsl", &commented);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("budget b"), "{out}");
-    assert!(err.contains("comments are not carried"), "{err}");
+    assert!(
+        out.starts_with("# just notes\n# why this budget\nbudget b {"),
+        "{out}"
+    );
+    let (code, out, err) = convert("yaml", &commented);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("# just notes\n"), "{out}");
+    assert!(out.contains("# why this budget\napiVersion"), "{out}");
 }
