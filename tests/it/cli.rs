@@ -288,6 +288,53 @@ fn junit_output_is_xml_whatever_the_message_holds() {
     );
 }
 
+/// The same report read by an independent XML 1.0 parser (Python's): well-formed, and the
+/// names and messages come back as written (control characters as their escapes).
+#[test]
+#[ignore = "needs KILTER_TEST_PYTHON (scripts/test sets it up)"]
+fn junit_output_reads_in_an_independent_xml_parser() {
+    let python = std::env::var("KILTER_TEST_PYTHON").expect("KILTER_TEST_PYTHON is not set");
+    let results = vec![
+        kilter::policytest::CaseResult {
+            file: "t.test.yaml".into(),
+            name: "a <case> & \"quotes\" ]]> 'x'".into(),
+            failures: vec!["bell \u{7}, nul \u{0}, escape \u{1b}[31m; tab\tok; é ✓".into()],
+        },
+        kilter::policytest::CaseResult {
+            file: "t.test.yaml".into(),
+            name: "passes".into(),
+            failures: vec![],
+        },
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("junit.xml");
+    std::fs::write(&path, kilter::policytest::render_junit(&results)).unwrap();
+    let read = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import json, sys, xml.etree.ElementTree as E\n\
+             cases = E.parse(sys.argv[1]).getroot().iter('testcase')\n\
+             print(json.dumps([[c.get('name'), [f.get('message') for f in c.iter('failure')]] for c in cases]))",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let cases: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert_eq!(cases[0][0], "a <case> & \"quotes\" ]]> 'x'");
+    assert_eq!(cases[1], serde_json::json!(["passes", []]));
+    let message = cases[0][1][0].as_str().unwrap_or_default();
+    assert!(
+        message.contains("bell \\u{7}, nul \\u{0}, escape \\u{1b}[31m"),
+        "{message}"
+    );
+    assert!(message.contains("é ✓"), "{message}");
+}
+
 #[test]
 fn a_policy_test_that_could_never_fail_is_refused() {
     let dir = tempfile::tempdir().unwrap();
