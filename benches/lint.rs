@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use divan::counter::{BytesCount, ItemsCount};
-use kilter::source::SourceFile;
+use kilter::syntax::source::SourceFile;
 
 const FILES: usize = 10_000;
 

@@ -224,7 +224,7 @@ fn verify_5000_nodes_150000_pods(bencher: divan::Bencher) {
 fn load_snapshot_5000_nodes_150000_pods(bencher: divan::Bencher) {
     let text = serde_json::to_string(&cluster(5000, 30, false)).unwrap();
     let bytes = text.len();
-    let file = kilter::source::SourceFile::new("snapshot.json", text);
+    let file = kilter::syntax::source::SourceFile::new("snapshot.json", text);
     bencher
         .counter(divan::counter::BytesCount::new(bytes))
         .bench(|| kilter::state::load(&file).unwrap().pods.len());

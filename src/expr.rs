@@ -631,7 +631,7 @@ fn check_path(
     let (offset, _) = position(p, root_id);
     let len = root.chars().count();
     let Some((_, shape)) = VARIABLES.iter().find(|(n, _)| *n == root) else {
-        let help = crate::de::did_you_mean(root, allowed.iter().copied())
+        let help = crate::syntax::de::did_you_mean(root, allowed.iter().copied())
             .map(|c| format!("did you mean `{c}`? This field may use {}", list(allowed)))
             .unwrap_or_else(|| format!("this field may use {}", list(allowed)));
         out.push(Finding {
@@ -675,7 +675,7 @@ fn check_path(
                         o += 1;
                     }
                     let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
-                    let help = crate::de::did_you_mean(field, names.iter().copied())
+                    let help = crate::syntax::de::did_you_mean(field, names.iter().copied())
                         .map(|c| format!("did you mean `{so_far}.{c}`?"))
                         .unwrap_or_else(|| format!("`{so_far}` has {}", list(&names)));
                     out.push(Finding {

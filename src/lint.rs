@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::diag::{Diagnostic, Severity, Summary};
-use crate::load::{Document, load_file_counted};
-use crate::source::SourceFile;
+use crate::syntax::diag::{Diagnostic, Severity, Summary};
+use crate::syntax::load::{Document, load_file_counted};
+use crate::syntax::source::SourceFile;
 
 pub struct LintOutput {
     pub documents: Vec<Document>,
@@ -48,11 +48,13 @@ fn lint_one(file: &Arc<SourceFile>) -> FileLint {
     let (docs, mut diags, skipped) = load_file_counted(file);
     // YAML that does not parse is kilter's problem only if it is about kilter: a chart
     // template (`name: {{ .Release.Name }}`) is someone else's file.
-    let broken = diags.iter().any(|d| d.code == crate::diag::code::SYNTAX);
-    if broken && !file.is_dsl() && !crate::load::mentions_kilter(&file.text) {
+    let broken = diags
+        .iter()
+        .any(|d| d.code == crate::syntax::diag::code::SYNTAX);
+    if broken && !file.is_dsl() && !crate::syntax::load::mentions_kilter(&file.text) {
         let why = diags
             .iter()
-            .find(|d| d.code == crate::diag::code::SYNTAX)
+            .find(|d| d.code == crate::syntax::diag::code::SYNTAX)
             .map(|d| d.message.clone())
             .unwrap_or_default();
         return FileLint {

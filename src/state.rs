@@ -9,9 +9,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::diag::Diagnostic;
 use crate::model::{CpuQuantity, IntOrPercent, MemoryQuantity};
-use crate::source::SourceFile;
+use crate::syntax::diag::Diagnostic;
+use crate::syntax::source::SourceFile;
 
 pub type Labels = BTreeMap<String, String>;
 
@@ -465,13 +465,13 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 /// Reads a snapshot (YAML or JSON) with the same diagnostics as policy files. The document
 /// may carry `apiVersion: kilter.dev/v1alpha1` and `kind: ClusterSnapshot`.
 pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
-    let (docs, mut diags) = crate::yaml::parse(file);
+    let (docs, mut diags) = crate::syntax::yaml::parse(file);
     let Some(doc) = docs
         .into_iter()
-        .find(|d| !matches!(d.node.value, crate::tree::Value::Null))
+        .find(|d| !matches!(d.node.value, crate::syntax::tree::Value::Null))
     else {
         diags.push(Diagnostic::error(
-            crate::diag::code::SYNTAX,
+            crate::syntax::diag::code::SYNTAX,
             file,
             Default::default(),
             "the snapshot file holds no document",
@@ -479,10 +479,10 @@ pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
         return Err(diags);
     };
     let mut node = doc.node;
-    if let crate::tree::Value::Map(entries) = &mut node.value {
+    if let crate::syntax::tree::Value::Map(entries) = &mut node.value {
         entries.retain(|e| e.key != "apiVersion" && e.key != "kind");
     }
-    let (state, issues) = crate::de::decode::<ClusterState>(&node);
+    let (state, issues) = crate::syntax::de::decode::<ClusterState>(&node);
     diags.extend(issues.into_iter().map(|i| {
         Diagnostic::error(i.code, file, i.span.unwrap_or(node.span), i.message)
             .with_help_opt(i.help)
@@ -491,7 +491,7 @@ pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
         && parse_time(t).is_none()
     {
         diags.push(Diagnostic::error(
-            crate::diag::code::INVALID_VALUE,
+            crate::syntax::diag::code::INVALID_VALUE,
             file,
             node.span_at("time"),
             format!("`{t}` is not an RFC 3339 time like 2026-11-23T22:30:00Z"),
@@ -500,7 +500,7 @@ pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
     if let Some(s) = &state {
         for (path, message) in check(s) {
             diags.push(Diagnostic::error(
-                crate::diag::code::INVALID_VALUE,
+                crate::syntax::diag::code::INVALID_VALUE,
                 file,
                 node.span_at(&path),
                 message,

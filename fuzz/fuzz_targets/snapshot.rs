@@ -45,7 +45,7 @@ fn bundle() -> &'static kilter::plan::Bundle {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let file = kilter::source::SourceFile::new("snapshot.yaml", text);
+    let file = kilter::syntax::source::SourceFile::new("snapshot.yaml", text);
     let Ok(state) = kilter::state::load(&file) else { return };
     let now = kilter::state::parse_time("2026-11-23T12:00:00Z").unwrap();
     let raw = kilter::plan::plan_unverified(bundle(), &state, now);

@@ -3,9 +3,9 @@
 
 pub mod rules;
 
-use crate::diag::{Diagnostic, Severity};
-use crate::load::Document;
 use crate::model::Object;
+use crate::syntax::diag::{Diagnostic, Severity};
+use crate::syntax::load::Document;
 
 /// When a rule runs.
 #[derive(Clone, Copy)]

@@ -31,23 +31,23 @@ pub fn run(a: Args) -> u8 {
     if out.has_errors() {
         eprint!(
             "{}",
-            crate::diag::render_human_all(&out.diagnostics, out.summary(), false)
+            crate::syntax::diag::render_human_all(&out.diagnostics, out.summary(), false)
         );
         return EXIT_FINDINGS;
     }
     let result = match a.to {
-        To::Yaml => crate::convert::file_to_yaml(&file),
-        To::Dsl => crate::convert::file_to_dsl(&file),
+        To::Yaml => crate::syntax::convert::file_to_yaml(&file),
+        To::Dsl => crate::syntax::convert::file_to_dsl(&file),
     };
     let text = match result {
         Ok(t) => t,
-        Err(crate::convert::Refused::Empty) => {
+        Err(crate::syntax::convert::Refused::Empty) => {
             return fail_findings(format!(
                 "{}: no kilter objects to convert",
                 a.file.display()
             ));
         }
-        Err(crate::convert::Refused::Foreign(foreign)) => {
+        Err(crate::syntax::convert::Refused::Foreign(foreign)) => {
             for (line, what) in &foreign {
                 eprintln!(
                     "kilter: {}:{line}: {what} is not a kilter object; the DSL holds kilter objects only (`--to yaml` keeps it)",

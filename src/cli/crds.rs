@@ -13,9 +13,11 @@ pub struct Args {
 
 pub fn run(a: Args) -> u8 {
     match a.out {
-        None => emit(&crate::convert::crds_yaml()).err().unwrap_or(EXIT_OK),
+        None => emit(&crate::syntax::convert::crds_yaml())
+            .err()
+            .unwrap_or(EXIT_OK),
         Some(dir) => {
-            for (name, text) in crate::convert::crd_files() {
+            for (name, text) in crate::syntax::convert::crd_files() {
                 let path = dir.join(&name);
                 if let Some(parent) = path.parent()
                     && let Err(e) = std::fs::create_dir_all(parent)

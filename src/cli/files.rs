@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::source::SourceFile;
+use crate::syntax::source::SourceFile;
 
 const EXTENSIONS: [&str; 3] = ["yaml", "yml", "kilter"];
 
@@ -92,7 +92,7 @@ fn walk(dir: &Path, exclude: &[String], out: &mut Vec<PathBuf>) -> Result<(), St
 
 /// Reads a policy, test or DSL file as UTF-8 (at most `limits::MAX_FILE_BYTES`).
 pub fn read(path: &Path) -> Result<Arc<SourceFile>, String> {
-    read_limited(path, crate::limits::MAX_FILE_BYTES)
+    read_limited(path, crate::syntax::limits::MAX_FILE_BYTES)
 }
 
 /// Reads a regular file as UTF-8, never past `max` bytes.
@@ -129,7 +129,9 @@ pub fn read_all(paths: &[PathBuf]) -> Result<Vec<Arc<SourceFile>>, String> {
 
 /// The repository the current directory is in (the nearest ancestor holding `.git`), or the
 /// current directory; and each file's path relative to it, for SARIF.
-pub fn sarif_root<'a>(files: impl Iterator<Item = &'a str>) -> Option<crate::diag::SarifRoot> {
+pub fn sarif_root<'a>(
+    files: impl Iterator<Item = &'a str>,
+) -> Option<crate::syntax::diag::SarifRoot> {
     let cwd = std::env::current_dir().ok()?.canonicalize().ok()?;
     let root = cwd
         .ancestors()
@@ -151,8 +153,10 @@ pub fn sarif_root<'a>(files: impl Iterator<Item = &'a str>) -> Option<crate::dia
     let mut uri = String::from("file://");
     for c in root.components().skip(1) {
         uri.push('/');
-        uri.push_str(&crate::diag::sarif_uri(&c.as_os_str().to_string_lossy()));
+        uri.push_str(&crate::syntax::diag::sarif_uri(
+            &c.as_os_str().to_string_lossy(),
+        ));
     }
     uri.push('/');
-    Some(crate::diag::SarifRoot { uri, relative })
+    Some(crate::syntax::diag::SarifRoot { uri, relative })
 }

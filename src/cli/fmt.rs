@@ -31,10 +31,10 @@ pub fn run(a: Args) -> u8 {
             Ok(f) => f,
             Err(e) => return fail(e),
         };
-        match crate::dsl::fmt::format(&file) {
+        match crate::syntax::dsl::fmt::format(&file) {
             Err(diags) => {
                 for d in &diags {
-                    eprint!("{}", crate::diag::render_human(d, false));
+                    eprint!("{}", crate::syntax::diag::render_human(d, false));
                 }
                 code = EXIT_FINDINGS;
             }

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use super::{EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, emit, fail, files};
-use crate::diag;
+use crate::syntax::diag;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -72,7 +72,7 @@ pub(crate) fn lint_clean(paths: &[PathBuf]) -> Result<crate::lint::LintOutput, u
     if out.has_errors() {
         eprint!(
             "{}",
-            crate::diag::render_human_all(&out.diagnostics, out.summary(), false)
+            crate::syntax::diag::render_human_all(&out.diagnostics, out.summary(), false)
         );
         return Err(EXIT_FINDINGS);
     }
@@ -91,8 +91,8 @@ fn load_live(
         .map_err(fail)?;
     let state = rt
         .block_on(async {
-            let client = crate::cluster::client(kubeconfig).await?;
-            crate::cluster::observe(&client).await
+            let client = crate::kube::client(kubeconfig).await?;
+            crate::kube::observe(&client).await
         })
         .map_err(fail)?;
     Ok((bundle, state))
@@ -104,10 +104,11 @@ pub(crate) fn load(
     state: &std::path::Path,
 ) -> Result<(crate::plan::Bundle, crate::state::ClusterState), u8> {
     let bundle = lint_bundle(paths)?;
-    let snapshot = files::read_limited(state, crate::limits::MAX_SNAPSHOT_BYTES).map_err(fail)?;
+    let snapshot =
+        files::read_limited(state, crate::syntax::limits::MAX_SNAPSHOT_BYTES).map_err(fail)?;
     let state = crate::state::load(&snapshot).map_err(|diags| {
         for d in &diags {
-            eprint!("{}", crate::diag::render_human(d, false));
+            eprint!("{}", crate::syntax::diag::render_human(d, false));
         }
         EXIT_FINDINGS
     })?;

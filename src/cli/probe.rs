@@ -241,7 +241,7 @@ async fn router(reach: &Reach) -> Result<std::sync::Arc<crate::probe::router::Ro
         .iter()
         .any(|p| p.spec.daemon_set.is_some() || (p.spec.auth.is_some() && token.is_none()));
     let client = if needs_cluster {
-        match crate::cluster::client(reach.kubeconfig.as_deref()).await {
+        match crate::kube::client(reach.kubeconfig.as_deref()).await {
             Ok(c) => Some(c),
             Err(e) => {
                 eprintln!(

@@ -34,7 +34,7 @@ fn read_test(path: &Path) -> Result<Option<PolicyTestSpec>, Unusable> {
     if file.is_dsl() {
         return Ok(None);
     }
-    let (docs, diags) = crate::yaml::parse(&file);
+    let (docs, diags) = crate::syntax::yaml::parse(&file);
     let Some(doc) = docs
         .into_iter()
         .find(|d| d.node.get("kind").and_then(|k| k.as_str()) == Some("PolicyTest"))
@@ -46,19 +46,24 @@ fn read_test(path: &Path) -> Result<Option<PolicyTestSpec>, Unusable> {
         .get("spec")
         .cloned()
         .unwrap_or_else(|| doc.node.clone());
-    let (t, issues) = crate::de::decode::<PolicyTestSpec>(&spec);
+    let (t, issues) = crate::syntax::de::decode::<PolicyTestSpec>(&spec);
     let mut all: Vec<_> = diags;
     if let Some(t) = &t {
         all.extend(unknown_kinds(&file, &spec, t));
     }
     all.extend(issues.into_iter().map(|i| {
-        crate::diag::Diagnostic::error(i.code, &file, i.span.unwrap_or(spec.span), i.message)
-            .with_help_opt(i.help)
+        crate::syntax::diag::Diagnostic::error(
+            i.code,
+            &file,
+            i.span.unwrap_or(spec.span),
+            i.message,
+        )
+        .with_help_opt(i.help)
     }));
     if !all.is_empty() {
         return Err(Unusable::Invalid(
             all.iter()
-                .map(|d| crate::diag::render_human(d, false))
+                .map(|d| crate::syntax::diag::render_human(d, false))
                 .collect(),
         ));
     }
@@ -87,10 +92,10 @@ fn unknown_policies(case: &crate::policytest::Case, bundle: &crate::plan::Bundle
 /// A matcher naming an action kind kilter never plans would never match: a `forbid` with
 /// a misspelled kind could never fail.
 fn unknown_kinds(
-    file: &std::sync::Arc<crate::source::SourceFile>,
-    spec: &crate::tree::Node,
+    file: &std::sync::Arc<crate::syntax::source::SourceFile>,
+    spec: &crate::syntax::tree::Node,
     t: &PolicyTestSpec,
-) -> Vec<crate::diag::Diagnostic> {
+) -> Vec<crate::syntax::diag::Diagnostic> {
     use crate::plan::ActionType;
     let known = [
         ActionType::SetGovernor,
@@ -113,13 +118,13 @@ fn unknown_kinds(
                 };
                 let path = format!("cases[{i}].{list}[{j}].kind");
                 let span = spec.at(&path).map_or(spec.span, |n| n.span);
-                let help = crate::de::did_you_mean(kind, known).map_or_else(
+                let help = crate::syntax::de::did_you_mean(kind, known).map_or_else(
                     || format!("kinds are {}", known.join(", ")),
                     |k| format!("did you mean `{k}`?"),
                 );
                 out.push(
-                    crate::diag::Diagnostic::error(
-                        crate::diag::code::ENUM_VALUE,
+                    crate::syntax::diag::Diagnostic::error(
+                        crate::syntax::diag::code::ENUM_VALUE,
                         file,
                         span,
                         format!("`{kind}` is not an action kind: this matcher can never match"),

@@ -7,7 +7,9 @@ pub mod values;
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
-use kube::{CustomResource, CustomResourceExt, Resource};
+// The derive and the CRD types only (kube-core has no client): the model stays pure.
+use kube_core::{CustomResourceExt, Resource};
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +24,7 @@ pub const API_VERSION: &str = "kilter.dev/v1alpha1";
 /// What to do, where and when. Exactly one action per policy.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
 #[kube(
+    crates(kube_core = "::kube_core"),
     group = "kilter.dev",
     version = "v1alpha1",
     kind = "Policy",
@@ -258,6 +261,7 @@ pub struct ResizeAction {
 /// Limits that every policy's actions must fit inside.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
 #[kube(
+    crates(kube_core = "::kube_core"),
     group = "kilter.dev",
     version = "v1alpha1",
     kind = "Budget",
@@ -316,6 +320,7 @@ pub struct CpuBudget {
 /// Where kilter reads node metrics and sets governors.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
 #[kube(
+    crates(kube_core = "::kube_core"),
     group = "kilter.dev",
     version = "v1alpha1",
     kind = "Probe",
@@ -389,6 +394,7 @@ pub struct ProbeHealth {
 /// A workload opted into in-place resizes; touches only pods in its own namespace.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
 #[kube(
+    crates(kube_core = "::kube_core"),
     group = "kilter.dev",
     version = "v1alpha1",
     kind = "ScalingTarget",

@@ -25,9 +25,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::load::Document;
 use crate::model::{Budget, Object, Policy, ScalingTarget};
 use crate::state::{ClusterState, Index};
+use crate::syntax::load::Document;
 
 pub use action::{
     Action, ActionType, Change, DrainNode, GovernorChange, Invariant, Placement, PlannedAction,

@@ -86,7 +86,7 @@ fn crds_and_every_example_apply_on_a_real_api_server() {
             continue; // snapshots and policy tests are not cluster objects
         }
         // DSL files go through `kilter convert`'s YAML; YAML files apply as written.
-        let yaml = kilter::convert::to_yaml(&objects);
+        let yaml = kilter::syntax::convert::to_yaml(&objects);
         let out = ok(kubectl(
             &["apply", "--validate=strict", "-f", "-"],
             Some(&yaml),
@@ -323,7 +323,7 @@ fn pod_nodes(ns: &str, selector: &str) -> Vec<String> {
 
 async fn client() -> kube::Client {
     let path = std::env::var("KUBECONFIG").expect("KUBECONFIG from scripts/testenv env");
-    kilter::cluster::client(Some(std::path::Path::new(&path)))
+    kilter::kube::client(Some(std::path::Path::new(&path)))
         .await
         .unwrap()
 }
@@ -339,7 +339,7 @@ async fn the_snapshot_read_from_the_cluster_matches_what_was_created() {
         2,
         "{ requests: { cpu: 500m, memory: 256Mi }, limits: { cpu: \"1\", memory: 256Mi } }",
     );
-    let state = kilter::cluster::observe(&client().await).await.unwrap();
+    let state = kilter::kube::observe(&client().await).await.unwrap();
     let node = state.nodes.iter().find(|n| n.name == "obs-1").unwrap();
     assert!(node.ready && !node.unschedulable);
     assert_eq!(node.allocatable.cpu, Some(kilter::model::CpuQuantity(4000)));
@@ -383,7 +383,7 @@ async fn drain_evicts_to_other_nodes_and_leaves_daemonset_pods() {
     let victim = pod_nodes("drn", "app=web")[0].clone();
     let other = if victim == "drn-1" { "drn-2" } else { "drn-1" };
     let c = client().await;
-    let report = kilter::cluster::drain(&c, &victim, std::time::Duration::from_secs(30))
+    let report = kilter::kube::drain(&c, &victim, std::time::Duration::from_secs(30))
         .await
         .unwrap();
     assert!(report.blocked.is_empty(), "{report:?}");
@@ -409,7 +409,7 @@ async fn drain_evicts_to_other_nodes_and_leaves_daemonset_pods() {
         pod_nodes("drn", "app=web"),
         vec![other.to_string(), other.to_string()]
     );
-    let state = kilter::cluster::observe(&c).await.unwrap();
+    let state = kilter::kube::observe(&c).await.unwrap();
     assert!(
         state
             .nodes
@@ -419,8 +419,8 @@ async fn drain_evicts_to_other_nodes_and_leaves_daemonset_pods() {
             .unschedulable
     );
     assert_eq!(pod_nodes("drn", "app=agent").len(), 2);
-    kilter::cluster::cordon(&c, &victim, false).await.unwrap();
-    let state = kilter::cluster::observe(&c).await.unwrap();
+    kilter::kube::cordon(&c, &victim, false).await.unwrap();
+    let state = kilter::kube::observe(&c).await.unwrap();
     assert!(
         !state
             .nodes
@@ -459,10 +459,9 @@ async fn a_drain_blocked_by_a_pdb_stops_at_the_timeout_and_reports_it() {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let started = std::time::Instant::now();
-    let report =
-        kilter::cluster::drain(&client().await, "pdb-1", std::time::Duration::from_secs(4))
-            .await
-            .unwrap();
+    let report = kilter::kube::drain(&client().await, "pdb-1", std::time::Duration::from_secs(4))
+        .await
+        .unwrap();
     assert!(
         started.elapsed() < std::time::Duration::from_secs(20),
         "the retry loop is bounded"
@@ -531,7 +530,7 @@ async fn resize_goes_through_the_subresource_and_a_qos_change_is_rejected() {
         None,
     ));
     let c = client().await;
-    let out = kilter::cluster::resize(&c, "rsz", &pod, "app", Some("750m"), Some("1500m"))
+    let out = kilter::kube::resize(&c, "rsz", &pod, "app", Some("750m"), Some("1500m"))
         .await
         .unwrap();
     assert_eq!(out.request.as_deref(), Some("750m"));
@@ -550,11 +549,11 @@ async fn resize_goes_through_the_subresource_and_a_qos_change_is_rejected() {
     ));
     assert_eq!(spec, "1500m");
     // requests == limits for CPU and memory would make the pod Guaranteed: refused.
-    let err = kilter::cluster::resize(&c, "rsz", &pod, "app", Some("1500m"), Some("1500m"))
+    let err = kilter::kube::resize(&c, "rsz", &pod, "app", Some("1500m"), Some("1500m"))
         .await
         .unwrap_err();
     match err {
-        kilter::cluster::Error::ResizeRejected { message, .. } => {
+        kilter::kube::Error::ResizeRejected { message, .. } => {
             assert!(message.to_lowercase().contains("qos"), "{message}")
         }
         other => panic!("expected a rejection, got {other}"),

@@ -4,8 +4,8 @@ use kilter::model::Object;
 
 /// Parses and decodes (front end only: semantic rules may object to generated values).
 pub fn objects(path: &str, text: &str) -> Vec<Object> {
-    let file = kilter::source::SourceFile::new(path, text);
-    let (docs, diags) = kilter::load::load_file(&file);
+    let file = kilter::syntax::source::SourceFile::new(path, text);
+    let (docs, diags) = kilter::syntax::load::load_file(&file);
     let msgs: Vec<_> = diags
         .iter()
         .map(|d| {
@@ -33,10 +33,10 @@ fn examples_round_trip_through_both_forms() {
         if original.is_empty() {
             continue; // snapshots and policy tests
         }
-        let dsl = kilter::dsl::print::print(&original);
+        let dsl = kilter::syntax::dsl::print::print(&original);
         let via_dsl = objects("converted.kilter", &dsl);
         assert_eq!(via_dsl, original, "{} → dsl:\n{dsl}", p.display());
-        let yaml = kilter::convert::to_yaml(&via_dsl);
+        let yaml = kilter::syntax::convert::to_yaml(&via_dsl);
         let via_yaml = objects("converted.yaml", &yaml);
         assert_eq!(via_yaml, original, "{} → dsl → yaml:\n{yaml}", p.display());
     }
@@ -45,9 +45,9 @@ fn examples_round_trip_through_both_forms() {
 #[test]
 fn printed_dsl_is_already_canonical() {
     let text = crate::read(&crate::root().join("examples/lab/budgets.yaml"));
-    let dsl = kilter::dsl::print::print(&objects("budgets.yaml", &text));
-    let f = kilter::source::SourceFile::new("b.kilter", dsl.clone());
-    assert_eq!(kilter::dsl::fmt::format(&f).unwrap(), dsl);
+    let dsl = kilter::syntax::dsl::print::print(&objects("budgets.yaml", &text));
+    let f = kilter::syntax::source::SourceFile::new("b.kilter", dsl.clone());
+    assert_eq!(kilter::syntax::dsl::fmt::format(&f).unwrap(), dsl);
     assert!(dsl.contains("maxWatts: 4500W"), "{dsl}");
     assert!(dsl.contains("maxUnavailable: 20%"), "{dsl}");
 }
@@ -158,8 +158,8 @@ fn converted_yaml_reads_back_the_same_in_a_yaml_1_1_reader() {
         String::from_utf8_lossy(&read_all.stderr)
     );
     let all: serde_json::Value = serde_json::from_slice(&read_all.stdout).unwrap();
-    let source = kilter::source::SourceFile::new("commented.yaml", crate::read(&fixture));
-    let want: Vec<_> = kilter::yaml::parse(&source)
+    let source = kilter::syntax::source::SourceFile::new("commented.yaml", crate::read(&fixture));
+    let want: Vec<_> = kilter::syntax::yaml::parse(&source)
         .0
         .iter()
         .map(|d| d.node.to_json())
@@ -190,16 +190,16 @@ fn convert(to: &str, file: &std::path::Path) -> (i32, String, String) {
 
 /// The kilter objects of a file as written (JSON of the parsed tree), in order.
 fn trees(path: &str, text: &str) -> Vec<serde_json::Value> {
-    let file = kilter::source::SourceFile::new(path, text);
+    let file = kilter::syntax::source::SourceFile::new(path, text);
     if file.is_dsl() {
-        let (nodes, d) = kilter::dsl::parse(&file);
+        let (nodes, d) = kilter::syntax::dsl::parse(&file);
         assert!(d.is_empty(), "{d:?}\n{text}");
         return nodes.iter().map(|n| n.to_json()).collect();
     }
-    let (docs, d) = kilter::yaml::parse(&file);
+    let (docs, d) = kilter::syntax::yaml::parse(&file);
     assert!(d.is_empty(), "{d:?}\n{text}");
     docs.iter()
-        .filter(|d| kilter::load::is_kilter_object(&d.node))
+        .filter(|d| kilter::syntax::load::is_kilter_object(&d.node))
         .map(|d| d.node.to_json())
         .collect()
 }

@@ -2,7 +2,7 @@
 
 #[test]
 fn committed_crds_match_the_types() {
-    for (name, text) in kilter::convert::crd_files() {
+    for (name, text) in kilter::syntax::convert::crd_files() {
         let path = crate::root().join("crds").join(&name);
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
@@ -50,7 +50,7 @@ fn json_schemas_accept_the_examples_and_reject_unknown_fields() {
         let out = kilter::lint::lint_text(&p.display().to_string(), &crate::read(p));
         for d in out.documents {
             let o = d.object.unwrap();
-            let schema = kilter::convert::json_schema(o.kind());
+            let schema = kilter::syntax::convert::json_schema(o.kind());
             let validator = jsonschema::validator_for(&schema).unwrap();
             let mut json = o.to_json();
             assert!(
@@ -69,7 +69,7 @@ fn json_schemas_accept_the_examples_and_reject_unknown_fields() {
     }
     assert!(checked >= 5);
     assert_eq!(
-        kilter::convert::json_schema(Kind::Policy)["properties"]["kind"]["const"],
+        kilter::syntax::convert::json_schema(Kind::Policy)["properties"]["kind"]["const"],
         "Policy"
     );
 }

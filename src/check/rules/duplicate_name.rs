@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use crate::check::{Rule, Scope};
-use crate::diag::{Diagnostic, Severity};
-use crate::load::Document;
+use crate::syntax::diag::{Diagnostic, Severity};
+use crate::syntax::load::Document;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::DUPLICATE_NAME,
+    code: crate::syntax::diag::code::DUPLICATE_NAME,
     name: "duplicate-name",
     summary: "Two objects of the same kind share a name (and namespace).",
     severity: Severity::Error,
@@ -42,7 +42,7 @@ fn check(docs: &[Document], out: &mut Vec<Diagnostic>) {
             Some(first) => {
                 let (line, col) = first.file.line_col(first.span("metadata.name").start);
                 let mut diag = d.error(
-                    crate::diag::code::DUPLICATE_NAME,
+                    crate::syntax::diag::code::DUPLICATE_NAME,
                     "metadata.name",
                     format!("{} is defined twice", d.display_name()),
                 );
@@ -69,7 +69,7 @@ fn check(docs: &[Document], out: &mut Vec<Diagnostic>) {
         if let Some(first) = workloads.get(&key) {
             let (line, col) = first.file.line_col(first.span("spec.workloadRef").start);
             let mut diag = d.error(
-                crate::diag::code::DUPLICATE_NAME,
+                crate::syntax::diag::code::DUPLICATE_NAME,
                 "spec.workloadRef",
                 format!(
                     "{} {}/{} already has a ScalingTarget ({})",

@@ -1,15 +1,15 @@
 //! K007 `enum-value`: a value outside the fixed set its field allows.
 
 use crate::check::{Rule, Scope};
-use crate::de::did_you_mean;
-use crate::diag::{Diagnostic, Severity};
-use crate::load::Document;
 use crate::model::Object;
 use crate::model::selector::{self, SelectorError};
+use crate::syntax::de::did_you_mean;
+use crate::syntax::diag::{Diagnostic, Severity};
+use crate::syntax::load::Document;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::ENUM_VALUE,
+    code: crate::syntax::diag::code::ENUM_VALUE,
     name: "enum-value",
     summary: "A value outside the fixed set its field allows.",
     severity: Severity::Error,
@@ -89,7 +89,7 @@ fn check_selectors(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                     .map(|c| format!("did you mean `{c}`?"))
                     .unwrap_or_else(|| "operators are In, NotIn, Exists, DoesNotExist".into());
                 doc.error(
-                    crate::diag::code::ENUM_VALUE,
+                    crate::syntax::diag::code::ENUM_VALUE,
                     &format!("{at}.operator"),
                     e.to_string(),
                 )
@@ -97,7 +97,7 @@ fn check_selectors(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
             }
             _ => doc
                 .error(
-                    crate::diag::code::ENUM_VALUE,
+                    crate::syntax::diag::code::ENUM_VALUE,
                     &format!("{at}.values"),
                     e.to_string(),
                 )
@@ -126,7 +126,7 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                 .unwrap_or_else(|| format!("cpufreq governors are {}", GOVERNORS.join(", ")));
             out.push(
                 doc.error(
-                    crate::diag::code::ENUM_VALUE,
+                    crate::syntax::diag::code::ENUM_VALUE,
                     &path,
                     format!("`{name}` is not a CPU governor"),
                 )

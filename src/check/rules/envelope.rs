@@ -1,10 +1,10 @@
 //! K002 `document-kind`: A document lacks a valid apiVersion, kind or metadata.
 
 use crate::check::{Rule, Scope};
-use crate::diag::Severity;
+use crate::syntax::diag::Severity;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::DOCUMENT_KIND,
+    code: crate::syntax::diag::code::DOCUMENT_KIND,
     name: "document-kind",
     summary: "A document lacks a valid apiVersion, kind or metadata.",
     severity: Severity::Error,

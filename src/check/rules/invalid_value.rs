@@ -1,10 +1,10 @@
 //! K005 `invalid-value`: A value that does not parse as its type.
 
 use crate::check::{Rule, Scope};
-use crate::diag::Severity;
+use crate::syntax::diag::Severity;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::INVALID_VALUE,
+    code: crate::syntax::diag::code::INVALID_VALUE,
     name: "invalid-value",
     summary: "A value that does not parse as its type.",
     severity: Severity::Error,

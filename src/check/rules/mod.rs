@@ -18,8 +18,8 @@ pub mod time_zone;
 pub mod types;
 pub mod unknown_field;
 
-use crate::load::Document;
 use crate::model::Object;
+use crate::syntax::load::Document;
 
 /// Every CEL field of an object: (path, field name, expression).
 pub(crate) fn cel_fields(obj: &Object) -> Vec<(&'static str, &'static str, &str)> {
@@ -50,7 +50,7 @@ pub(crate) fn span_in_string(
     path: &str,
     char_offset: usize,
     char_len: usize,
-) -> crate::source::Span {
+) -> crate::syntax::source::Span {
     let Some(node) = doc.node.at(path) else {
         return doc.span(path);
     };
@@ -60,5 +60,5 @@ pub(crate) fn span_in_string(
     let byte = |c: usize| text.char_indices().nth(c).map_or(text.len(), |(b, _)| b);
     let s = byte(char_offset);
     let e = byte(char_offset + char_len).max(s);
-    crate::source::Span::new(start + s, start + e)
+    crate::syntax::source::Span::new(start + s, start + e)
 }

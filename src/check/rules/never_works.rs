@@ -1,12 +1,12 @@
 //! K016 `never-works`: values that make an object inert or unsatisfiable.
 
 use crate::check::{Rule, Scope};
-use crate::diag::{Diagnostic, Severity};
-use crate::load::Document;
 use crate::model::Object;
+use crate::syntax::diag::{Diagnostic, Severity};
+use crate::syntax::load::Document;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::NEVER_WORKS,
+    code: crate::syntax::diag::code::NEVER_WORKS,
     name: "never-works",
     summary: "A value that makes the object do nothing, ever.",
     severity: Severity::Error,
@@ -36,13 +36,13 @@ Example:
 };
 
 fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
-    let code = crate::diag::code::NEVER_WORKS;
+    let code = crate::syntax::diag::code::NEVER_WORKS;
     match obj {
         Object::Policy(p) => {
             let Some(s) = &p.spec.schedule else { return };
             // As written: windows that failed to decode have been reported already.
             let written_empty = doc.node.at("spec.schedule.windows").is_some_and(
-                |w| matches!(&w.value, crate::tree::Value::Seq(items) if items.is_empty()),
+                |w| matches!(&w.value, crate::syntax::tree::Value::Seq(items) if items.is_empty()),
             );
             if written_empty {
                 out.push(

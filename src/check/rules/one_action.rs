@@ -1,12 +1,12 @@
 //! K009 `one-action`: a policy must have exactly one action.
 
 use crate::check::{Rule, Scope};
-use crate::diag::{Diagnostic, Severity};
-use crate::load::Document;
 use crate::model::Object;
+use crate::syntax::diag::{Diagnostic, Severity};
+use crate::syntax::load::Document;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::ONE_ACTION,
+    code: crate::syntax::diag::code::ONE_ACTION,
     name: "one-action",
     summary: "A policy must set exactly one action.",
     severity: Severity::Error,
@@ -39,7 +39,7 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
         0 if written => {}
         0 => out.push(
             doc.error(
-                crate::diag::code::ONE_ACTION,
+                crate::syntax::diag::code::ONE_ACTION,
                 "spec.action",
                 "the policy has no action",
             )
@@ -48,7 +48,7 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
         _ => {
             let mut d = doc
                 .error(
-                    crate::diag::code::ONE_ACTION,
+                    crate::syntax::diag::code::ONE_ACTION,
                     &format!("spec.action.{}", kinds[1].field()),
                     format!(
                         "a policy takes exactly one action, this one sets {}",

@@ -1,12 +1,12 @@
 //! K010 `probe-endpoint`: a probe needs exactly one of `endpoint` and `daemonSet`.
 
 use crate::check::{Rule, Scope};
-use crate::diag::{Diagnostic, Severity};
-use crate::load::Document;
 use crate::model::Object;
+use crate::syntax::diag::{Diagnostic, Severity};
+use crate::syntax::load::Document;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::PROBE_ENDPOINT,
+    code: crate::syntax::diag::code::PROBE_ENDPOINT,
     name: "probe-endpoint",
     summary: "A probe must have an endpoint or a daemonSet, not both.",
     severity: Severity::Error,
@@ -34,7 +34,7 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
     match (&s.endpoint, &s.daemon_set) {
         (Some(_), Some(_)) => {
             let d = doc
-                .error(crate::diag::code::PROBE_ENDPOINT, "spec.daemonSet", "a probe has either an `endpoint` or a `daemonSet`, not both")
+                .error(crate::syntax::diag::code::PROBE_ENDPOINT, "spec.daemonSet", "a probe has either an `endpoint` or a `daemonSet`, not both")
                 .with_related(doc.span("spec.endpoint"), "endpoint set here")
                 .with_help("use `endpoint` (with `nodeName`) for one host, `daemonSet` for one agent per node");
             out.push(Diagnostic {
@@ -44,7 +44,7 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
         }
         (None, None) => out.push(
             doc.error(
-                crate::diag::code::PROBE_ENDPOINT,
+                crate::syntax::diag::code::PROBE_ENDPOINT,
                 "spec",
                 "the probe has neither an `endpoint` nor a `daemonSet`",
             )
@@ -53,7 +53,7 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
         (Some(url), None) => {
             if let Some(why) = bad_url(url) {
                 out.push(doc.error(
-                    crate::diag::code::PROBE_ENDPOINT,
+                    crate::syntax::diag::code::PROBE_ENDPOINT,
                     "spec.endpoint",
                     format!("`{url}` is not a probe URL: {why}"),
                 ));
@@ -61,7 +61,7 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
             if s.node_name.is_none() {
                 out.push(
                     doc.error(
-                        crate::diag::code::PROBE_ENDPOINT,
+                        crate::syntax::diag::code::PROBE_ENDPOINT,
                         "spec.endpoint",
                         "a static endpoint needs `nodeName`, the node it serves",
                     )
@@ -73,7 +73,7 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
             if s.node_name.is_some() {
                 out.push(
                     doc.error(
-                        crate::diag::code::PROBE_ENDPOINT,
+                        crate::syntax::diag::code::PROBE_ENDPOINT,
                         "spec.nodeName",
                         "`nodeName` goes with a static `endpoint`, not a `daemonSet`",
                     )

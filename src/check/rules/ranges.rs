@@ -1,12 +1,12 @@
 //! K006 `numeric-range`: numbers outside the range their field allows.
 
 use crate::check::{Rule, Scope};
-use crate::diag::{Diagnostic, Severity};
-use crate::load::Document;
 use crate::model::{IntOrPercent, Object};
+use crate::syntax::diag::{Diagnostic, Severity};
+use crate::syntax::load::Document;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::NUMERIC_RANGE,
+    code: crate::syntax::diag::code::NUMERIC_RANGE,
     name: "numeric-range",
     summary: "A number outside the range its field allows.",
     severity: Severity::Error,
@@ -42,8 +42,10 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&mut self, path: &str, msg: String) {
-        self.out
-            .push(self.doc.error(crate::diag::code::NUMERIC_RANGE, path, msg));
+        self.out.push(
+            self.doc
+                .error(crate::syntax::diag::code::NUMERIC_RANGE, path, msg),
+        );
     }
     fn non_negative(&mut self, path: &str, v: Option<f64>, what: &str) {
         if let Some(v) = v
@@ -173,7 +175,7 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
                 {
                     let d = doc
                         .error(
-                            crate::diag::code::NUMERIC_RANGE,
+                            crate::syntax::diag::code::NUMERIC_RANGE,
                             "spec.power.warnPercent",
                             format!("warnPercent ({w}) is above criticalPercent ({cr})"),
                         )
@@ -342,7 +344,7 @@ fn min_above_max(c: &mut Ctx<'_>, base: &str, lo: &str, hi: &str) {
     let d = c
         .doc
         .error(
-            crate::diag::code::NUMERIC_RANGE,
+            crate::syntax::diag::code::NUMERIC_RANGE,
             &format!("{base}.min"),
             format!("min ({lo}) is above max ({hi})"),
         )

@@ -1,13 +1,13 @@
 //! K015 `resize-target-unmatched`: a resize policy whose targetSelector matches no ScalingTarget.
 
 use crate::check::{Rule, Scope};
-use crate::diag::{Diagnostic, Severity};
-use crate::load::Document;
 use crate::model::Object;
 use crate::model::selector::matches;
+use crate::syntax::diag::{Diagnostic, Severity};
+use crate::syntax::load::Document;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::RESIZE_TARGET_UNMATCHED,
+    code: crate::syntax::diag::code::RESIZE_TARGET_UNMATCHED,
     name: "resize-target-unmatched",
     summary: "A resize policy's targetSelector matches no ScalingTarget.",
     severity: Severity::Warning,
@@ -48,7 +48,7 @@ fn check(docs: &[Document], out: &mut Vec<Diagnostic>) {
         {
             out.push(
                 Diagnostic::warning(
-                    crate::diag::code::RESIZE_TARGET_UNMATCHED,
+                    crate::syntax::diag::code::RESIZE_TARGET_UNMATCHED,
                     &d.file,
                     d.key_span("spec.action.resize.targetSelector"),
                     format!("the targetSelector of {} matches no ScalingTarget", d.display_name()),

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use crate::check::{Rule, Scope};
-use crate::diag::{Diagnostic, Severity};
-use crate::load::Document;
 use crate::model::selector::may_overlap;
 use crate::model::{ActionKind, Mode, Object, Policy, Schedule};
+use crate::syntax::diag::{Diagnostic, Severity};
+use crate::syntax::load::Document;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::SINGLE_WRITER,
+    code: crate::syntax::diag::code::SINGLE_WRITER,
     name: "single-writer",
     summary: "Two Enforce policies of equal priority write the same knob on overlapping nodes.",
     severity: Severity::Error,
@@ -189,7 +189,7 @@ fn check(docs: &[Document], out: &mut Vec<Diagnostic>) {
             let a_name = pa.metadata.name.as_deref().unwrap_or("");
             let b_name = pb.metadata.name.as_deref().unwrap_or("");
             let mut d = Diagnostic::error(
-                crate::diag::code::SINGLE_WRITER,
+                crate::syntax::diag::code::SINGLE_WRITER,
                 &db.file,
                 db.key_span("spec.action"),
                 format!(

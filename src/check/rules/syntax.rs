@@ -1,10 +1,10 @@
 //! K001 `syntax`: The file is not valid YAML or kilter DSL.
 
 use crate::check::{Rule, Scope};
-use crate::diag::Severity;
+use crate::syntax::diag::Severity;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::SYNTAX,
+    code: crate::syntax::diag::code::SYNTAX,
     name: "syntax",
     summary: "The file is not valid YAML or kilter DSL.",
     severity: Severity::Error,

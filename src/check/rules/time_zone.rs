@@ -1,13 +1,13 @@
 //! K008 `time-zone`: a schedule time zone that is not an IANA zone name.
 
 use crate::check::{Rule, Scope};
-use crate::de::did_you_mean;
-use crate::diag::{Diagnostic, Severity};
-use crate::load::Document;
 use crate::model::Object;
+use crate::syntax::de::did_you_mean;
+use crate::syntax::diag::{Diagnostic, Severity};
+use crate::syntax::load::Document;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::TIME_ZONE,
+    code: crate::syntax::diag::code::TIME_ZONE,
     name: "time-zone",
     summary: "A schedule time zone that is not an IANA time zone name.",
     severity: Severity::Error,
@@ -43,7 +43,7 @@ fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
             .unwrap_or_else(|| "use an IANA name such as `Europe/Berlin` or `UTC`".into());
         out.push(
             doc.error(
-                crate::diag::code::TIME_ZONE,
+                crate::syntax::diag::code::TIME_ZONE,
                 "spec.schedule.timeZone",
                 format!("`{tz}` is not an IANA time zone"),
             )

@@ -1,10 +1,10 @@
 //! K004 `type-mismatch`: A value of the wrong type, or a required field missing.
 
 use crate::check::{Rule, Scope};
-use crate::diag::Severity;
+use crate::syntax::diag::Severity;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::TYPE_MISMATCH,
+    code: crate::syntax::diag::code::TYPE_MISMATCH,
     name: "type-mismatch",
     summary: "A value of the wrong type, or a required field missing.",
     severity: Severity::Error,

@@ -1,10 +1,10 @@
 //! K003 `unknown-field`: A field that the kind does not have.
 
 use crate::check::{Rule, Scope};
-use crate::diag::Severity;
+use crate::syntax::diag::Severity;
 
 pub static RULE: Rule = Rule {
-    code: crate::diag::code::UNKNOWN_FIELD,
+    code: crate::syntax::diag::code::UNKNOWN_FIELD,
     name: "unknown-field",
     summary: "A field that the kind does not have.",
     severity: Severity::Error,

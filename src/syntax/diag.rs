@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::source::{SourceFile, Span};
+use crate::syntax::source::{SourceFile, Span};
 
 /// Every diagnostic code, in one place: the rules (`check::RULES`) and the front end use these
 /// names, and `kilter lint --explain` documents each.

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use crate::source::Span;
-use crate::tree::{Node, Value};
+use crate::syntax::source::Span;
+use crate::syntax::tree::{Node, Value};
 
 /// One step of a path into a document: a mapping key or a list index.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -172,7 +172,7 @@ fn scan<'t>(text: &'t str, range: Span, leaves: &[Span], dsl: bool) -> Vec<(usiz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::SourceFile;
+    use crate::syntax::source::SourceFile;
 
     fn key(k: &str) -> Seg {
         Seg::Key(k.into())
@@ -182,7 +182,7 @@ mod tests {
     fn yaml_comments_attach_to_the_next_key_or_their_line() {
         let text = "# top\napiVersion: v1 # version\nspec:\n  # the list\n  items:\n  - a # first\n  # second\n  - 'b # not a comment'\n  url: http://x#y\n# tail\n";
         let f = SourceFile::new("t.yaml", text);
-        let (docs, d) = crate::yaml::parse(&f);
+        let (docs, d) = crate::syntax::yaml::parse(&f);
         assert!(d.is_empty());
         let c = attach(&f.text, docs[0].chunk, &docs[0].node, false);
         let at = |p: &[Seg]| c.get(p).cloned().unwrap_or_default();
@@ -200,12 +200,12 @@ mod tests {
     fn block_scalars_and_dsl_strings_hold_no_comments() {
         let text = "a: |\n  # text\n  more\nb: 1\n";
         let f = SourceFile::new("t.yaml", text);
-        let (docs, _) = crate::yaml::parse(&f);
+        let (docs, _) = crate::syntax::yaml::parse(&f);
         assert!(attach(&f.text, docs[0].chunk, &docs[0].node, false).is_empty());
 
         let text = "// head\npolicy p { # header\n  description: \"a # b // c\"\n  when: `x // y`\n  mode: Enforce // mode\n}\n";
         let f = SourceFile::new("t.kilter", text);
-        let (nodes, d) = crate::dsl::parse(&f);
+        let (nodes, d) = crate::syntax::dsl::parse(&f);
         assert!(d.is_empty(), "{d:?}");
         let c = attach(&f.text, Span::new(0, text.len()), &nodes[0], true);
         let mode = [key("spec"), key("mode")];

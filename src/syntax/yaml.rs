@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
-use crate::diag::Diagnostic;
-use crate::source::{SourceFile, Span};
-use crate::tree::{Entry, Node, Value};
+use crate::syntax::diag::Diagnostic;
+use crate::syntax::source::{SourceFile, Span};
+use crate::syntax::tree::{Entry, Node, Value};
 
 /// One parsed document and where it sits in the file.
 #[derive(Clone, Debug)]
@@ -263,7 +263,7 @@ impl Builder<'_> {
                 }
                 Box::new(
                     Diagnostic::error(
-                        crate::diag::code::SYNTAX,
+                        crate::syntax::diag::code::SYNTAX,
                         self.file,
                         Span::new(at, at + 1),
                         format!("YAML syntax error: {}", e.info()),
@@ -293,13 +293,13 @@ impl Builder<'_> {
                     self.push(node, anchor);
                 }
                 Event::SequenceStart(..) | Event::MappingStart(..)
-                    if self.stack.len() >= crate::limits::MAX_DEPTH =>
+                    if self.stack.len() >= crate::syntax::limits::MAX_DEPTH =>
                 {
                     return Err(self.limit(
                         span,
                         format!(
                             "YAML nests deeper than {} levels; kilter reads no deeper",
-                            crate::limits::MAX_DEPTH
+                            crate::syntax::limits::MAX_DEPTH
                         ),
                     ));
                 }
@@ -349,12 +349,12 @@ impl Builder<'_> {
                     let found = self.anchors.iter().rev().find(|(a, _, _)| *a == id);
                     if let Some((_, _, size)) = found {
                         self.alias_nodes += size;
-                        if self.alias_nodes > crate::limits::MAX_ALIAS_NODES {
+                        if self.alias_nodes > crate::syntax::limits::MAX_ALIAS_NODES {
                             return Err(self.limit(
                                 span,
                                 format!(
                                     "YAML aliases expand to more than {} nodes; kilter stops here (a \"billion laughs\" file?)",
-                                    crate::limits::MAX_ALIAS_NODES
+                                    crate::syntax::limits::MAX_ALIAS_NODES
                                 ),
                             ));
                         }
@@ -367,7 +367,7 @@ impl Builder<'_> {
                             self.push(n, 0);
                         }
                         None => self.diags.push(Diagnostic::error(
-                            crate::diag::code::SYNTAX,
+                            crate::syntax::diag::code::SYNTAX,
                             self.file,
                             span,
                             "YAML alias refers to an unknown anchor",
@@ -387,7 +387,7 @@ impl Builder<'_> {
     /// A limit crossed at `span`: the document is not read further.
     fn limit(&self, span: Span, message: String) -> Box<Diagnostic> {
         Box::new(
-            Diagnostic::error(crate::diag::code::SYNTAX, self.file, span, message)
+            Diagnostic::error(crate::syntax::diag::code::SYNTAX, self.file, span, message)
                 .with_label("here"),
         )
     }
@@ -415,7 +415,7 @@ impl Builder<'_> {
                         Value::Null => "null".into(),
                         Value::Seq(_) | Value::Map(_) => {
                             self.diags.push(Diagnostic::error(
-                                crate::diag::code::SYNTAX,
+                                crate::syntax::diag::code::SYNTAX,
                                 self.file,
                                 k.span,
                                 "mapping keys must be plain strings",
@@ -435,7 +435,7 @@ impl Builder<'_> {
                     if let Some(prev) = prev {
                         self.diags.push(
                             Diagnostic::error(
-                                crate::diag::code::SYNTAX,
+                                crate::syntax::diag::code::SYNTAX,
                                 self.file,
                                 k.span,
                                 format!("duplicate key `{name}`"),

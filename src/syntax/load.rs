@@ -6,11 +6,11 @@ use std::sync::Arc;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 
-use crate::de::{Issue, decode, did_you_mean};
-use crate::diag::Diagnostic;
 use crate::model::{API_VERSION, Budget, Kind, Object, Policy, Probe, ScalingTarget};
-use crate::source::{SourceFile, Span};
-use crate::tree::{Node, Value};
+use crate::syntax::de::{Issue, decode, did_you_mean};
+use crate::syntax::diag::Diagnostic;
+use crate::syntax::source::{SourceFile, Span};
+use crate::syntax::tree::{Node, Value};
 
 /// One document of a file: its tree (for spans) and its object when it decoded. When the
 /// document had errors (`valid` is false) the object is partial — the offending fields left
@@ -66,9 +66,9 @@ pub fn load_file(file: &Arc<SourceFile>) -> (Vec<Document>, Vec<Diagnostic>) {
 pub fn load_file_counted(file: &Arc<SourceFile>) -> (Vec<Document>, Vec<Diagnostic>, usize) {
     let dsl = file.is_dsl();
     let (nodes, mut diags) = if dsl {
-        crate::dsl::parse(file)
+        crate::syntax::dsl::parse(file)
     } else {
-        let (docs, d) = crate::yaml::parse(file);
+        let (docs, d) = crate::syntax::yaml::parse(file);
         (docs.into_iter().map(|d| d.node).collect(), d)
     };
     let mut docs = Vec::new();
@@ -143,7 +143,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
     let mut diags = Vec::new();
     if !matches!(node.value, Value::Map(_)) {
         diags.push(Diagnostic::error(
-            crate::diag::code::DOCUMENT_KIND,
+            crate::syntax::diag::code::DOCUMENT_KIND,
             file,
             node.span,
             format!(
@@ -162,7 +162,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
         None => {
             diags.push(
                 Diagnostic::error(
-                    crate::diag::code::DOCUMENT_KIND,
+                    crate::syntax::diag::code::DOCUMENT_KIND,
                     file,
                     head,
                     "missing `apiVersion`",
@@ -174,7 +174,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
         Some(v) if v.as_str() != Some(API_VERSION) => {
             diags.push(
                 Diagnostic::error(
-                    crate::diag::code::DOCUMENT_KIND,
+                    crate::syntax::diag::code::DOCUMENT_KIND,
                     file,
                     v.span,
                     format!("unsupported apiVersion; kilter reads `{API_VERSION}`"),
@@ -189,7 +189,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
         None => {
             diags.push(
                 Diagnostic::error(
-                    crate::diag::code::DOCUMENT_KIND,
+                    crate::syntax::diag::code::DOCUMENT_KIND,
                     file,
                     head,
                     "missing `kind`",
@@ -209,7 +209,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
                     });
                 diags.push(
                     Diagnostic::error(
-                        crate::diag::code::DOCUMENT_KIND,
+                        crate::syntax::diag::code::DOCUMENT_KIND,
                         file,
                         k.span,
                         "unknown kind",
@@ -225,7 +225,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
             let help = did_you_mean(&e.key, TOP_LEVEL).map(|c| format!("did you mean `{c}`?"));
             diags.push(
                 Diagnostic::error(
-                    crate::diag::code::UNKNOWN_FIELD,
+                    crate::syntax::diag::code::UNKNOWN_FIELD,
                     file,
                     e.key_span,
                     format!("unknown field `{}`", e.key),
@@ -242,7 +242,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
     let meta = match node.get("metadata") {
         None => {
             diags.push(Diagnostic::error(
-                crate::diag::code::DOCUMENT_KIND,
+                crate::syntax::diag::code::DOCUMENT_KIND,
                 file,
                 head,
                 "missing `metadata` with a `name`",
@@ -260,7 +260,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
         match spec_node {
             None => {
                 diags.push(Diagnostic::error(
-                    crate::diag::code::TYPE_MISMATCH,
+                    crate::syntax::diag::code::TYPE_MISMATCH,
                     file,
                     head,
                     format!("missing `spec` of the {}", kind.name()),
@@ -296,7 +296,7 @@ pub fn load_document(file: &Arc<SourceFile>, node: Node) -> (Option<Document>, V
     let valid = ok
         && !diags
             .iter()
-            .any(|d| d.severity == crate::diag::Severity::Error);
+            .any(|d| d.severity == crate::syntax::diag::Severity::Error);
     (
         Some(Document {
             file: file.clone(),
@@ -328,7 +328,7 @@ fn check_meta(
 ) -> ObjectMeta {
     match meta.name.as_deref() {
         None | Some("") => diags.push(Diagnostic::error(
-            crate::diag::code::DOCUMENT_KIND,
+            crate::syntax::diag::code::DOCUMENT_KIND,
             file,
             m.span,
             "missing `metadata.name`",
@@ -336,7 +336,7 @@ fn check_meta(
         Some(name) => {
             if let Some(why) = invalid_dns_subdomain(name) {
                 diags.push(Diagnostic::error(
-                    crate::diag::code::INVALID_VALUE,
+                    crate::syntax::diag::code::INVALID_VALUE,
                     file,
                     m.get("name").map_or(m.span, |n| n.span),
                     format!("`{name}` is not a valid object name: {why}"),
@@ -349,7 +349,7 @@ fn check_meta(
         if !kind.namespaced() {
             diags.push(
                 Diagnostic::error(
-                    crate::diag::code::DOCUMENT_KIND,
+                    crate::syntax::diag::code::DOCUMENT_KIND,
                     file,
                     span,
                     format!("{} is cluster-scoped and takes no namespace", kind.name()),
@@ -358,7 +358,7 @@ fn check_meta(
             );
         } else if let Some(why) = invalid_dns_label(ns) {
             diags.push(Diagnostic::error(
-                crate::diag::code::INVALID_VALUE,
+                crate::syntax::diag::code::INVALID_VALUE,
                 file,
                 span,
                 format!("`{ns}` is not a valid namespace: {why}"),

@@ -5,15 +5,15 @@ use serde_json::{Value as Json, json};
 
 use std::sync::Arc;
 
-use crate::comments::Comments;
 use crate::model::{API_VERSION, Kind, Object};
-use crate::source::{SourceFile, Span};
-use crate::tree::{Node, Value};
+use crate::syntax::comments::Comments;
+use crate::syntax::source::{SourceFile, Span};
+use crate::syntax::tree::{Node, Value};
 
 /// Objects as multi-document YAML, `kubectl apply`-able.
 pub fn to_yaml(objects: &[Object]) -> String {
     let values: Vec<Json> = objects.iter().map(Object::to_json).collect();
-    crate::yaml_emit::emit_all(&values)
+    crate::syntax::emit::emit_all(&values)
 }
 
 /// Why a file was not converted.
@@ -60,7 +60,7 @@ pub enum Doc {
 
 pub fn documents(file: &Arc<SourceFile>) -> Vec<Doc> {
     if file.is_dsl() {
-        let (nodes, _) = crate::dsl::parse(file);
+        let (nodes, _) = crate::syntax::dsl::parse(file);
         // Each object owns the text from the end of the one before it: the comments above
         // its keyword are its own.
         let mut start = 0;
@@ -78,18 +78,18 @@ pub fn documents(file: &Arc<SourceFile>) -> Vec<Doc> {
                 start = end;
                 Doc::Kilter {
                     json: n.to_json(),
-                    comments: crate::comments::attach(&file.text, range, n, true),
+                    comments: crate::syntax::comments::attach(&file.text, range, n, true),
                 }
             })
             .collect();
     }
-    let (docs, _) = crate::yaml::parse(file);
+    let (docs, _) = crate::syntax::yaml::parse(file);
     docs.into_iter()
         .map(|d| {
-            if crate::load::is_kilter_object(&d.node) {
+            if crate::syntax::load::is_kilter_object(&d.node) {
                 Doc::Kilter {
                     json: d.node.to_json(),
-                    comments: crate::comments::attach(&file.text, d.chunk, &d.node, false),
+                    comments: crate::syntax::comments::attach(&file.text, d.chunk, &d.node, false),
                 }
             } else {
                 let what = (!matches!(d.node.value, Value::Null))
@@ -127,7 +127,7 @@ fn yaml_out(file: &SourceFile, docs: &[Doc]) -> String {
     for (i, d) in docs.iter().enumerate() {
         let part = match d {
             Doc::Kilter { json, comments } => {
-                crate::yaml_emit::emit_commented(json, Some(comments))
+                crate::syntax::emit::emit_commented(json, Some(comments))
             }
             Doc::Other { chunk, .. } => file.slice(*chunk).to_string(),
         };
@@ -191,7 +191,7 @@ fn dsl_out(file: &SourceFile, docs: &[Doc]) -> Result<String, Refused> {
         c.end.append(&mut pending);
     }
     let with: Vec<_> = objects.iter().map(|(j, c)| (j, Some(c))).collect();
-    Ok(crate::dsl::print::print_documents(&with))
+    Ok(crate::syntax::dsl::print::print_documents(&with))
 }
 
 fn crd_json(kind: Kind) -> Json {
@@ -201,7 +201,7 @@ fn crd_json(kind: Kind) -> Json {
 /// All four CRDs, as `kilter crds` prints them.
 pub fn crds_yaml() -> String {
     let values: Vec<Json> = Kind::ALL.iter().map(|k| crd_json(*k)).collect();
-    crate::yaml_emit::emit_all(&values)
+    crate::syntax::emit::emit_all(&values)
 }
 
 /// The files `kilter crds --out DIR` writes: the CRDs exactly as `kilter crds` prints them,

@@ -10,8 +10,8 @@ use serde::de::{
     self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor,
 };
 
-use crate::source::Span;
-use crate::tree::{Node, Value};
+use crate::syntax::source::Span;
+use crate::syntax::tree::{Node, Value};
 
 /// One decoding finding, before it is tied to a file.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,23 +53,23 @@ impl std::error::Error for Issue {}
 
 impl de::Error for Issue {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        Issue::new(crate::diag::code::INVALID_VALUE, msg.to_string())
+        Issue::new(crate::syntax::diag::code::INVALID_VALUE, msg.to_string())
     }
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
         Issue::new(
-            crate::diag::code::TYPE_MISMATCH,
+            crate::syntax::diag::code::TYPE_MISMATCH,
             format!("expected {exp}, found {}", unexpected(&unexp)),
         )
     }
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
         Issue::new(
-            crate::diag::code::INVALID_VALUE,
+            crate::syntax::diag::code::INVALID_VALUE,
             format!("invalid value {}: expected {exp}", unexpected(&unexp)),
         )
     }
     fn missing_field(field: &'static str) -> Self {
         let mut i = Issue::new(
-            crate::diag::code::TYPE_MISMATCH,
+            crate::syntax::diag::code::TYPE_MISMATCH,
             format!("missing required field `{field}`"),
         );
         i.missing_field = Some(field.to_string());
@@ -191,7 +191,7 @@ impl<'a> De<'a> {
             help = Some("remove the quotes: this field takes a number".to_string());
         }
         Issue::new(
-            crate::diag::code::TYPE_MISMATCH,
+            crate::syntax::diag::code::TYPE_MISMATCH,
             format!("expected {expected}, found {}", self.node.describe()),
         )
         .at(self.node.span)
@@ -269,7 +269,7 @@ impl<'de> de::Deserializer<'de> for De<'_> {
             Value::Int(i) => visitor.visit_f64(i as f64),
             Value::Float(f) if f.is_finite() => visitor.visit_f64(f),
             Value::Float(_) => Err(Issue::new(
-                crate::diag::code::INVALID_VALUE,
+                crate::syntax::diag::code::INVALID_VALUE,
                 "expected a finite number",
             )
             .at(self.node.span)),
@@ -395,7 +395,7 @@ impl<'de> de::Deserializer<'de> for De<'_> {
             let help =
                 did_you_mean(s, variants.iter().copied()).map(|c| format!("did you mean `{c}`?"));
             return Err(Issue::new(
-                crate::diag::code::ENUM_VALUE,
+                crate::syntax::diag::code::ENUM_VALUE,
                 format!(
                     "`{s}` is not a valid {}: expected one of {}",
                     enum_name(name),
@@ -458,7 +458,7 @@ impl<'de> SeqAccess<'de> for Seq<'_> {
 }
 
 struct Map<'a> {
-    entries: std::slice::Iter<'a, crate::tree::Entry>,
+    entries: std::slice::Iter<'a, crate::syntax::tree::Entry>,
     value: Option<&'a Node>,
     fields: Option<&'static [&'static str]>,
     ctx: &'a Ctx,
@@ -483,7 +483,7 @@ impl<'de> MapAccess<'de> for Map<'_> {
                     });
                 self.ctx.notes.borrow_mut().push(
                     Issue::new(
-                        crate::diag::code::UNKNOWN_FIELD,
+                        crate::syntax::diag::code::UNKNOWN_FIELD,
                         format!("unknown field `{}`", entry.key),
                     )
                     .at(entry.key_span)
@@ -518,7 +518,7 @@ impl<'de> MapAccess<'de> for Map<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::SourceFile;
+    use crate::syntax::source::SourceFile;
 
     #[derive(serde::Deserialize, Debug, PartialEq)]
     #[serde(rename_all = "camelCase")]
@@ -532,7 +532,7 @@ mod tests {
 
     fn run(text: &str) -> (Option<T>, Vec<Issue>, std::sync::Arc<SourceFile>) {
         let f = SourceFile::new("t.yaml", text);
-        let (docs, d) = crate::yaml::parse(&f);
+        let (docs, d) = crate::syntax::yaml::parse(&f);
         assert!(d.is_empty());
         let (v, issues) = decode::<T>(&docs[0].node);
         (v, issues, f)
@@ -545,13 +545,13 @@ mod tests {
         assert_eq!(issues.len(), 2, "{issues:?}");
         let unknown = issues
             .iter()
-            .find(|i| i.code == crate::diag::code::UNKNOWN_FIELD)
+            .find(|i| i.code == crate::syntax::diag::code::UNKNOWN_FIELD)
             .unwrap();
         assert_eq!(f.line_col(unknown.span.unwrap().start), (2, 1));
         assert_eq!(unknown.help.as_deref(), Some("did you mean `warnPercent`?"));
         let bad_enum = issues
             .iter()
-            .find(|i| i.code == crate::diag::code::ENUM_VALUE)
+            .find(|i| i.code == crate::syntax::diag::code::ENUM_VALUE)
             .unwrap();
         assert_eq!(f.line_col(bad_enum.span.unwrap().start), (3, 7));
         assert_eq!(bad_enum.help.as_deref(), Some("did you mean `Enforce`?"));

@@ -4,9 +4,9 @@ use pest::Parser as _;
 use serde_json::Value as Json;
 
 use super::{KilterParser, Rule, escape};
-use crate::comments::{Attached, Comments, Seg};
 use crate::model::{Kind, Object};
-use crate::source::SourceFile;
+use crate::syntax::comments::{Attached, Comments, Seg};
+use crate::syntax::source::SourceFile;
 
 /// Fields that hold CEL; printed between backticks.
 const CEL_FIELDS: [&str; 3] = ["when", "nodeFilter", "demand"];

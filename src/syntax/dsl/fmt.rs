@@ -6,8 +6,8 @@ use std::sync::Arc;
 use pest::iterators::Pair;
 
 use super::{Rule, chunks, parse_chunk};
-use crate::diag::Diagnostic;
-use crate::source::SourceFile;
+use crate::syntax::diag::Diagnostic;
+use crate::syntax::source::SourceFile;
 
 const WIDTH: usize = 100;
 const INDENT: &str = "  ";

@@ -10,10 +10,10 @@ use pest::Parser as _;
 use pest::iterators::Pair;
 use pest_derive::Parser;
 
-use crate::diag::Diagnostic;
 use crate::model::{API_VERSION, Kind};
-use crate::source::{SourceFile, Span};
-use crate::tree::{Entry, Node, Value};
+use crate::syntax::diag::Diagnostic;
+use crate::syntax::source::{SourceFile, Span};
+use crate::syntax::tree::{Entry, Node, Value};
 
 #[derive(Parser)]
 #[grammar = "../grammar/kilter.pest"]
@@ -80,7 +80,7 @@ fn chunks_with(text: &str, track_cel: bool) -> Vec<Chunk<'_>> {
 /// strings, CEL and comments.
 fn unclosed_brace(text: &str) -> Option<usize> {
     let mut open = Vec::new();
-    crate::limits::dsl_brackets(text, |i, b| {
+    crate::syntax::limits::dsl_brackets(text, |i, b| {
         match b {
             b'{' => open.push(i),
             b'}' => {
@@ -98,16 +98,16 @@ pub fn parse_chunk<'a>(
     file: &Arc<SourceFile>,
     chunk: Chunk<'a>,
 ) -> Result<Pair<'a, Rule>, Box<Diagnostic>> {
-    if let Some(at) = crate::limits::dsl_too_deep(chunk.text) {
+    if let Some(at) = crate::syntax::limits::dsl_too_deep(chunk.text) {
         let at = chunk.start + at;
         return Err(Box::new(
             Diagnostic::error(
-                crate::diag::code::SYNTAX,
+                crate::syntax::diag::code::SYNTAX,
                 file,
                 Span::new(at, at + 1),
                 format!(
                     "nesting deeper than {} levels; kilter reads no deeper",
-                    crate::limits::MAX_DEPTH
+                    crate::syntax::limits::MAX_DEPTH
                 ),
             )
             .with_label("here"),
@@ -166,7 +166,7 @@ fn syntax_error(file: &Arc<SourceFile>, base: usize, e: pest::error::Error<Rule>
         None
     };
     Diagnostic::error(
-        crate::diag::code::SYNTAX,
+        crate::syntax::diag::code::SYNTAX,
         file,
         span,
         format!("syntax error: {message}"),
@@ -312,7 +312,7 @@ impl Lower<'_> {
                         }
                     }
                     _ => self.diags.push(Diagnostic::error(
-                        crate::diag::code::TYPE_MISMATCH,
+                        crate::syntax::diag::code::TYPE_MISMATCH,
                         self.file,
                         e.value.span,
                         "`metadata` must be a block",
@@ -355,7 +355,7 @@ impl Lower<'_> {
         if let Some(prev) = entries.iter().find(|x| x.key == e.key) {
             self.diags.push(
                 Diagnostic::error(
-                    crate::diag::code::SYNTAX,
+                    crate::syntax::diag::code::SYNTAX,
                     self.file,
                     e.key_span,
                     format!("duplicate field `{}`", e.key),
@@ -423,7 +423,7 @@ impl Lower<'_> {
                 for (offset, len, bad) in invalid_escapes(raw) {
                     self.diags.push(
                         Diagnostic::error(
-                            crate::diag::code::SYNTAX,
+                            crate::syntax::diag::code::SYNTAX,
                             self.file,
                             Span::new(at + offset, at + offset + len),
                             format!("`{bad}` is not an escape"),

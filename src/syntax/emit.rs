@@ -3,15 +3,15 @@
 
 use serde_json::Value as Json;
 
-use crate::comments::{Attached, Comments, Seg};
-use crate::tree::Value;
+use crate::syntax::comments::{Attached, Comments, Seg};
+use crate::syntax::tree::Value;
 
 /// One YAML document (without the `---` separator).
 pub fn emit(v: &Json) -> String {
     emit_commented(v, None)
 }
 
-/// One YAML document with the comments of its source (see [`crate::comments`]) placed beside
+/// One YAML document with the comments of its source (see [`crate::syntax::comments`]) placed beside
 /// the values they were written with.
 pub fn emit_commented(v: &Json, comments: Option<&Comments>) -> String {
     let mut e = Emitter {
@@ -205,7 +205,7 @@ fn string(s: &str) -> String {
         && safe_chars
         && !s.starts_with([' ', '-', '.'])
         && !s.ends_with(' ')
-        && crate::yaml::resolve_plain(s) == Value::Str(s.to_string())
+        && crate::syntax::yaml::resolve_plain(s) == Value::Str(s.to_string())
         && !matches!(
             s.to_ascii_lowercase().as_str(),
             "y" | "n" | "yes" | "no" | "on" | "off"
@@ -223,7 +223,7 @@ fn string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::SourceFile;
+    use crate::syntax::source::SourceFile;
     use serde_json::json;
 
     #[test]
@@ -234,7 +234,7 @@ mod tests {
         });
         let text = emit(&v);
         let f = SourceFile::new("t.yaml", text.clone());
-        let (docs, diags) = crate::yaml::parse(&f);
+        let (docs, diags) = crate::syntax::yaml::parse(&f);
         assert!(diags.is_empty(), "{text}\n{diags:?}");
         assert_eq!(docs[0].node.to_json(), v, "{text}");
         assert!(text.contains("a: 10m\n"));

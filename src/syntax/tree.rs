@@ -1,7 +1,7 @@
 //! The spanned value tree both front ends produce. YAML and the DSL lower to it, one
 //! decoder turns it into the model, and checks look spans up in it by path.
 
-use crate::source::Span;
+use crate::syntax::source::Span;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
