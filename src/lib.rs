@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod controller;
 pub mod expr;
 pub mod kube;
 pub mod lint;
@@ -17,4 +18,5 @@ pub mod policytest;
 pub mod probe;
 pub mod sim;
 pub mod state;
+pub mod sync;
 pub mod syntax;

@@ -2,11 +2,12 @@
 
 mod convert;
 mod crds;
-mod files;
+use crate::sync::files;
 mod fmt;
 mod lint;
 mod plan;
 mod probe;
+mod run;
 mod test;
 
 use std::io::Write;
@@ -46,6 +47,8 @@ enum Command {
     Test(test::Args),
     /// The node probe: serve a node's CPU governors over MCP, or lay out a sysfs to try it on.
     Probe(probe::Args),
+    /// The controller: reconcile policies from a directory or Git into actions, continuously.
+    Run(run::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -65,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Plan(a) => plan::run(a),
         Command::Test(a) => test::run(a),
         Command::Probe(a) => probe::run(a),
+        Command::Run(a) => run::run(a),
     };
     ExitCode::from(code)
 }

@@ -1,5 +1,6 @@
 //! Reading a cluster into a [`ClusterState`]: nodes, pods, PDBs, owners and metrics.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
@@ -68,15 +69,16 @@ pub async fn observe(client: &Client) -> Result<ClusterState> {
 
 /// The snapshot of Kubernetes objects: pure, so that it is tested without a cluster and shared
 /// by a one-off read (`observe`) and the controller's watches.
-pub fn to_state(
-    nodes: &[KNode],
-    pods: &[KPod],
-    replica_sets: &[ReplicaSet],
-    pdbs: &[PodDisruptionBudget],
-) -> ClusterState {
+pub fn to_state<N, P, R, B>(nodes: &[N], pods: &[P], replica_sets: &[R], pdbs: &[B]) -> ClusterState
+where
+    N: Borrow<KNode>,
+    P: Borrow<KPod>,
+    R: Borrow<ReplicaSet>,
+    B: Borrow<PodDisruptionBudget>,
+{
     let rs_owner = replica_set_owners(replica_sets);
     let mut state = ClusterState {
-        pods: pods.iter().map(|p| pod_of(p, &rs_owner)).collect(),
+        pods: pods.iter().map(|p| pod_of(p.borrow(), &rs_owner)).collect(),
         ..Default::default()
     };
     let pods_by_node = {
@@ -89,11 +91,12 @@ pub fn to_state(
     state.nodes = nodes
         .iter()
         .map(|n| {
+            let n = n.borrow();
             let name = n.metadata.name.as_deref().unwrap_or_default();
             node_of(n, pods_by_node.get(name).copied().unwrap_or(0))
         })
         .collect();
-    state.pdbs = pdbs.iter().map(pdb_of).collect();
+    state.pdbs = pdbs.iter().map(|b| pdb_of(b.borrow())).collect();
     state.nodes.sort_by(|a, b| a.name.cmp(&b.name));
     state.pods.sort_by_key(Pod::key);
     state
@@ -103,9 +106,9 @@ pub fn to_state(
 }
 
 /// ReplicaSet → its controlling Deployment, so pods report their top-level owner.
-fn replica_set_owners(rss: &[ReplicaSet]) -> BTreeMap<(String, String), Owner> {
+fn replica_set_owners<R: Borrow<ReplicaSet>>(rss: &[R]) -> BTreeMap<(String, String), Owner> {
     let mut rs_owner = BTreeMap::new();
-    for rs in rss {
+    for rs in rss.iter().map(Borrow::borrow) {
         let (Some(ns), Some(name)) = (rs.metadata.namespace.clone(), rs.metadata.name.clone())
         else {
             continue;

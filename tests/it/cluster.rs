@@ -6,7 +6,7 @@
 
 use std::process::{Command, Output};
 
-fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
     let bin = std::env::var("KILTER_KUBECTL").expect("run `eval \"$(scripts/testenv env)\"` first");
     let mut cmd = Command::new(bin);
     cmd.args(args).current_dir(crate::root());
@@ -31,7 +31,7 @@ fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
     }
 }
 
-fn ok(out: Output) -> String {
+pub(crate) fn ok(out: Output) -> String {
     assert!(
         out.status.success(),
         "kubectl failed: {}",
@@ -64,7 +64,7 @@ fn install_crds() {
     });
 }
 
-fn namespace(ns: &str) {
+pub(crate) fn namespace(ns: &str) {
     let yaml = format!("apiVersion: v1\nkind: Namespace\nmetadata: {{ name: {ns} }}\n");
     ok(kubectl(&["apply", "-f", "-"], Some(&yaml)));
 }
@@ -249,7 +249,7 @@ spec:
 
 // ------------------------------------------------------------ kilter's Kubernetes edge
 
-fn fake_nodes(pool: &str, names: &[&str]) {
+pub(crate) fn fake_nodes(pool: &str, names: &[&str]) {
     for n in names {
         // A kubelet version recent enough for the API server to allow in-place resize.
         let yaml = format!(

@@ -3,6 +3,7 @@
 mod architecture;
 mod cli;
 mod cluster;
+mod controller;
 mod convert;
 mod crds;
 mod gitops;

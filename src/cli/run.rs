@@ -1,0 +1,140 @@
+//! `kilter run`: the controller.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::{EXIT_ERROR, EXIT_OK, fail};
+use crate::model::Duration;
+use crate::sync::git::{Reference, Source};
+
+#[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["dir", "git"]))]
+pub struct Args {
+    /// Read policies from this directory and re-plan within a second of every edit.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Read policies from this Git repository (a path or file:// URL; see docs/controller.md
+    /// for remote URLs), fetched every --interval.
+    #[arg(long)]
+    git: Option<String>,
+    /// With --git: the branch to follow (default: main).
+    #[arg(long, requires = "git", conflicts_with_all = ["tag", "commit"])]
+    branch: Option<String>,
+    /// With --git: a tag to follow.
+    #[arg(long, requires = "git", conflicts_with = "commit")]
+    tag: Option<String>,
+    /// With --git: one commit (full SHA).
+    #[arg(long, requires = "git")]
+    commit: Option<String>,
+    /// With --git: the folder inside the repository that holds the policies.
+    #[arg(long, requires = "git")]
+    path: Option<PathBuf>,
+    /// With --git: how often to fetch (e.g. 30s, 1m).
+    #[arg(long, default_value = "1m", value_parser = duration)]
+    interval: Duration,
+    /// With --git: where the clone and checked-out revisions are kept (default: a folder
+    /// under the system's temporary directory, one per URL).
+    #[arg(long, requires = "git")]
+    git_cache: Option<PathBuf>,
+    /// How often to re-plan when nothing changed.
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    resync: Duration,
+    /// Plan and report every cycle, never act, whatever the policies' modes.
+    #[arg(long)]
+    dry_run: bool,
+    /// Address of /metrics, /healthz, /readyz and the read-only API.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    listen: SocketAddr,
+    /// The kubeconfig to use (default: KUBECONFIG, then ~/.kube/config, then the in-cluster
+    /// service account).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Append every action executed (or tried) to this file as JSON lines; read back at
+    /// start so cooldowns and drains-per-hour budgets survive restarts.
+    #[arg(long)]
+    audit_log: Option<PathBuf>,
+    /// How long a drain waits for PodDisruptionBudgets before giving up (when the policy
+    /// does not say).
+    #[arg(long, default_value = "5m", value_parser = duration)]
+    drain_timeout: Duration,
+    /// Nodes acted on at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// File holding the bearer token of the node probes (default: each Probe's Secret).
+    #[arg(long)]
+    probe_token_file: Option<PathBuf>,
+    /// Namespace of the token Secret of static-endpoint probes.
+    #[arg(long, default_value = "kilter-system")]
+    probe_namespace: String,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    Duration::parse(s)
+}
+
+pub fn run(a: Args) -> u8 {
+    tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,kube=warn".into()),
+        )
+        .init();
+    let git = a.git.map(|url| {
+        let reference = match (a.branch, a.tag, a.commit) {
+            (_, Some(t), _) => Reference::Tag(t),
+            (_, _, Some(c)) => Reference::Commit(c),
+            (b, _, _) => Reference::Branch(b.unwrap_or_else(|| "main".into())),
+        };
+        let cache = a.git_cache.unwrap_or_else(|| {
+            std::env::temp_dir().join(format!(
+                "kilter-git-{:016x}",
+                crate::sync::fnv([url.as_bytes()])
+            ))
+        });
+        Source {
+            url,
+            reference,
+            path: a.path,
+            cache,
+        }
+    });
+    let probe_token = match &a.probe_token_file {
+        Some(f) => match std::fs::read_to_string(f) {
+            Ok(t) => Some(t.trim().to_string()),
+            Err(e) => return fail(format!("{}: {e}", f.display())),
+        },
+        None => None,
+    };
+    let opts = crate::controller::Options {
+        dir: a.dir,
+        git,
+        interval: a.interval.0,
+        resync: a.resync.0,
+        dry_run: a.dry_run,
+        listen: a.listen,
+        kubeconfig: a.kubeconfig,
+        audit_log: a.audit_log,
+        drain_timeout: a.drain_timeout.0,
+        concurrency: a.concurrency,
+        probe_token,
+        probe_namespace: a.probe_namespace,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    match rt.block_on(crate::controller::run(opts)) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            tracing::error!(error = %e, "kilter run stopped");
+            eprintln!("kilter: {e}");
+            EXIT_ERROR
+        }
+    }
+}

@@ -1,0 +1,490 @@
+//! `kilter run`: the reconciler. Sources (a directory, a Git repository) give revisions;
+//! each is linted as `kilter lint` does and only a clean one replaces the last good one. Every
+//! cycle plans with the last good bundle against the cluster the watches hold, executes the
+//! verified Enforce actions (each disruptive one checked again against the API server just
+//! before), and records what it did: audit log, metrics, logs and an event stream.
+
+pub mod audit;
+pub mod cache;
+pub mod execute;
+pub mod http;
+pub mod metrics;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::model::{Object, Probe};
+use crate::plan::{Action, Bundle, Plan};
+use crate::probe::router::Router;
+use crate::state::{ClusterState, NodeProbe};
+use crate::sync::Revision;
+
+pub struct Options {
+    pub dir: Option<PathBuf>,
+    pub git: Option<crate::sync::git::Source>,
+    /// How often the Git source is fetched.
+    pub interval: Duration,
+    /// How often a cycle runs when nothing changes.
+    pub resync: Duration,
+    /// Plan and report, never act.
+    pub dry_run: bool,
+    pub listen: SocketAddr,
+    pub kubeconfig: Option<PathBuf>,
+    pub audit_log: Option<PathBuf>,
+    pub drain_timeout: Duration,
+    /// Nodes acted on at once.
+    pub concurrency: usize,
+    /// Bearer token for the node probes (else each Probe's Secret).
+    pub probe_token: Option<String>,
+    /// Namespace of the token Secret of static-endpoint probes.
+    pub probe_namespace: String,
+}
+
+/// What the HTTP listener shows.
+pub struct Shared {
+    pub metrics: metrics::Metrics,
+    /// The JSON of the current plan (empty before the first).
+    pub plan: Mutex<String>,
+    pub revisions: Mutex<VecDeque<RevisionRecord>>,
+    pub ready: AtomicBool,
+    pub events: broadcast::Sender<String>,
+}
+
+/// One revision the controller read, and whether it was accepted.
+#[derive(Serialize, Clone, Debug)]
+pub struct RevisionRecord {
+    pub id: String,
+    pub time: String,
+    pub accepted: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Json>,
+}
+
+const REVISIONS_KEPT: usize = 50;
+
+impl Shared {
+    fn new() -> Shared {
+        Shared {
+            metrics: metrics::Metrics::default(),
+            plan: Mutex::new(String::new()),
+            revisions: Mutex::new(VecDeque::new()),
+            ready: AtomicBool::new(false),
+            events: broadcast::channel(1024).0,
+        }
+    }
+
+    /// Sends a decision to `/api/v1/events` readers.
+    fn event(&self, v: Json) {
+        let _ = self.events.send(v.to_string());
+    }
+
+    fn revision(&self, r: RevisionRecord) {
+        if let Ok(mut list) = self.revisions.lock() {
+            list.push_back(r);
+            while list.len() > REVISIONS_KEPT {
+                list.pop_front();
+            }
+        }
+    }
+}
+
+/// The revision in use.
+struct Accepted {
+    id: String,
+    bundle: Bundle,
+    probes: Vec<Probe>,
+}
+
+enum Trigger {
+    Source,
+    Cluster,
+    Stop,
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Runs until SIGTERM or Ctrl-C.
+pub async fn run(o: Options) -> Result<(), String> {
+    let client = crate::kube::client(o.kubeconfig.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let shared = Arc::new(Shared::new());
+    let listener = tokio::net::TcpListener::bind(o.listen)
+        .await
+        .map_err(|e| format!("--listen {}: {e}", o.listen))?;
+    tracing::info!(listen = %o.listen, dry_run = o.dry_run, "kilter run: serving /metrics, /healthz, /readyz and /api/v1");
+    let app = http::router(shared.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "HTTP listener stopped");
+        }
+    });
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<Trigger>();
+    let stop = Arc::new(AtomicBool::new(false));
+    spawn_signals(tx.clone(), stop.clone());
+    let _watcher = match &o.dir {
+        Some(d) => {
+            let tx = tx.clone();
+            Some(crate::sync::dir::watch(
+                d,
+                Duration::from_millis(100),
+                move || {
+                    let _ = tx.send(Trigger::Source);
+                },
+            )?)
+        }
+        None => None,
+    };
+    if o.git.is_some() {
+        let tx = tx.clone();
+        let every = o.interval;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if tx.send(Trigger::Source).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let cache = {
+        let tx = tx.clone();
+        cache::Cache::start(&client, move || {
+            let _ = tx.send(Trigger::Cluster);
+        })
+    };
+    cache.ready().await?;
+    tracing::info!("cluster watches ready");
+
+    let mut audit = audit::Audit::open(o.audit_log.as_deref())?;
+    let mut good: Option<Accepted> = None;
+    let mut seen: Option<String> = None;
+    let mut router: Option<Arc<Router>> = None;
+    let mut resync = tokio::time::interval(o.resync);
+    let mut source_dirty = true;
+    let mut last_cycle: Option<Instant> = None;
+    loop {
+        // Cycles are at least this far apart: a busy cluster's watches do not spin the loop.
+        if let Some(t) = last_cycle {
+            let gap = Duration::from_millis(300);
+            if t.elapsed() < gap {
+                tokio::time::sleep(gap - t.elapsed()).await;
+            }
+        }
+        if last_cycle.is_some() {
+            tokio::select! {
+                t = rx.recv() => match t {
+                    Some(Trigger::Source) => source_dirty = true,
+                    Some(Trigger::Cluster) => {}
+                    Some(Trigger::Stop) | None => break,
+                },
+                _ = resync.tick() => {}
+            }
+        }
+        let mut depth = 0;
+        while let Ok(t) = rx.try_recv() {
+            depth += 1;
+            match t {
+                Trigger::Source => source_dirty = true,
+                Trigger::Cluster => {}
+                Trigger::Stop => stop.store(true, Ordering::SeqCst),
+            }
+        }
+        shared.metrics.queue_depth(depth);
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        last_cycle = Some(Instant::now());
+        if source_dirty {
+            source_dirty = false;
+            match read_source(&o).await {
+                Ok(rev) if seen.as_deref() != Some(&rev.id) => {
+                    seen = Some(rev.id.clone());
+                    if let Some(acc) = consider(&shared, rev) {
+                        if good.as_ref().is_none_or(|g| g.probes != acc.probes) {
+                            router = probe_router(&client, &acc.probes, &o).await;
+                        }
+                        good = Some(acc);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the source; keeping the last good revision")
+                }
+            }
+        }
+        let Some(acc) = &good else {
+            continue;
+        };
+        let executor = execute::Executor {
+            client: client.clone(),
+            router: router.clone(),
+            drain_timeout: o.drain_timeout,
+            concurrency: o.concurrency,
+            stop: stop.clone(),
+        };
+        let started = Instant::now();
+        let ok = cycle(
+            &shared, &cache, &client, acc, &executor, &mut audit, o.dry_run,
+        )
+        .await;
+        shared
+            .metrics
+            .reconciled(ok, started.elapsed().as_secs_f64());
+        shared.ready.store(true, Ordering::SeqCst);
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGTERM and Ctrl-C: actions not yet started are abandoned, the one in flight finishes.
+fn spawn_signals(tx: mpsc::UnboundedSender<Trigger>, stop: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut term) = signal(SignalKind::terminate()) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing the action in flight");
+        stop.store(true, Ordering::SeqCst);
+        let _ = tx.send(Trigger::Stop);
+    });
+}
+
+async fn read_source(o: &Options) -> Result<Revision, String> {
+    let dir = o.dir.clone();
+    let git = o.git.clone();
+    tokio::task::spawn_blocking(move || match (dir, git) {
+        (Some(d), _) => crate::sync::dir::read(&d),
+        (None, Some(g)) => {
+            let oid = g.fetch()?;
+            g.read(oid)
+        }
+        (None, None) => Err("no source: give --dir or --git".into()),
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Lints a revision; a clean one becomes the revision in use, one with errors is rejected
+/// whole and the last good one keeps running.
+fn consider(shared: &Shared, rev: Revision) -> Option<Accepted> {
+    let out = crate::lint::lint(&rev.files);
+    let diagnostics: Vec<Json> = out
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let (line, column) = d.start();
+            json!({
+                "file": d.file.path, "line": line, "column": column, "code": d.code,
+                "severity": if d.severity == crate::syntax::diag::Severity::Error { "error" } else { "warning" },
+                "message": d.message,
+            })
+        })
+        .collect();
+    let accepted = !out.has_errors();
+    shared.revision(RevisionRecord {
+        id: rev.id.clone(),
+        time: now_rfc3339(),
+        accepted,
+        diagnostics: diagnostics.clone(),
+    });
+    if !accepted {
+        shared.metrics.rejected();
+        for d in diagnostics.iter().filter(|d| d["severity"] == "error") {
+            tracing::warn!(
+                revision = %rev.id,
+                file = d["file"].as_str().unwrap_or_default(),
+                line = d["line"].as_u64().unwrap_or_default(),
+                column = d["column"].as_u64().unwrap_or_default(),
+                code = d["code"].as_str().unwrap_or_default(),
+                message = d["message"].as_str().unwrap_or_default(),
+                "revision rejected"
+            );
+        }
+        shared.event(
+            json!({ "type": "revision-rejected", "revision": rev.id, "diagnostics": diagnostics }),
+        );
+        return None;
+    }
+    tracing::info!(revision = %rev.id, files = rev.files.len(), documents = out.documents.len(), "revision accepted");
+    shared.metrics.revision(&rev.id);
+    shared.event(json!({ "type": "revision-accepted", "revision": rev.id }));
+    let probes = out
+        .documents
+        .iter()
+        .filter_map(|d| match &d.object {
+            Some(Object::Probe(p)) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    Some(Accepted {
+        bundle: Bundle::from_documents(&out.documents),
+        id: rev.id,
+        probes,
+    })
+}
+
+/// The router over the bundle's probes, heartbeats running (None: no probe to reach).
+async fn probe_router(client: &kube::Client, probes: &[Probe], o: &Options) -> Option<Arc<Router>> {
+    if probes.is_empty() {
+        return None;
+    }
+    let (endpoints, warnings) = crate::probe::discover::endpoints(
+        probes,
+        Some(client),
+        o.probe_token.as_deref(),
+        &o.probe_namespace,
+    )
+    .await;
+    for w in warnings {
+        tracing::warn!(warning = %w, "probes");
+    }
+    if endpoints.is_empty() {
+        return None;
+    }
+    let r = Arc::new(Router::new(endpoints));
+    r.spawn_heartbeats();
+    Some(r)
+}
+
+/// Whether each node's probe can carry out a governor change now.
+fn probe_availability(router: Option<&Router>) -> BTreeMap<String, NodeProbe> {
+    router
+        .map(|r| r.status())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| {
+            let reason = s.unavailable_reason();
+            (
+                s.node.clone(),
+                NodeProbe {
+                    available: reason.is_none(),
+                    reason,
+                },
+            )
+        })
+        .collect()
+}
+
+async fn cycle(
+    shared: &Shared,
+    cache: &cache::Cache,
+    client: &kube::Client,
+    acc: &Accepted,
+    executor: &execute::Executor,
+    audit: &mut audit::Audit,
+    dry_run: bool,
+) -> bool {
+    let now = chrono::Utc::now();
+    let mut state = cache.state();
+    match crate::kube::metrics(client).await {
+        Ok(Some(m)) => crate::kube::apply_metrics(&mut state, &m),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "metrics.k8s.io"),
+    }
+    let recent = audit.recent(now);
+    let probes = probe_availability(executor.router.as_deref());
+    for s in executor.router.iter().flat_map(|r| r.status()) {
+        shared.metrics.probe_phi(&s.node, s.phi);
+    }
+    let prepare: execute::Prepare = Arc::new(move |s: &mut ClusterState| {
+        s.recent_actions = recent.clone();
+        for n in &mut s.nodes {
+            n.probe = Some(probes.get(&n.name).cloned().unwrap_or_else(|| NodeProbe {
+                available: false,
+                reason: Some(format!("no probe serves node {}", n.name)),
+            }));
+        }
+    });
+    prepare(&mut state);
+    let t = Instant::now();
+    let plan = crate::plan::plan(&acc.bundle, &state, now);
+    shared.metrics.planned(t.elapsed().as_secs_f64());
+    publish(shared, &plan);
+
+    let mut wanted = Vec::new();
+    for (k, a) in plan.actions.iter().enumerate() {
+        if a.enforce && !dry_run {
+            wanted.push(k);
+        } else {
+            shared
+                .metrics
+                .action(a.kind().as_str(), &a.policy, "dry-run");
+        }
+    }
+    if wanted.is_empty() {
+        return true;
+    }
+    let mut ok = true;
+    let revision = acc.id.clone();
+    executor
+        .run(&acc.bundle, &plan, &wanted, now, prepare, |o| {
+            let a = &o.action;
+            let target = serde_json::to_value(a.target()).unwrap_or_default();
+            match o.result {
+                "executed" => tracing::info!(kind = a.kind().as_str(), policy = %a.policy, target = %target, reason = %a.reason, "action executed"),
+                _ => tracing::warn!(kind = a.kind().as_str(), policy = %a.policy, target = %target, result = o.result, message = %o.message, "action not executed"),
+            }
+            ok &= o.result != "failed";
+            shared.metrics.action(a.kind().as_str(), &a.policy, o.result);
+            let record = audit::Record {
+                time: now_rfc3339(),
+                revision: revision.clone(),
+                policy: a.policy.clone(),
+                kind: a.kind().as_str().to_string(),
+                target,
+                before: o.before,
+                after: o.after,
+                result: o.result.to_string(),
+                message: o.message,
+            };
+            shared.event(json!({ "type": "action", "record": record }));
+            if let Err(e) = audit.append(record) {
+                tracing::error!(error = %e, "audit log");
+                ok = false;
+            }
+        })
+        .await;
+    ok
+}
+
+/// The plan for `/api/v1/plan` and the gauges it feeds.
+fn publish(shared: &Shared, plan: &Plan) {
+    if let Ok(mut p) = shared.plan.lock() {
+        *p = crate::plan::render_json(plan);
+    }
+    for b in &plan.budgets {
+        if let Some(p) = &b.power {
+            shared.metrics.budget_power(&b.name, p.watts);
+        }
+    }
+    for a in &plan.actions {
+        if let Action::Resize(r) = &a.action {
+            shared
+                .metrics
+                .allocation(&r.namespace, &r.pod, &r.container, r.allocation);
+        }
+    }
+}

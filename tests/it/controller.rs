@@ -1,0 +1,408 @@
+//! `kilter run` against the real test control plane: a directory or Git source becomes
+//! actions on kwok nodes; a revision with errors is rejected whole and the last good one
+//! keeps running; `--dry-run` never acts; SIGTERM stops it cleanly.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cluster::{fake_nodes, kubectl, ok};
+
+/// A running `kilter run`, stopped (SIGTERM) when dropped.
+struct Controller {
+    child: Child,
+    port: u16,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Controller {
+    fn start(args: &[&str]) -> Controller {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kilter"))
+            .arg("run")
+            .args(args)
+            .args(["--listen", &listen, "--resync", "2s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let c = Controller { child, port, log };
+        c.wait_for("ready", Duration::from_secs(60), || {
+            c.get("/readyz").is_some_and(|b| b.starts_with("ok"))
+        });
+        c
+    }
+
+    /// GET on the controller's listener (None: not answering or not 200).
+    fn get(&self, path: &str) -> Option<String> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        let (head, body) = out.split_once("\r\n\r\n")?;
+        if !head.starts_with("HTTP/1.1 200") {
+            return None;
+        }
+        // Chunked bodies: keep the payload lines only.
+        if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            return Some(dechunk(body));
+        }
+        Some(body.to_string())
+    }
+
+    fn wait_for(&self, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if done() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "timed out waiting for {what}; controller log:\n{}",
+            self.log.lock().unwrap().join("\n")
+        );
+    }
+
+    fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        ok(Command::new("kill").args(["-TERM", &pid]).output().unwrap());
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no exit after SIGTERM:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn cordoned(node: &str) -> bool {
+    let out = ok(kubectl(
+        &["get", "node", node, "-o", "jsonpath={.spec.unschedulable}"],
+        None,
+    ));
+    out.trim() == "true"
+}
+
+/// Labels nodes as targets of the test's cordon policy.
+fn label(node: &str, key: &str) {
+    ok(kubectl(
+        &["label", "node", node, &format!("{key}=yes"), "--overwrite"],
+        None,
+    ));
+}
+
+/// An Enforce policy that cordons the nodes labelled `key`, and a budget that lets it.
+fn policy(pool: &str, key: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: kilter.dev/v1alpha1\nkind: Policy\nmetadata:\n  name: {pool}-cordon\nspec:\n  mode: Enforce\n  nodeSelector:\n    matchLabels: {{ pool: {pool}, {key}: \"yes\" }}\n{extra}  action:\n    cordon: {{}}\n---\napiVersion: kilter.dev/v1alpha1\nkind: Budget\nmetadata:\n  name: {pool}\nspec:\n  nodeSelector:\n    matchLabels: {{ pool: {pool} }}\n  disruption:\n    maxUnavailable: 3\n"
+    )
+}
+
+fn metric(body: &str, name: &str, labels: &[&str]) -> f64 {
+    body.lines()
+        .filter(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn write(path: &Path, text: &str) {
+    // Written whole and renamed, as editors and `git checkout` do.
+    let tmp = path.with_extension("tmp~");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+#[ignore = "needs the test control plane: scripts/testenv start"]
+fn a_directory_edit_acts_and_a_broken_revision_changes_nothing() {
+    let pool = "ctl-dir";
+    let nodes = ["ctl-dir-1", "ctl-dir-2", "ctl-dir-3"];
+    fake_nodes(pool, &nodes);
+    for n in nodes {
+        ok(kubectl(&["uncordon", n], None));
+    }
+    label("ctl-dir-1", "cordon-a");
+    label("ctl-dir-2", "cordon-b");
+    label("ctl-dir-3", "cordon-c");
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    let file = policies.join("cordon.yaml");
+    write(&file, &policy(pool, "cordon-a", ""));
+    let audit = dir.path().join("audit.jsonl");
+    let c = Controller::start(&[
+        "--dir",
+        policies.to_str().unwrap(),
+        "--audit-log",
+        audit.to_str().unwrap(),
+    ]);
+    c.wait_for("ctl-dir-1 cordoned", Duration::from_secs(30), || {
+        cordoned("ctl-dir-1")
+    });
+    assert!(!cordoned("ctl-dir-2") && !cordoned("ctl-dir-3"));
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["kind"], "cordon");
+    assert_eq!(records[0]["result"], "executed");
+    assert_eq!(records[0]["target"]["node"], "ctl-dir-1");
+    assert_eq!(records[0]["after"]["unschedulable"], true);
+    assert!(records[0]["revision"].as_str().unwrap().starts_with("dir@"));
+
+    // A broken edit that would also cordon ctl-dir-2: rejected whole, nothing acts.
+    let broken = policy(
+        pool,
+        "cordon-b",
+        "  when: 'cluster.cpu.utilisation < 2.0'\n",
+    );
+    write(&file, &broken);
+    c.wait_for("the rejection", Duration::from_secs(10), || {
+        c.get("/api/v1/revisions")
+            .is_some_and(|r| r.contains("\"accepted\": false"))
+    });
+    let revisions: serde_json::Value =
+        serde_json::from_str(&c.get("/api/v1/revisions").unwrap()).unwrap();
+    let rejected = revisions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["accepted"] == false)
+        .unwrap();
+    let d = &rejected["diagnostics"][0];
+    assert!(d["file"].as_str().unwrap().ends_with("cordon.yaml"), "{d}");
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(9), Some(22)),
+        "{d}"
+    );
+    assert!(
+        d["message"].as_str().unwrap().contains("utilisation"),
+        "{d}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!cordoned("ctl-dir-2"), "a rejected revision acted");
+    let metrics = c.get("/metrics").unwrap();
+    assert_eq!(metric(&metrics, "kilter_revision_rejected_total", &[]), 1.0);
+    assert!(
+        c.log_text().contains("revision rejected"),
+        "{}",
+        c.log_text()
+    );
+
+    // The next valid edit recovers; each edit is acted on quickly (latency measured).
+    let mut latencies = Vec::new();
+    for (key, node) in [("cordon-b", "ctl-dir-2"), ("cordon-c", "ctl-dir-3")] {
+        let started = Instant::now();
+        write(&file, &policy(pool, key, ""));
+        c.wait_for(node, Duration::from_secs(30), || cordoned(node));
+        latencies.push(started.elapsed());
+    }
+    eprintln!("directory edit → cordon latencies: {latencies:?}");
+    // The policy no longer selects ctl-dir-1 and -2: kilter undoes its own cordons.
+    c.wait_for("uncordons", Duration::from_secs(30), || {
+        !cordoned("ctl-dir-1") && !cordoned("ctl-dir-2")
+    });
+    let metrics = c.get("/metrics").unwrap();
+    assert!(
+        metric(
+            &metrics,
+            "kilter_actions_total",
+            &["kind=\"cordon\"", "result=\"executed\""]
+        ) >= 3.0,
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("controller_runtime_reconcile_total"),
+        "{metrics}"
+    );
+    let plan: serde_json::Value = serde_json::from_str(&c.get("/api/v1/plan").unwrap()).unwrap();
+    assert!(plan["actions"].is_array(), "{plan}");
+    let status = c.stop();
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+#[ignore = "needs the test control plane: scripts/testenv start"]
+fn dry_run_plans_but_never_acts() {
+    let pool = "ctl-dry";
+    fake_nodes(pool, &["ctl-dry-1"]);
+    ok(kubectl(&["uncordon", "ctl-dry-1"], None));
+    label("ctl-dry-1", "cordon-a");
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("p.yaml"), &policy(pool, "cordon-a", ""));
+    let c = Controller::start(&["--dir", dir.path().to_str().unwrap(), "--dry-run"]);
+    c.wait_for("a dry-run cordon", Duration::from_secs(30), || {
+        c.get("/metrics").is_some_and(|m| {
+            metric(
+                &m,
+                "kilter_actions_total",
+                &["kind=\"cordon\"", "result=\"dry-run\""],
+            ) >= 2.0
+        })
+    });
+    assert!(!cordoned("ctl-dry-1"));
+    let plan = c.get("/api/v1/plan").unwrap();
+    assert!(plan.contains("ctl-dry-1"), "{plan}");
+    assert!(c.stop().success());
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "needs the test control plane: scripts/testenv start"]
+fn a_git_commit_acts_and_an_invalid_commit_is_rejected() {
+    let pool = "ctl-git";
+    let nodes = ["ctl-git-1", "ctl-git-2"];
+    fake_nodes(pool, &nodes);
+    for n in nodes {
+        ok(kubectl(&["uncordon", n], None));
+    }
+    label("ctl-git-1", "cordon-a");
+    label("ctl-git-2", "cordon-b");
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = tmp.path().join("policies.git");
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(
+        tmp.path(),
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
+    std::fs::create_dir_all(work.join("clusters/prod")).unwrap();
+    let commit = |text: &str, msg: &str| {
+        std::fs::write(work.join("clusters/prod/cordon.yaml"), text).unwrap();
+        std::fs::write(work.join("README.md"), msg).unwrap();
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-q", "-m", msg]);
+        git(&work, &["push", "-q", "origin", "main"]);
+        git(&work, &["rev-parse", "HEAD"]).trim().to_string()
+    };
+    let first = commit(&policy(pool, "cordon-a", ""), "cordon a");
+    let url = format!("file://{}", bare.display());
+    let c = Controller::start(&[
+        "--git",
+        &url,
+        "--branch",
+        "main",
+        "--path",
+        "clusters/prod",
+        "--interval",
+        "1s",
+        "--git-cache",
+        tmp.path().join("cache").to_str().unwrap(),
+    ]);
+    c.wait_for("ctl-git-1 cordoned", Duration::from_secs(30), || {
+        cordoned("ctl-git-1")
+    });
+    let metrics = c.get("/metrics").unwrap();
+    assert!(
+        metrics.contains(&format!("revision=\"main@sha1:{first}\"")),
+        "{metrics}"
+    );
+    // An invalid commit (a typo in the action) is rejected; the good revision stays.
+    let bad = commit(
+        &policy(pool, "cordon-b", "").replace("cordon: {}", "cordn: {}"),
+        "typo",
+    );
+    c.wait_for("the rejection", Duration::from_secs(20), || {
+        c.get("/api/v1/revisions").is_some_and(|r| {
+            r.contains(&format!("main@sha1:{bad}")) && r.contains("\"accepted\": false")
+        })
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!cordoned("ctl-git-2"));
+    let metrics = c.get("/metrics").unwrap();
+    assert!(
+        metrics.contains(&format!("revision=\"main@sha1:{first}\"")),
+        "the last good revision keeps running: {metrics}"
+    );
+    // The fix recovers.
+    let good = commit(&policy(pool, "cordon-b", ""), "fixed");
+    c.wait_for("ctl-git-2 cordoned", Duration::from_secs(30), || {
+        cordoned("ctl-git-2")
+    });
+    assert!(
+        c.get("/metrics")
+            .unwrap()
+            .contains(&format!("revision=\"main@sha1:{good}\""))
+    );
+    assert!(c.stop().success());
+}
