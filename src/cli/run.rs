@@ -29,6 +29,10 @@ pub struct Args {
     /// With --git: the folder inside the repository that holds the policies.
     #[arg(long, requires = "git")]
     path: Option<PathBuf>,
+    /// With --git: use only commits signed (SSH signatures) by a key in this file, in git's
+    /// allowed_signers format; an unsigned or wrongly signed commit is rejected.
+    #[arg(long, requires = "git")]
+    verify_signatures: Option<PathBuf>,
     /// With --git: how often to fetch (e.g. 30s, 1m).
     #[arg(long, default_value = "1m", value_parser = duration)]
     interval: Duration,
@@ -81,6 +85,16 @@ pub fn run(a: Args) -> u8 {
                 .unwrap_or_else(|_| "info,kube=warn".into()),
         )
         .init();
+    let signers = match &a.verify_signatures {
+        Some(f) => match std::fs::read_to_string(f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| crate::sync::signature::AllowedSigners::parse(&t))
+        {
+            Ok(s) => Some(s),
+            Err(e) => return fail(format!("{}: {e}", f.display())),
+        },
+        None => None,
+    };
     let git = a.git.map(|url| {
         let reference = match (a.branch, a.tag, a.commit) {
             (_, Some(t), _) => Reference::Tag(t),
@@ -98,6 +112,7 @@ pub fn run(a: Args) -> u8 {
             reference,
             path: a.path,
             cache,
+            signers,
         }
     });
     let probe_token = match &a.probe_token_file {

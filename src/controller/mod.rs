@@ -277,10 +277,7 @@ async fn read_source(o: &Options) -> Result<Revision, String> {
     let git = o.git.clone();
     tokio::task::spawn_blocking(move || match (dir, git) {
         (Some(d), _) => crate::sync::dir::read(&d),
-        (None, Some(g)) => {
-            let oid = g.fetch()?;
-            g.read(oid)
-        }
+        (None, Some(g)) => g.revision(),
         (None, None) => Err("no source: give --dir or --git".into()),
     })
     .await
@@ -291,19 +288,20 @@ async fn read_source(o: &Options) -> Result<Revision, String> {
 /// whole and the last good one keeps running.
 fn consider(shared: &Shared, rev: Revision) -> Option<Accepted> {
     let out = crate::lint::lint(&rev.files);
-    let diagnostics: Vec<Json> = out
-        .diagnostics
-        .iter()
-        .map(|d| {
+    let refused = rev.refused.iter().map(|why| {
+        json!({ "file": null, "line": null, "column": null, "code": "signature", "severity": "error", "message": why })
+    });
+    let diagnostics: Vec<Json> = refused
+        .chain(out.diagnostics.iter().map(|d| {
             let (line, column) = d.start();
             json!({
                 "file": d.file.path, "line": line, "column": column, "code": d.code,
                 "severity": if d.severity == crate::syntax::diag::Severity::Error { "error" } else { "warning" },
                 "message": d.message,
             })
-        })
+        }))
         .collect();
-    let accepted = !out.has_errors();
+    let accepted = !out.has_errors() && rev.refused.is_none();
     shared.revision(RevisionRecord {
         id: rev.id.clone(),
         time: now_rfc3339(),
@@ -315,7 +313,7 @@ fn consider(shared: &Shared, rev: Revision) -> Option<Accepted> {
         for d in diagnostics.iter().filter(|d| d["severity"] == "error") {
             tracing::warn!(
                 revision = %rev.id,
-                file = d["file"].as_str().unwrap_or_default(),
+                file = d["file"].as_str().unwrap_or("-"),
                 line = d["line"].as_u64().unwrap_or_default(),
                 column = d["column"].as_u64().unwrap_or_default(),
                 code = d["code"].as_str().unwrap_or_default(),

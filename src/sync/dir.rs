@@ -19,6 +19,7 @@ pub fn read(root: &Path) -> Result<Revision, String> {
     Ok(Revision {
         id: format!("dir@{hash:016x}"),
         files: sources,
+        refused: None,
     })
 }
 

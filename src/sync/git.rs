@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use git2::{FetchOptions, Oid, Repository};
 
 use super::Revision;
+use super::signature::AllowedSigners;
 
 /// A commit's signature (armored) and the bytes it signs.
 pub type Signed = (Vec<u8>, Vec<u8>);
@@ -27,6 +28,8 @@ pub struct Source {
     pub path: Option<PathBuf>,
     /// Where the bare clone and the checked-out revisions live.
     pub cache: PathBuf,
+    /// When set, only commits signed by one of these keys are used.
+    pub signers: Option<AllowedSigners>,
 }
 
 impl Source {
@@ -92,6 +95,29 @@ impl Source {
             Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
             Err(e) => Err(format!("commit {oid}: {e}")),
         }
+    }
+
+    /// Fetches, checks the commit's signature when signers are set, and reads it. A commit
+    /// that is unsigned or not signed by an allowed signer is refused, unread.
+    pub fn revision(&self) -> Result<Revision, String> {
+        let oid = self.fetch()?;
+        if let Some(signers) = &self.signers {
+            let why = match self.signature(oid)? {
+                None => Some(format!("commit {oid} is not signed")),
+                Some((sig, data)) => signers
+                    .verify(&sig, &data)
+                    .err()
+                    .map(|e| format!("commit {oid}: {e}")),
+            };
+            if let Some(why) = why {
+                return Ok(Revision {
+                    id: format!("{}@sha1:{oid}", self.ref_name()),
+                    files: Vec::new(),
+                    refused: Some(why),
+                });
+            }
+        }
+        self.read(oid)
     }
 
     /// Checks the commit out into its own directory (once) and reads it.

@@ -4,6 +4,7 @@
 pub mod dir;
 pub mod files;
 pub mod git;
+pub mod signature;
 
 use std::sync::Arc;
 
@@ -15,6 +16,9 @@ pub struct Revision {
     /// `dir@<hash of the files>` or `<ref>@sha1:<commit>` (Flux's form).
     pub id: String,
     pub files: Vec<Arc<SourceFile>>,
+    /// Why the revision may not be used at all (an unsigned commit when signatures are
+    /// required): it is rejected whole, as one that does not lint clean.
+    pub refused: Option<String>,
 }
 
 /// A stable 64-bit FNV-1a hash, for revision ids of directories.

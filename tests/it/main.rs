@@ -15,6 +15,7 @@ mod probe;
 mod properties;
 mod safety;
 mod sarif;
+mod sync;
 mod yaml_suite;
 
 use std::path::{Path, PathBuf};
