@@ -48,7 +48,7 @@ enum Command {
     /// The node probe: serve a node's CPU governors over MCP, or lay out a sysfs to try it on.
     Probe(probe::Args),
     /// The controller: reconcile policies from a directory or Git into actions, continuously.
-    Run(run::Args),
+    Run(Box<run::Args>),
 }
 
 pub fn main() -> ExitCode {
@@ -68,7 +68,7 @@ pub fn main() -> ExitCode {
         Command::Plan(a) => plan::run(a),
         Command::Test(a) => test::run(a),
         Command::Probe(a) => probe::run(a),
-        Command::Run(a) => run::run(a),
+        Command::Run(a) => run::run(*a),
     };
     ExitCode::from(code)
 }
