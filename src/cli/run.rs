@@ -70,6 +70,20 @@ pub struct Args {
     /// Namespace of the token Secret of static-endpoint probes.
     #[arg(long, default_value = "kilter-system")]
     probe_namespace: String,
+    /// Run several replicas: the one holding the Lease acts, the others only plan.
+    #[arg(long)]
+    leader_elect: bool,
+    /// The Lease's namespace (default: POD_NAMESPACE, else kilter-system).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "kilter-system")]
+    lease_namespace: String,
+    #[arg(long, default_value = "kilter-controller")]
+    lease_name: String,
+    /// How long a leader that stops renewing keeps the Lease (seconds).
+    #[arg(long, default_value_t = 15)]
+    lease_duration: u64,
+    /// This replica's name in the Lease (default: POD_NAME or the host name, and a random suffix).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -135,6 +149,19 @@ pub fn run(a: Args) -> u8 {
         concurrency: a.concurrency,
         probe_token,
         probe_namespace: a.probe_namespace,
+        leader_election: a.leader_elect.then(|| {
+            let base = a.identity.clone().unwrap_or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .map(|h| h.trim().to_string())
+                    .unwrap_or_else(|_| "kilter".into())
+            });
+            let id = if a.identity.is_some() {
+                base
+            } else {
+                format!("{base}-{:08x}", fastrand::u32(..))
+            };
+            (a.lease_namespace, a.lease_name, id, a.lease_duration.max(2))
+        }),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -36,6 +36,8 @@ pub struct Executor {
     pub concurrency: usize,
     /// Set on shutdown: actions not yet started are abandoned.
     pub stop: Arc<AtomicBool>,
+    /// With leader election: each action waits for proof that this replica still leads.
+    pub leader: Option<Arc<super::leader::Leader>>,
 }
 
 /// How a fresh reading of the cluster is prepared as the cycle's was (recent actions, probe
@@ -143,6 +145,20 @@ impl Executor {
         }
         let mut out = Vec::new();
         for a in actions {
+            if let Some(l) = &self.leader
+                && !l.holds().await
+            {
+                for rest in &actions[out.len()..] {
+                    out.push(Outcome {
+                        action: (*rest).clone(),
+                        result: "abandoned",
+                        message: "this replica no longer holds the lease".into(),
+                        before: Json::Null,
+                        after: Json::Null,
+                    });
+                }
+                break;
+            }
             let o = self.execute(a).await;
             let failed = o.result != "executed";
             out.push(o);

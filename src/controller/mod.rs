@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cache;
 pub mod execute;
 pub mod http;
+pub mod leader;
 pub mod metrics;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -46,6 +47,8 @@ pub struct Options {
     pub probe_token: Option<String>,
     /// Namespace of the token Secret of static-endpoint probes.
     pub probe_namespace: String,
+    /// Leader election: (namespace, lease name, identity, lease seconds). None: act alone.
+    pub leader_election: Option<(String, String, String, u64)>,
 }
 
 /// What the HTTP listener shows.
@@ -169,6 +172,23 @@ pub async fn run(o: Options) -> Result<(), String> {
     cache.ready().await?;
     tracing::info!("cluster watches ready");
 
+    let leader = match &o.leader_election {
+        Some((ns, name, identity, seconds)) => {
+            // A new leader plans and acts at once rather than at the next resync.
+            let changed = {
+                let tx = tx.clone();
+                move |leads: bool| {
+                    tracing::info!(leader = leads, "leadership changed");
+                    let _ = tx.send(Trigger::Cluster);
+                }
+            };
+            let l = leader::Leader::start(&client, ns, name, identity.clone(), *seconds, changed)
+                .await?;
+            tracing::info!(lease = %format!("{ns}/{name}"), identity = %identity, "joined the leader election");
+            Some(Arc::new(l))
+        }
+        None => None,
+    };
     let mut audit = audit::Audit::open(o.audit_log.as_deref())?;
     let mut good: Option<Accepted> = None;
     let mut seen: Option<String> = None;
@@ -235,16 +255,22 @@ pub async fn run(o: Options) -> Result<(), String> {
             drain_timeout: o.drain_timeout,
             concurrency: o.concurrency,
             stop: stop.clone(),
+            leader: leader.clone(),
         };
+        // A replica that does not lead plans (its API shows the plan) but acts on nothing.
+        let follower = leader.as_ref().is_some_and(|l| !l.is_leader());
         let started = Instant::now();
         let ok = cycle(
-            &shared, &cache, &client, acc, &executor, &mut audit, o.dry_run,
+            &shared, &cache, &client, acc, &executor, &mut audit, o.dry_run, follower,
         )
         .await;
         shared
             .metrics
             .reconciled(ok, started.elapsed().as_secs_f64());
         shared.ready.store(true, Ordering::SeqCst);
+    }
+    if let Some(l) = leader.and_then(|l| Arc::try_unwrap(l).ok()) {
+        l.release().await;
     }
     tracing::info!("stopped");
     Ok(())
@@ -386,6 +412,7 @@ fn probe_availability(router: Option<&Router>) -> BTreeMap<String, NodeProbe> {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn cycle(
     shared: &Shared,
     cache: &cache::Cache,
@@ -394,6 +421,7 @@ async fn cycle(
     executor: &execute::Executor,
     audit: &mut audit::Audit,
     dry_run: bool,
+    follower: bool,
 ) -> bool {
     let now = chrono::Utc::now();
     let mut state = cache.state();
@@ -422,6 +450,9 @@ async fn cycle(
     shared.metrics.planned(t.elapsed().as_secs_f64());
     publish(shared, &plan);
 
+    if follower {
+        return true;
+    }
     let mut wanted = Vec::new();
     for (k, a) in plan.actions.iter().enumerate() {
         if a.enforce && !dry_run {

@@ -406,3 +406,100 @@ fn a_git_commit_acts_and_an_invalid_commit_is_rejected() {
     );
     assert!(c.stop().success());
 }
+
+fn audit_records(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the test control plane: scripts/testenv start"]
+fn of_two_replicas_only_the_leader_acts_and_a_killed_leader_hands_over() {
+    let pool = "ctl-le";
+    let nodes = ["ctl-le-1", "ctl-le-2"];
+    fake_nodes(pool, &nodes);
+    for n in nodes {
+        ok(kubectl(&["uncordon", n], None));
+    }
+    label("ctl-le-1", "cordon-a");
+    label("ctl-le-2", "cordon-b");
+    crate::cluster::namespace("kilter-le-test");
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    let file = policies.join("cordon.yaml");
+    write(&file, &policy(pool, "cordon-a", ""));
+    let replica = |name: &str| {
+        let audit = dir.path().join(format!("{name}.jsonl"));
+        let c = Controller::start(&[
+            "--dir",
+            policies.to_str().unwrap(),
+            "--audit-log",
+            audit.to_str().unwrap(),
+            "--leader-elect",
+            "--lease-namespace",
+            "kilter-le-test",
+            "--lease-name",
+            "ctl-le",
+            "--lease-duration",
+            "4",
+            "--identity",
+            name,
+        ]);
+        (c, audit)
+    };
+    let (a, audit_a) = replica("replica-a");
+    let (b, audit_b) = replica("replica-b");
+    a.wait_for("ctl-le-1 cordoned", Duration::from_secs(30), || {
+        cordoned("ctl-le-1")
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let (ra, rb) = (audit_records(&audit_a), audit_records(&audit_b));
+    assert_eq!(
+        ra.len() + rb.len(),
+        1,
+        "one replica acted once: {ra:?} {rb:?}"
+    );
+    let holder = ok(kubectl(
+        &[
+            "-n",
+            "kilter-le-test",
+            "get",
+            "lease",
+            "ctl-le",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ],
+        None,
+    ));
+    let (leader, follower, follower_audit) = if ra.len() == 1 {
+        assert_eq!(holder, "replica-a");
+        (a, b, audit_b)
+    } else {
+        assert_eq!(holder, "replica-b");
+        (b, a, audit_a)
+    };
+    // The leader dies without giving the lease up; the other replica takes over once the
+    // lease runs out, and acts on the next change without repeating the first cordon.
+    drop(leader);
+    let killed = Instant::now();
+    write(&file, &policy(pool, "cordon-b", ""));
+    follower.wait_for("ctl-le-2 cordoned", Duration::from_secs(30), || {
+        cordoned("ctl-le-2")
+    });
+    eprintln!(
+        "leader killed → the other replica acted after {:?}",
+        killed.elapsed()
+    );
+    let records = audit_records(&follower_audit);
+    let cordons: Vec<_> = records
+        .iter()
+        .filter(|r| r["kind"] == "cordon")
+        .map(|r| r["target"]["node"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cordons, ["ctl-le-2"], "{records:?}");
+    assert!(follower.stop().success());
+}
