@@ -8,9 +8,11 @@ use crate::model::Duration;
 use crate::sync::git::{Reference, Source};
 
 #[derive(clap::Args)]
-#[command(group = clap::ArgGroup::new("source").required(true).args(["dir", "git"]))]
+#[command(group = clap::ArgGroup::new("source").args(["dir", "git"]))]
 pub struct Args {
-    /// Read policies from this directory and re-plan within a second of every edit.
+    /// Read policies from this directory and re-plan within a second of every edit. With
+    /// neither --dir nor --git, the kilter objects applied to the cluster are the only source
+    /// (they are always read).
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Read policies from this Git repository (a path or file:// URL; see docs/controller.md
@@ -70,6 +72,10 @@ pub struct Args {
     /// Namespace of the token Secret of static-endpoint probes.
     #[arg(long, default_value = "kilter-system")]
     probe_namespace: String,
+    /// Read only the kilter objects in the cluster whose labels match this selector (as
+    /// `kubectl get -l`), e.g. to run one controller per team.
+    #[arg(long)]
+    object_selector: Option<String>,
     /// Run several replicas: the one holding the Lease acts, the others only plan.
     #[arg(long)]
     leader_elect: bool,
@@ -149,6 +155,7 @@ pub fn run(a: Args) -> u8 {
         concurrency: a.concurrency,
         probe_token,
         probe_namespace: a.probe_namespace,
+        object_selector: a.object_selector,
         leader_election: a.leader_elect.then(|| {
             let base = a.identity.clone().unwrap_or_else(|| {
                 std::fs::read_to_string("/etc/hostname")

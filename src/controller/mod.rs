@@ -6,10 +6,12 @@
 
 pub mod audit;
 pub mod cache;
+pub mod combine;
 pub mod execute;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod objects;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -22,7 +24,7 @@ use serde::Serialize;
 use serde_json::{Value as Json, json};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::model::{Object, Probe};
+use crate::model::Probe;
 use crate::plan::{Action, Bundle, Plan};
 use crate::probe::router::Router;
 use crate::state::{ClusterState, NodeProbe};
@@ -47,6 +49,8 @@ pub struct Options {
     pub probe_token: Option<String>,
     /// Namespace of the token Secret of static-endpoint probes.
     pub probe_namespace: String,
+    /// Only cluster objects whose labels match this selector are read.
+    pub object_selector: Option<String>,
     /// Leader election: (namespace, lease name, identity, lease seconds). None: act alone.
     pub leader_election: Option<(String, String, String, u64)>,
 }
@@ -99,11 +103,10 @@ impl Shared {
     }
 }
 
-/// The revision in use.
+/// The revision in use: its id and its valid documents.
 struct Accepted {
     id: String,
-    bundle: Bundle,
-    probes: Vec<Probe>,
+    documents: Vec<crate::syntax::load::Document>,
 }
 
 enum Trigger {
@@ -171,6 +174,12 @@ pub async fn run(o: Options) -> Result<(), String> {
     };
     cache.ready().await?;
     tracing::info!("cluster watches ready");
+    let objects = {
+        let tx = tx.clone();
+        objects::Objects::start(&client, o.object_selector.as_deref(), move || {
+            let _ = tx.send(Trigger::Cluster);
+        })
+    };
 
     let leader = match &o.leader_election {
         Some((ns, name, identity, seconds)) => {
@@ -190,7 +199,13 @@ pub async fn run(o: Options) -> Result<(), String> {
         None => None,
     };
     let mut audit = audit::Audit::open(o.audit_log.as_deref())?;
-    let mut good: Option<Accepted> = None;
+    // Without a directory or Git, the cluster's objects are the only source.
+    let mut good: Option<Accepted> = (o.dir.is_none() && o.git.is_none()).then(|| Accepted {
+        id: "cluster".into(),
+        documents: Vec::new(),
+    });
+    let mut combined: Option<(u64, combine::Combined)> = None;
+    let mut written: BTreeMap<String, Json> = BTreeMap::new();
     let mut seen: Option<String> = None;
     let mut router: Option<Arc<Router>> = None;
     let mut resync = tokio::time::interval(o.resync);
@@ -234,9 +249,6 @@ pub async fn run(o: Options) -> Result<(), String> {
                 Ok(rev) if seen.as_deref() != Some(&rev.id) => {
                     seen = Some(rev.id.clone());
                     if let Some(acc) = consider(&shared, rev) {
-                        if good.as_ref().is_none_or(|g| g.probes != acc.probes) {
-                            router = probe_router(&client, &acc.probes, &o).await;
-                        }
                         good = Some(acc);
                     }
                 }
@@ -249,6 +261,38 @@ pub async fn run(o: Options) -> Result<(), String> {
         let Some(acc) = &good else {
             continue;
         };
+        // The bundle: the revision's objects and the cluster's valid ones, re-linted only
+        // when either changed.
+        let cluster = objects.list();
+        let key = crate::sync::fnv(
+            std::iter::once(acc.id.clone())
+                .chain(cluster.iter().map(|c| format!("{}\n{}", c.path(), c.text))),
+        );
+        if combined.as_ref().is_none_or(|(k, _)| *k != key) {
+            let c = combine::combine(&acc.documents, &acc.id, cluster.clone());
+            if combined
+                .as_ref()
+                .is_none_or(|(_, old)| old.probes != c.probes)
+            {
+                router = probe_router(&client, &c.probes, &o).await;
+            }
+            combined = Some((key, c));
+        }
+        let Some((_, now_combined)) = &combined else {
+            continue;
+        };
+        if !follower_now(&leader) {
+            write_statuses(
+                &client,
+                &shared,
+                &cluster,
+                now_combined,
+                &audit,
+                &mut written,
+            )
+            .await;
+        }
+        let bundle = &now_combined.bundle;
         let executor = execute::Executor {
             client: client.clone(),
             router: router.clone(),
@@ -261,7 +305,7 @@ pub async fn run(o: Options) -> Result<(), String> {
         let follower = leader.as_ref().is_some_and(|l| !l.is_leader());
         let started = Instant::now();
         let ok = cycle(
-            &shared, &cache, &client, acc, &executor, &mut audit, o.dry_run, follower,
+            &shared, &cache, &client, bundle, &acc.id, &executor, &mut audit, o.dry_run, follower,
         )
         .await;
         shared
@@ -304,7 +348,11 @@ async fn read_source(o: &Options) -> Result<Revision, String> {
     tokio::task::spawn_blocking(move || match (dir, git) {
         (Some(d), _) => crate::sync::dir::read(&d),
         (None, Some(g)) => g.revision(),
-        (None, None) => Err("no source: give --dir or --git".into()),
+        (None, None) => Ok(Revision {
+            id: "cluster".into(),
+            files: Vec::new(),
+            refused: None,
+        }),
     })
     .await
     .map_err(|e| e.to_string())?
@@ -355,18 +403,9 @@ fn consider(shared: &Shared, rev: Revision) -> Option<Accepted> {
     tracing::info!(revision = %rev.id, files = rev.files.len(), documents = out.documents.len(), "revision accepted");
     shared.metrics.revision(&rev.id);
     shared.event(json!({ "type": "revision-accepted", "revision": rev.id }));
-    let probes = out
-        .documents
-        .iter()
-        .filter_map(|d| match &d.object {
-            Some(Object::Probe(p)) => Some(p.clone()),
-            _ => None,
-        })
-        .collect();
     Some(Accepted {
-        bundle: Bundle::from_documents(&out.documents),
         id: rev.id,
-        probes,
+        documents: out.documents.into_iter().filter(|d| d.valid).collect(),
     })
 }
 
@@ -417,7 +456,8 @@ async fn cycle(
     shared: &Shared,
     cache: &cache::Cache,
     client: &kube::Client,
-    acc: &Accepted,
+    bundle: &Bundle,
+    revision: &str,
     executor: &execute::Executor,
     audit: &mut audit::Audit,
     dry_run: bool,
@@ -446,7 +486,7 @@ async fn cycle(
     });
     prepare(&mut state);
     let t = Instant::now();
-    let plan = crate::plan::plan(&acc.bundle, &state, now);
+    let plan = crate::plan::plan(bundle, &state, now);
     shared.metrics.planned(t.elapsed().as_secs_f64());
     publish(shared, &plan);
 
@@ -467,9 +507,9 @@ async fn cycle(
         return true;
     }
     let mut ok = true;
-    let revision = acc.id.clone();
+    let revision = revision.to_string();
     executor
-        .run(&acc.bundle, &plan, &wanted, now, prepare, |o| {
+        .run(bundle, &plan, &wanted, now, prepare, |o| {
             let a = &o.action;
             let target = serde_json::to_value(a.target()).unwrap_or_default();
             match o.result {
@@ -490,6 +530,7 @@ async fn cycle(
                 message: o.message,
             };
             shared.event(json!({ "type": "action", "record": record }));
+            action_event(executor.client.clone(), a, &record.result, &record.message);
             if let Err(e) = audit.append(record) {
                 tracing::error!(error = %e, "audit log");
                 ok = false;
@@ -516,4 +557,133 @@ fn publish(shared: &Shared, plan: &Plan) {
                 .allocation(&r.namespace, &r.pod, &r.container, r.allocation);
         }
     }
+}
+
+fn follower_now(leader: &Option<Arc<leader::Leader>>) -> bool {
+    leader.as_ref().is_some_and(|l| !l.is_leader())
+}
+
+/// The last actions of a policy or target, newest first, for its status.
+fn last_actions(audit: &audit::Audit, o: &objects::ClusterObject) -> Vec<Json> {
+    if !matches!(o.kind, crate::model::Kind::Policy) {
+        return Vec::new();
+    }
+    audit
+        .records()
+        .iter()
+        .rev()
+        .filter(|r| r.policy == o.name)
+        .take(5)
+        .map(|r| {
+            json!({
+                "time": r.time,
+                "action": r.kind,
+                "target": r.target.as_object().map(|t| {
+                    t.values().filter_map(Json::as_str).collect::<Vec<_>>().join("/")
+                }).unwrap_or_default(),
+                "reason": if r.message.is_empty() { r.result.clone() } else { format!("{}: {}", r.result, r.message) },
+            })
+        })
+        .collect()
+}
+
+/// Writes each cluster object's status when it changed, with an Event when its verdict does.
+async fn write_statuses(
+    client: &kube::Client,
+    shared: &Shared,
+    cluster: &[objects::ClusterObject],
+    combined: &combine::Combined,
+    audit: &audit::Audit,
+    written: &mut BTreeMap<String, Json>,
+) {
+    let now = now_rfc3339();
+    for (o, verdict) in &combined.verdicts {
+        let Some(current) = cluster.iter().find(|c| c.path() == o.path()) else {
+            continue;
+        };
+        let want = combine::status(current, verdict, last_actions(audit, current), &now);
+        let path = o.path();
+        if combine::same(&want, &current.status)
+            || written.get(&path).is_some_and(|w| combine::same(w, &want))
+        {
+            continue;
+        }
+        let was_used = current.status["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
+        match crate::kube::status::apply_status(
+            client,
+            o.kind,
+            o.namespace.as_deref(),
+            &o.name,
+            &want,
+        )
+        .await
+        {
+            Ok(()) => {
+                written.insert(path.clone(), want);
+            }
+            Err(e) => {
+                tracing::warn!(object = %path, error = %e, "status");
+                continue;
+            }
+        }
+        let regarding =
+            crate::kube::status::Regarding::object(o.kind, o.namespace.as_deref(), &o.name);
+        let event = match verdict {
+            combine::Verdict::Used if !was_used => {
+                Some((false, "Accepted", "in use by the controller".to_string()))
+            }
+            combine::Verdict::Invalid(m) => Some((true, "LintFailed", m.clone())),
+            combine::Verdict::Conflict(m) => Some((true, "Conflict", m.clone())),
+            combine::Verdict::Used => None,
+        };
+        if let Some((warning, reason, message)) = event {
+            shared.event(
+                json!({ "type": "object", "object": path, "reason": reason, "message": message }),
+            );
+            if let Err(e) =
+                crate::kube::status::event(client, &regarding, warning, reason, &message).await
+            {
+                tracing::warn!(object = %path, error = %e, "event");
+            }
+        }
+    }
+}
+
+/// A Kubernetes Event on the node or pod an action touched.
+fn action_event(client: kube::Client, a: &crate::plan::PlannedAction, result: &str, message: &str) {
+    use crate::kube::status::Regarding;
+    let regarding = match &a.action {
+        Action::Resize(r) => Regarding::pod(&r.namespace, &r.pod),
+        other => Regarding::node(other.node()),
+    };
+    let warning = result != "executed";
+    let reason = match (a.kind().as_str(), warning) {
+        ("set_governor", false) => "GovernorSet",
+        ("cordon", false) => "Cordoned",
+        ("uncordon", false) => "Uncordoned",
+        ("drain", false) => "Drained",
+        ("resize", false) => "Resized",
+        _ => "ActionNotExecuted",
+    };
+    let text = if warning {
+        format!(
+            "{} by policy {} {result}: {message}",
+            a.kind().as_str(),
+            a.policy
+        )
+    } else {
+        format!("policy {}: {}", a.policy, a.reason)
+    };
+    let reason = reason.to_string();
+    tokio::spawn(async move {
+        if let Err(e) =
+            crate::kube::status::event(&client, &regarding, warning, &reason, &text).await
+        {
+            tracing::warn!(error = %e, "event");
+        }
+    });
 }

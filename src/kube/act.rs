@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Event, EventSource, Node as KNode, ObjectReference, Pod as KPod};
+use k8s_openapi::api::core::v1::{Node as KNode, Pod as KPod};
 use kube::Client;
-use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams};
 use serde_json::json;
 
 use super::{Error, Result};
@@ -101,34 +101,14 @@ pub async fn drain(client: &Client, node: &str, timeout: Duration) -> Result<Dra
 }
 
 async fn event(client: &Client, node: &str, reason: &str, message: &str) -> Result<()> {
-    let events: Api<Event> = Api::namespaced(client.clone(), "default");
-    let now =
-        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
-    let ev = Event {
-        metadata: kube::api::ObjectMeta {
-            generate_name: Some(format!("{node}.kilter.")),
-            ..Default::default()
-        },
-        involved_object: ObjectReference {
-            kind: Some("Node".into()),
-            name: Some(node.into()),
-            api_version: Some("v1".into()),
-            ..Default::default()
-        },
-        reason: Some(reason.into()),
-        message: Some(message.into()),
-        type_: Some("Warning".into()),
-        source: Some(EventSource {
-            component: Some("kilter".into()),
-            host: None,
-        }),
-        first_timestamp: Some(now.clone()),
-        last_timestamp: Some(now),
-        count: Some(1),
-        ..Default::default()
-    };
-    events.create(&PostParams::default(), &ev).await?;
-    Ok(())
+    super::status::event(
+        client,
+        &super::status::Regarding::node(node),
+        true,
+        reason,
+        message,
+    )
+    .await
 }
 
 /// The pod after a resize: its CPU as the API server stored it, and the resize conditions.

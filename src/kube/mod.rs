@@ -4,6 +4,7 @@
 
 mod act;
 mod observe;
+pub mod status;
 
 pub use act::{DrainReport, ResizeOutcome, cordon, drain, resize};
 pub use observe::{Metrics, apply_metrics, metrics, observe, parse_metrics, to_state};

@@ -505,6 +505,9 @@ pub struct ObjectStatus {
     /// Most recent actions, newest first (bounded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub last_actions: Vec<ActionRecord>,
+    /// The `reconcile.fluxcd.io/requestedAt` annotation the controller last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]

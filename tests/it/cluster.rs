@@ -41,7 +41,7 @@ pub(crate) fn ok(out: Output) -> String {
 }
 
 /// Installs the CRDs once per test run (tests run in parallel threads).
-fn install_crds() {
+pub(crate) fn install_crds() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         ok(kubectl(

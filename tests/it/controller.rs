@@ -32,6 +32,12 @@ impl Controller {
             .arg("run")
             .args(args)
             .args(["--listen", &listen, "--resync", "2s"])
+            // Other tests leave kilter objects in the cluster; each test reads only its own.
+            .args(if args.contains(&"--object-selector") {
+                &[][..]
+            } else {
+                &["--object-selector", "kilter-test=none"][..]
+            })
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -502,4 +508,114 @@ fn of_two_replicas_only_the_leader_acts_and_a_killed_leader_hands_over() {
         .collect();
     assert_eq!(cordons, ["ctl-le-2"], "{records:?}");
     assert!(follower.stop().success());
+}
+
+fn condition(kind: &str, name: &str, type_: &str) -> Option<serde_json::Value> {
+    let out = kubectl(&["get", kind, name, "-o", "json"], None);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .cloned()
+}
+
+fn jsonpath(kind: &str, name: &str, path: &str) -> String {
+    ok(kubectl(
+        &["get", kind, name, "-o", &format!("jsonpath={path}")],
+        None,
+    ))
+}
+
+#[test]
+#[ignore = "needs the test control plane: scripts/testenv start"]
+fn applied_objects_get_status_and_a_broken_one_is_left_out() {
+    crate::cluster::install_crds();
+    let object = |name: &str, when: &str, priority: u32| {
+        format!(
+            "apiVersion: kilter.dev/v1alpha1\nkind: Policy\nmetadata:\n  name: {name}\n  labels: {{ kilter-test: crd }}\nspec:\n  mode: DryRun\n  priority: {priority}\n  nodeSelector: {{ matchLabels: {{ pool: ctl-crd-none }} }}\n  when: '{when}'\n  action: {{ cordon: {{}} }}\n"
+        )
+    };
+    ok(kubectl(
+        &["apply", "-f", "-"],
+        Some(&object("ctl-crd-bad", "cluster.cpu.utilisation < 2.0", 1)),
+    ));
+    ok(kubectl(
+        &["apply", "-f", "-"],
+        Some(&object("ctl-crd-ok", "cluster.cpu.utilization < 2.0", 1)),
+    ));
+    let c = Controller::start(&["--object-selector", "kilter-test=crd"]);
+    let policy = "policies.kilter.dev";
+    c.wait_for(
+        "Valid=False on the broken policy",
+        Duration::from_secs(30),
+        || condition(policy, "ctl-crd-bad", "Valid").is_some_and(|v| v["status"] == "False"),
+    );
+    let valid = condition(policy, "ctl-crd-bad", "Valid").unwrap();
+    assert_eq!(valid["reason"], "LintFailed");
+    let message = valid["message"].as_str().unwrap();
+    assert!(
+        message.contains("K012") && message.contains("`cluster.cpu` has no field `utilisation`"),
+        "{message}"
+    );
+    assert_eq!(
+        condition(policy, "ctl-crd-bad", "Ready").unwrap()["status"],
+        "False"
+    );
+    assert_eq!(
+        condition(policy, "ctl-crd-bad", "Stalled").unwrap()["status"],
+        "True"
+    );
+    // The valid one is in use, at its generation, and the plan shows only it.
+    c.wait_for(
+        "Ready=True on the valid policy",
+        Duration::from_secs(30),
+        || condition(policy, "ctl-crd-ok", "Ready").is_some_and(|v| v["status"] == "True"),
+    );
+    let generation = jsonpath(policy, "ctl-crd-ok", "{.metadata.generation}");
+    assert_eq!(
+        jsonpath(policy, "ctl-crd-ok", "{.status.observedGeneration}"),
+        generation
+    );
+    assert!(condition(policy, "ctl-crd-ok", "Stalled").is_none());
+    // A change of spec is observed at its new generation.
+    ok(kubectl(
+        &["apply", "-f", "-"],
+        Some(&object("ctl-crd-ok", "cluster.cpu.utilization < 2.0", 2)),
+    ));
+    let next = jsonpath(policy, "ctl-crd-ok", "{.metadata.generation}");
+    assert_ne!(next, generation);
+    c.wait_for(
+        "observedGeneration to follow",
+        Duration::from_secs(30),
+        || jsonpath(policy, "ctl-crd-ok", "{.status.observedGeneration}") == next,
+    );
+    // `kubectl describe` shows why the broken one is not used.
+    let events = ok(kubectl(
+        &[
+            "get",
+            "events",
+            "-n",
+            "default",
+            "--field-selector",
+            "involvedObject.name=ctl-crd-bad",
+            "-o",
+            "jsonpath={range .items[*]}{.type} {.reason}{\"\\n\"}{end}",
+        ],
+        None,
+    ));
+    assert!(events.contains("Warning LintFailed"), "{events}");
+    // Fixing it makes it valid.
+    ok(kubectl(
+        &["apply", "-f", "-"],
+        Some(&object("ctl-crd-bad", "cluster.cpu.utilization < 2.0", 1)),
+    ));
+    c.wait_for("the fix", Duration::from_secs(30), || {
+        condition(policy, "ctl-crd-bad", "Ready").is_some_and(|v| v["status"] == "True")
+    });
+    assert!(condition(policy, "ctl-crd-bad", "Stalled").is_none());
+    assert!(c.stop().success());
+    for n in ["ctl-crd-bad", "ctl-crd-ok"] {
+        ok(kubectl(&["delete", policy, n], None));
+    }
 }
