@@ -619,3 +619,163 @@ fn applied_objects_get_status_and_a_broken_one_is_left_out() {
         ok(kubectl(&["delete", policy, n], None));
     }
 }
+
+/// A kubeconfig for the test API server that authenticates with `token`.
+fn token_kubeconfig(dir: &Path, token: &str) -> std::path::PathBuf {
+    let server = ok(kubectl(
+        &[
+            "config",
+            "view",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.server}",
+        ],
+        None,
+    ));
+    let ca = ok(kubectl(
+        &[
+            "config",
+            "view",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.certificate-authority}",
+        ],
+        None,
+    ));
+    let path = dir.join("kilter-sa.kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n  - name: t\n    cluster: {{ server: \"{server}\", certificate-authority: \"{ca}\" }}\nusers:\n  - name: kilter\n    user: {{ token: \"{token}\" }}\ncontexts:\n  - name: t\n    context: {{ cluster: t, user: kilter }}\ncurrent-context: t\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+#[ignore = "needs the test control plane: scripts/testenv start"]
+fn the_controller_runs_with_the_deploy_service_account_and_nothing_more() {
+    crate::cluster::install_crds();
+    ok(kubectl(
+        &["apply", "-f", "deploy/controller/namespace.yaml"],
+        None,
+    ));
+    ok(kubectl(
+        &["apply", "-f", "deploy/controller/rbac.yaml"],
+        None,
+    ));
+    let token = ok(kubectl(
+        &[
+            "-n",
+            "kilter-system",
+            "create",
+            "token",
+            "kilter",
+            "--duration=1h",
+        ],
+        None,
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = token_kubeconfig(dir.path(), token.trim());
+    let as_kilter = |args: &[&str]| {
+        let mut all = vec!["--kubeconfig", kubeconfig.to_str().unwrap()];
+        all.extend_from_slice(args);
+        kubectl(&all, None)
+    };
+    // Outside its role: refused by the API server.
+    for forbidden in [
+        &["delete", "node", "does-not-matter"][..],
+        &["get", "secrets", "-n", "default"][..],
+        &["-n", "default", "delete", "pod", "does-not-matter"][..],
+        &["create", "namespace", "kilter-sa-nope"][..],
+    ] {
+        let out = as_kilter(forbidden);
+        assert!(!out.status.success(), "{forbidden:?} was allowed");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Forbidden"),
+            "{forbidden:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Inside it: the controller watches, elects itself, acts and records.
+    let pool = "ctl-sa";
+    fake_nodes(pool, &["ctl-sa-1"]);
+    ok(kubectl(&["uncordon", "ctl-sa-1"], None));
+    label("ctl-sa-1", "cordon-a");
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    write(&policies.join("p.yaml"), &policy(pool, "cordon-a", ""));
+    let audit = dir.path().join("audit.jsonl");
+    let c = Controller::start(&[
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--dir",
+        policies.to_str().unwrap(),
+        "--audit-log",
+        audit.to_str().unwrap(),
+        "--leader-elect",
+        "--lease-namespace",
+        "kilter-system",
+        "--lease-name",
+        "kilter-sa-test",
+        "--lease-duration",
+        "5",
+    ]);
+    c.wait_for("ctl-sa-1 cordoned", Duration::from_secs(30), || {
+        cordoned("ctl-sa-1")
+    });
+    c.wait_for("the Cordoned event", Duration::from_secs(10), || {
+        ok(kubectl(
+            &[
+                "get",
+                "events",
+                "-n",
+                "default",
+                "--field-selector",
+                "involvedObject.name=ctl-sa-1,reason=Cordoned",
+                "-o",
+                "name",
+            ],
+            None,
+        ))
+        .contains("event")
+    });
+    let records = audit_records(&audit);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["result"], "executed");
+    let log = c.log_text();
+    assert!(!log.to_lowercase().contains("forbidden"), "{log}");
+    assert!(c.stop().success());
+}
+
+/// The exposition read by the official Prometheus Python client's OpenMetrics parser (when
+/// `KILTER_TEST_PYTHON` is set, as `scripts/test` does).
+fn parses_as_openmetrics(text: &str) {
+    let Ok(python) = std::env::var("KILTER_TEST_PYTHON") else {
+        eprintln!("KILTER_TEST_PYTHON not set: /metrics not checked with an independent parser");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.txt");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as p\nprint(sorted(f.name for f in p(open(sys.argv[1]).read())))",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "not OpenMetrics: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let families = String::from_utf8_lossy(&out.stdout);
+    assert!(families.contains("'kilter_actions'"), "{families}");
+    assert!(
+        families.contains("'controller_runtime_reconcile'"),
+        "{families}"
+    );
+}

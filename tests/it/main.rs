@@ -9,6 +9,7 @@ mod crds;
 mod gitops;
 mod limits;
 mod lint_rules;
+mod observability;
 mod plan;
 mod plan_properties;
 mod probe;
