@@ -285,6 +285,7 @@ fn a_directory_edit_acts_and_a_broken_revision_changes_nothing() {
         metrics.contains("controller_runtime_reconcile_total"),
         "{metrics}"
     );
+    parses_as_openmetrics(&metrics);
     let plan: serde_json::Value = serde_json::from_str(&c.get("/api/v1/plan").unwrap()).unwrap();
     assert!(plan["actions"].is_array(), "{plan}");
     let status = c.stop();
