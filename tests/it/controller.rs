@@ -780,3 +780,129 @@ fn parses_as_openmetrics(text: &str) {
         "{families}"
     );
 }
+
+/// Peak resident memory (kB) and CPU seconds of a process, from /proc.
+fn footprint(pid: u32) -> (u64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    (hwm, ticks / 100.0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Twenty Git commits and twenty directory edits, each moving a cordon from one kwok node
+/// to the other: the time from push (or write) to the node cordoned, and the controller's
+/// footprint. Figures go to docs/PERFORMANCE.md; nothing here asserts a wall time.
+#[test]
+#[ignore = "needs the test control plane: scripts/testenv start"]
+fn commit_and_edit_to_action_latency_over_twenty_changes() {
+    let pool = "ctl-lat";
+    let nodes = ["ctl-lat-1", "ctl-lat-2"];
+    fake_nodes(pool, &nodes);
+    for n in nodes {
+        ok(kubectl(&["uncordon", n], None));
+    }
+    label("ctl-lat-1", "cordon-a");
+    label("ctl-lat-2", "cordon-b");
+    let tmp = tempfile::tempdir().unwrap();
+    let measure = |c: &Controller, change: &dyn Fn(usize)| {
+        let mut lat = Vec::new();
+        for k in 0..20 {
+            let node = nodes[k % 2];
+            let other = nodes[(k + 1) % 2];
+            let started = Instant::now();
+            change(k);
+            c.wait_for(node, Duration::from_secs(30), || {
+                cordoned(node) && !cordoned(other)
+            });
+            lat.push(started.elapsed());
+        }
+        lat.sort();
+        lat
+    };
+    let report = |what: &str, c: &Controller, lat: &[Duration]| {
+        let (hwm, cpu) = footprint(c.child.id());
+        let metrics = c.get("/metrics").unwrap_or_default();
+        let cycles = metric(&metrics, "controller_runtime_reconcile_total", &[]);
+        eprintln!(
+            "{what}: p50 {:?}, p99 {:?}, max {:?}; peak RSS {} MiB; {cycles} cycles, {:.1} ms CPU per cycle",
+            percentile(lat, 0.5),
+            percentile(lat, 0.99),
+            lat[lat.len() - 1],
+            hwm / 1024,
+            cpu * 1000.0 / cycles.max(1.0)
+        );
+    };
+    // Git, fetched every second.
+    let bare = tmp.path().join("p.git");
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(
+        tmp.path(),
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
+    let commit = |k: usize| {
+        let key = ["cordon-a", "cordon-b"][k % 2];
+        std::fs::write(work.join("p.yaml"), policy(pool, key, "")).unwrap();
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-q", "-m", &format!("change {k}")]);
+        git(&work, &["push", "-q", "origin", "main"]);
+    };
+    commit(99);
+    // One audit log for both runs: the second knows the cordons the first made (and undoes
+    // them when the policy moves on), as a restarted controller does.
+    let audit = tmp.path().join("audit.jsonl");
+    let c = Controller::start(&[
+        "--audit-log",
+        audit.to_str().unwrap(),
+        "--git",
+        &format!("file://{}", bare.display()),
+        "--interval",
+        "1s",
+        "--git-cache",
+        tmp.path().join("cache").to_str().unwrap(),
+    ]);
+    c.wait_for("the first cordon", Duration::from_secs(30), || {
+        cordoned("ctl-lat-2")
+    });
+    let lat = measure(&c, &|k| commit(k));
+    report("git commit → action (--interval 1s)", &c, &lat);
+    assert!(c.stop().success());
+    // The directory, watched.
+    let dir = tmp.path().join("dir");
+    std::fs::create_dir(&dir).unwrap();
+    write(&dir.join("p.yaml"), &policy(pool, "cordon-b", ""));
+    let c = Controller::start(&[
+        "--dir",
+        dir.to_str().unwrap(),
+        "--audit-log",
+        audit.to_str().unwrap(),
+    ]);
+    c.wait_for("the first cordon", Duration::from_secs(30), || {
+        cordoned("ctl-lat-2") && !cordoned("ctl-lat-1")
+    });
+    let edit = |k: usize| {
+        let key = ["cordon-a", "cordon-b"][k % 2];
+        write(&dir.join("p.yaml"), &policy(pool, key, ""));
+    };
+    let lat = measure(&c, &edit);
+    report("directory edit → action", &c, &lat);
+    assert!(c.stop().success());
+}
