@@ -7,6 +7,7 @@ mod fmt;
 mod lint;
 mod plan;
 mod probe;
+mod rollback;
 mod run;
 mod test;
 
@@ -49,6 +50,8 @@ enum Command {
     Probe(probe::Args),
     /// The controller: reconcile policies from a directory or Git into actions, continuously.
     Run(Box<run::Args>),
+    /// Undo what the controller did since a revision or a time (plan only without --enforce).
+    Rollback(rollback::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Test(a) => test::run(a),
         Command::Probe(a) => probe::run(a),
         Command::Run(a) => run::run(*a),
+        Command::Rollback(a) => rollback::run(a),
     };
     ExitCode::from(code)
 }

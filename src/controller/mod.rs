@@ -12,6 +12,7 @@ pub mod http;
 pub mod leader;
 pub mod metrics;
 pub mod objects;
+pub mod rollback;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;

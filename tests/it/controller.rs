@@ -290,6 +290,37 @@ fn a_directory_edit_acts_and_a_broken_revision_changes_nothing() {
     assert!(plan["actions"].is_array(), "{plan}");
     let status = c.stop();
     assert!(status.success(), "{status:?}");
+
+    // Rollback to the first revision: shown, then carried out with --enforce.
+    let first = records[0]["revision"].as_str().unwrap().to_string();
+    let rollback = |enforce: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kilter"));
+        cmd.args([
+            "rollback",
+            "--audit-log",
+            audit.to_str().unwrap(),
+            "--to",
+            &first,
+        ]);
+        if enforce {
+            cmd.arg("--enforce");
+        }
+        cmd.output().unwrap()
+    };
+    let shown = rollback(false);
+    assert!(shown.status.success());
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("uncordon      node/ctl-dir-3"), "{text}");
+    assert!(text.contains("cordon        node/ctl-dir-1"), "{text}");
+    assert!(text.contains("plan only"), "{text}");
+    assert!(cordoned("ctl-dir-3"), "a plan changed nothing");
+    let done = rollback(true);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(cordoned("ctl-dir-1") && !cordoned("ctl-dir-2") && !cordoned("ctl-dir-3"));
 }
 
 #[test]
