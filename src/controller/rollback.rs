@@ -132,7 +132,7 @@ pub fn inverse(records: &[&Record]) -> Vec<Undo> {
             .push(format!("{} {} ({})", r.time, r.kind, r.policy));
     }
     let mut out: Vec<(usize, Undo)> = first.into_values().collect();
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
     out.into_iter().map(|(_, u)| u).collect()
 }
 
