@@ -345,6 +345,26 @@ fn dry_run_plans_but_never_acts() {
     assert!(!cordoned("ctl-dry-1"));
     let plan = c.get("/api/v1/plan").unwrap();
     assert!(plan.contains("ctl-dry-1"), "{plan}");
+    // The event stream: an edit shows up as an accepted revision.
+    let events = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", c.port)).unwrap();
+        write!(s, "GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        write(&dir.path().join("p.yaml"), &policy(pool, "cordon-b", ""));
+        let mut seen = String::new();
+        let mut buf = [0u8; 4096];
+        while !seen.contains("revision-accepted") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            }
+        }
+        seen
+    };
+    assert!(events.contains("text/event-stream"), "{events}");
+    assert!(events.contains("data: {") && events.contains("revision-accepted"), "{events}");
     assert!(c.stop().success());
 }
 
