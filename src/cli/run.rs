@@ -156,6 +156,10 @@ pub fn run(a: Args) -> u8 {
         probe_token,
         probe_namespace: a.probe_namespace,
         object_selector: a.object_selector,
+        pod: std::env::var("POD_NAME")
+            .ok()
+            .filter(|n| !n.is_empty())
+            .map(|n| (a.lease_namespace.clone(), n)),
         leader_election: a.leader_elect.then(|| {
             let base = a.identity.clone().unwrap_or_else(|| {
                 std::fs::read_to_string("/etc/hostname")

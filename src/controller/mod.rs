@@ -50,6 +50,9 @@ pub struct Options {
     pub probe_token: Option<String>,
     /// Namespace of the token Secret of static-endpoint probes.
     pub probe_namespace: String,
+    /// The controller's own pod (namespace, name), which carries the events of rejected
+    /// revisions (they have no object in the cluster of their own).
+    pub pod: Option<(String, String)>,
     /// Only cluster objects whose labels match this selector are read.
     pub object_selector: Option<String>,
     /// Leader election: (namespace, lease name, identity, lease seconds). None: act alone.
@@ -249,8 +252,29 @@ pub async fn run(o: Options) -> Result<(), String> {
             match read_source(&o).await {
                 Ok(rev) if seen.as_deref() != Some(&rev.id) => {
                     seen = Some(rev.id.clone());
-                    if let Some(acc) = consider(&shared, rev) {
-                        good = Some(acc);
+                    let id = rev.id.clone();
+                    match consider(&shared, rev) {
+                        Ok(acc) => good = Some(acc),
+                        Err(why) => {
+                            if let Some((ns, pod)) = &o.pod {
+                                let regarding = crate::kube::status::Regarding::pod(ns, pod);
+                                let message = format!(
+                                    "revision {id} rejected; still running {}: {why}",
+                                    good.as_ref().map_or("no revision", |g| g.id.as_str())
+                                );
+                                if let Err(e) = crate::kube::status::event(
+                                    &client,
+                                    &regarding,
+                                    true,
+                                    "RevisionRejected",
+                                    &message,
+                                )
+                                .await
+                                {
+                                    tracing::warn!(error = %e, "event");
+                                }
+                            }
+                        }
                     }
                 }
                 Ok(_) => {}
@@ -360,8 +384,8 @@ async fn read_source(o: &Options) -> Result<Revision, String> {
 }
 
 /// Lints a revision; a clean one becomes the revision in use, one with errors is rejected
-/// whole and the last good one keeps running.
-fn consider(shared: &Shared, rev: Revision) -> Option<Accepted> {
+/// whole (Err: its errors, one per line) and the last good one keeps running.
+fn consider(shared: &Shared, rev: Revision) -> Result<Accepted, String> {
     let out = crate::lint::lint(&rev.files);
     let refused = rev.refused.iter().map(|why| {
         json!({ "file": null, "line": null, "column": null, "code": "signature", "severity": "error", "message": why })
@@ -399,12 +423,26 @@ fn consider(shared: &Shared, rev: Revision) -> Option<Accepted> {
         shared.event(
             json!({ "type": "revision-rejected", "revision": rev.id, "diagnostics": diagnostics }),
         );
-        return None;
+        let lines: Vec<String> = diagnostics
+            .iter()
+            .filter(|d| d["severity"] == "error")
+            .map(|d| match d["file"].as_str() {
+                Some(f) => format!(
+                    "{f}:{}:{}: {} {}",
+                    d["line"],
+                    d["column"],
+                    d["code"].as_str().unwrap_or_default(),
+                    d["message"].as_str().unwrap_or_default()
+                ),
+                None => d["message"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect();
+        return Err(lines.join("\n"));
     }
     tracing::info!(revision = %rev.id, files = rev.files.len(), documents = out.documents.len(), "revision accepted");
     shared.metrics.revision(&rev.id);
     shared.event(json!({ "type": "revision-accepted", "revision": rev.id }));
-    Some(Accepted {
+    Ok(Accepted {
         id: rev.id,
         documents: out.documents.into_iter().filter(|d| d.valid).collect(),
     })

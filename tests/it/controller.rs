@@ -38,6 +38,9 @@ impl Controller {
             } else {
                 &["--object-selector", "kilter-test=none"][..]
             })
+            // As in the Deployment: rejected revisions are reported on the controller's pod.
+            .env("POD_NAME", format!("kilter-test-{port}"))
+            .env("POD_NAMESPACE", "default")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -258,6 +261,24 @@ fn a_directory_edit_acts_and_a_broken_revision_changes_nothing() {
         "{}",
         c.log_text()
     );
+    let event = ok(kubectl(
+        &[
+            "get",
+            "events",
+            "-n",
+            "default",
+            "--field-selector",
+            &format!(
+                "involvedObject.name=kilter-test-{},reason=RevisionRejected",
+                c.port
+            ),
+            "-o",
+            "jsonpath={.items[0].type}|{.items[0].message}",
+        ],
+        None,
+    ));
+    assert!(event.starts_with("Warning|revision dir@"), "{event}");
+    assert!(event.contains("cordon.yaml:9:22: K012"), "{event}");
 
     // The next valid edit recovers; each edit is acted on quickly (latency measured).
     let mut latencies = Vec::new();
@@ -364,7 +385,10 @@ fn dry_run_plans_but_never_acts() {
         seen
     };
     assert!(events.contains("text/event-stream"), "{events}");
-    assert!(events.contains("data: {") && events.contains("revision-accepted"), "{events}");
+    assert!(
+        events.contains("data: {") && events.contains("revision-accepted"),
+        "{events}"
+    );
     assert!(c.stop().success());
 }
 
