@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cluster::{fake_nodes, kubectl, ok};
+use crate::sync::git;
 
 /// A running `kilter run`, stopped (SIGTERM) when dropped.
 struct Controller {
@@ -161,6 +162,30 @@ fn label(node: &str, key: &str) {
     ));
 }
 
+/// Fresh kwok nodes of `pool`, schedulable, each labelled with its target key.
+fn target_nodes(pool: &str, nodes: &[(&str, &str)]) {
+    let names: Vec<&str> = nodes.iter().map(|(n, _)| *n).collect();
+    fake_nodes(pool, &names);
+    for (n, key) in nodes {
+        ok(kubectl(&["uncordon", n], None));
+        label(n, key);
+    }
+}
+
+/// A bare repository and a clone of it to commit in, under `dir`.
+fn git_remote(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let bare = dir.join("policies.git");
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(
+        dir,
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
+    (bare, work)
+}
+
 /// An Enforce policy that cordons the nodes labelled `key`, and a budget that lets it.
 fn policy(pool: &str, key: &str, extra: &str) -> String {
     format!(
@@ -186,14 +211,14 @@ fn write(path: &Path, text: &str) {
 #[ignore = "needs the test control plane: scripts/testenv start"]
 fn a_directory_edit_acts_and_a_broken_revision_changes_nothing() {
     let pool = "ctl-dir";
-    let nodes = ["ctl-dir-1", "ctl-dir-2", "ctl-dir-3"];
-    fake_nodes(pool, &nodes);
-    for n in nodes {
-        ok(kubectl(&["uncordon", n], None));
-    }
-    label("ctl-dir-1", "cordon-a");
-    label("ctl-dir-2", "cordon-b");
-    label("ctl-dir-3", "cordon-c");
+    target_nodes(
+        pool,
+        &[
+            ("ctl-dir-1", "cordon-a"),
+            ("ctl-dir-2", "cordon-b"),
+            ("ctl-dir-3", "cordon-c"),
+        ],
+    );
     let dir = tempfile::tempdir().unwrap();
     let policies = dir.path().join("policies");
     std::fs::create_dir(&policies).unwrap();
@@ -348,9 +373,7 @@ fn a_directory_edit_acts_and_a_broken_revision_changes_nothing() {
 #[ignore = "needs the test control plane: scripts/testenv start"]
 fn dry_run_plans_but_never_acts() {
     let pool = "ctl-dry";
-    fake_nodes(pool, &["ctl-dry-1"]);
-    ok(kubectl(&["uncordon", "ctl-dry-1"], None));
-    label("ctl-dry-1", "cordon-a");
+    target_nodes(pool, &[("ctl-dry-1", "cordon-a")]);
     let dir = tempfile::tempdir().unwrap();
     write(&dir.path().join("p.yaml"), &policy(pool, "cordon-a", ""));
     let c = Controller::start(&["--dir", dir.path().to_str().unwrap(), "--dry-run"]);
@@ -392,42 +415,16 @@ fn dry_run_plans_but_never_acts() {
     assert!(c.stop().success());
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 #[ignore = "needs the test control plane: scripts/testenv start"]
 fn a_git_commit_acts_and_an_invalid_commit_is_rejected() {
     let pool = "ctl-git";
-    let nodes = ["ctl-git-1", "ctl-git-2"];
-    fake_nodes(pool, &nodes);
-    for n in nodes {
-        ok(kubectl(&["uncordon", n], None));
-    }
-    label("ctl-git-1", "cordon-a");
-    label("ctl-git-2", "cordon-b");
-    let tmp = tempfile::tempdir().unwrap();
-    let bare = tmp.path().join("policies.git");
-    let work = tmp.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    git(
-        tmp.path(),
-        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    target_nodes(
+        pool,
+        &[("ctl-git-1", "cordon-a"), ("ctl-git-2", "cordon-b")],
     );
-    git(&work, &["init", "-q", "-b", "main"]);
-    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
+    let tmp = tempfile::tempdir().unwrap();
+    let (bare, work) = git_remote(tmp.path());
     std::fs::create_dir_all(work.join("clusters/prod")).unwrap();
     let commit = |text: &str, msg: &str| {
         std::fs::write(work.join("clusters/prod/cordon.yaml"), text).unwrap();
@@ -501,13 +498,7 @@ fn audit_records(path: &Path) -> Vec<serde_json::Value> {
 #[ignore = "needs the test control plane: scripts/testenv start"]
 fn of_two_replicas_only_the_leader_acts_and_a_killed_leader_hands_over() {
     let pool = "ctl-le";
-    let nodes = ["ctl-le-1", "ctl-le-2"];
-    fake_nodes(pool, &nodes);
-    for n in nodes {
-        ok(kubectl(&["uncordon", n], None));
-    }
-    label("ctl-le-1", "cordon-a");
-    label("ctl-le-2", "cordon-b");
+    target_nodes(pool, &[("ctl-le-1", "cordon-a"), ("ctl-le-2", "cordon-b")]);
     crate::cluster::namespace("kilter-le-test");
     let dir = tempfile::tempdir().unwrap();
     let policies = dir.path().join("policies");
@@ -776,9 +767,7 @@ fn the_controller_runs_with_the_deploy_service_account_and_nothing_more() {
     }
     // Inside it: the controller watches, elects itself, acts and records.
     let pool = "ctl-sa";
-    fake_nodes(pool, &["ctl-sa-1"]);
-    ok(kubectl(&["uncordon", "ctl-sa-1"], None));
-    label("ctl-sa-1", "cordon-a");
+    target_nodes(pool, &[("ctl-sa-1", "cordon-a")]);
     let policies = dir.path().join("policies");
     std::fs::create_dir(&policies).unwrap();
     write(&policies.join("p.yaml"), &policy(pool, "cordon-a", ""));
@@ -888,12 +877,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn commit_and_edit_to_action_latency_over_twenty_changes() {
     let pool = "ctl-lat";
     let nodes = ["ctl-lat-1", "ctl-lat-2"];
-    fake_nodes(pool, &nodes);
-    for n in nodes {
-        ok(kubectl(&["uncordon", n], None));
-    }
-    label("ctl-lat-1", "cordon-a");
-    label("ctl-lat-2", "cordon-b");
+    target_nodes(
+        pool,
+        &[("ctl-lat-1", "cordon-a"), ("ctl-lat-2", "cordon-b")],
+    );
     let tmp = tempfile::tempdir().unwrap();
     let measure = |c: &Controller, change: &dyn Fn(usize)| {
         let mut lat = Vec::new();
@@ -924,15 +911,7 @@ fn commit_and_edit_to_action_latency_over_twenty_changes() {
         );
     };
     // Git, fetched every second.
-    let bare = tmp.path().join("p.git");
-    let work = tmp.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    git(
-        tmp.path(),
-        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
-    );
-    git(&work, &["init", "-q", "-b", "main"]);
-    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
+    let (bare, work) = git_remote(tmp.path());
     let commit = |k: usize| {
         let key = ["cordon-a", "cordon-b"][k % 2];
         std::fs::write(work.join("p.yaml"), policy(pool, key, "")).unwrap();

@@ -21,7 +21,7 @@ fn run(dir: &Path, cmd: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let mut all = vec!["-c", "user.name=t", "-c", "user.email=t@example.com"];
     all.extend_from_slice(args);
     run(dir, "git", &all)
