@@ -268,7 +268,7 @@ pub(crate) fn fake_nodes(pool: &str, names: &[&str]) {
     }
 }
 
-fn deployment(ns: &str, pool: &str, replicas: u32, resources: &str) {
+pub(crate) fn deployment(ns: &str, pool: &str, replicas: u32, resources: &str) {
     let yaml = format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{ name: web, namespace: {ns} }}\nspec:\n  replicas: {replicas}\n  selector: {{ matchLabels: {{ app: web }} }}\n  template:\n    metadata: {{ labels: {{ app: web }} }}\n    spec:\n      nodeSelector: {{ pool: {pool} }}\n      containers: [{{ name: app, image: fake, resources: {resources} }}]\n"
     );
@@ -302,7 +302,7 @@ fn wait_ready(ns: &str, selector: &str, count: u32) {
     panic!("pods {selector} in {ns} did not become {count} ready");
 }
 
-fn pod_nodes(ns: &str, selector: &str) -> Vec<String> {
+pub(crate) fn pod_nodes(ns: &str, selector: &str) -> Vec<String> {
     let out = ok(kubectl(
         &[
             "-n",

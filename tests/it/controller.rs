@@ -11,7 +11,7 @@ use crate::cluster::{fake_nodes, kubectl, ok};
 use crate::sync::git;
 
 /// A running `kilter run`, stopped (SIGTERM) when dropped.
-struct Controller {
+pub(crate) struct Controller {
     child: Child,
     port: u16,
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
@@ -26,7 +26,7 @@ fn free_port() -> u16 {
 }
 
 impl Controller {
-    fn start(args: &[&str]) -> Controller {
+    pub(crate) fn start(args: &[&str]) -> Controller {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let mut child = Command::new(env!("CARGO_BIN_EXE_kilter"))
@@ -62,7 +62,7 @@ impl Controller {
     }
 
     /// GET on the controller's listener (None: not answering or not 200).
-    fn get(&self, path: &str) -> Option<String> {
+    pub(crate) fn get(&self, path: &str) -> Option<String> {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         write!(
@@ -86,7 +86,7 @@ impl Controller {
         Some(body.to_string())
     }
 
-    fn wait_for(&self, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    pub(crate) fn wait_for(&self, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
         let start = Instant::now();
         while start.elapsed() < timeout {
             if done() {
@@ -100,12 +100,12 @@ impl Controller {
         );
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
 
     /// SIGTERM, then the exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         ok(Command::new("kill").args(["-TERM", &pid]).output().unwrap());
         let start = Instant::now();
@@ -146,7 +146,7 @@ fn dechunk(body: &str) -> String {
     out
 }
 
-fn cordoned(node: &str) -> bool {
+pub(crate) fn cordoned(node: &str) -> bool {
     let out = ok(kubectl(
         &["get", "node", node, "-o", "jsonpath={.spec.unschedulable}"],
         None,
@@ -163,7 +163,7 @@ fn label(node: &str, key: &str) {
 }
 
 /// Fresh kwok nodes of `pool`, schedulable, each labelled with its target key.
-fn target_nodes(pool: &str, nodes: &[(&str, &str)]) {
+pub(crate) fn target_nodes(pool: &str, nodes: &[(&str, &str)]) {
     let names: Vec<&str> = nodes.iter().map(|(n, _)| *n).collect();
     fake_nodes(pool, &names);
     for (n, key) in nodes {
@@ -200,7 +200,7 @@ fn metric(body: &str, name: &str, labels: &[&str]) -> f64 {
         .sum()
 }
 
-fn write(path: &Path, text: &str) {
+pub(crate) fn write(path: &Path, text: &str) {
     // Written whole and renamed, as editors and `git checkout` do.
     let tmp = path.with_extension("tmp~");
     std::fs::write(&tmp, text).unwrap();
@@ -486,7 +486,7 @@ fn a_git_commit_acts_and_an_invalid_commit_is_rejected() {
     assert!(c.stop().success());
 }
 
-fn audit_records(path: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn audit_records(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()

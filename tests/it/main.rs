@@ -14,6 +14,7 @@ mod plan;
 mod plan_properties;
 mod probe;
 mod properties;
+mod restart;
 mod safety;
 mod sarif;
 mod sync;
