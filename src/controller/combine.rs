@@ -130,8 +130,14 @@ fn condition(
 }
 
 /// The status an object should have (kstatus conventions: `Valid` and `Ready` always,
-/// `Stalled` only while true), with its recent actions.
-pub fn status(o: &ClusterObject, verdict: &Verdict, last_actions: Vec<Json>, now: &str) -> Json {
+/// `Stalled` only while true), with its recent actions and, for a Budget, its use.
+pub fn status(
+    o: &ClusterObject,
+    verdict: &Verdict,
+    last_actions: Vec<Json>,
+    usage: Option<Json>,
+    now: &str,
+) -> Json {
     let prev = &o.status;
     let (valid, ready, reason, message) = match verdict {
         Verdict::Used => (
@@ -167,7 +173,25 @@ pub fn status(o: &ClusterObject, verdict: &Verdict, last_actions: Vec<Json>, now
     if let Some(at) = &o.requested_at {
         s["lastHandledReconcileAt"] = json!(at);
     }
+    if let Some(u) = usage.filter(|_| *verdict == Verdict::Used) {
+        s["usage"] = u;
+    }
     s
+}
+
+/// A Budget's use from the plan's report of it (watts rounded, so that status is not
+/// rewritten for every fraction of a watt).
+pub fn usage(report: &crate::plan::BudgetReport) -> Json {
+    let mut u = json!({ "nodes": report.nodes });
+    if let Some(p) = &report.power {
+        u["watts"] = json!(p.watts.round() as i64);
+        u["powerLevel"] = json!(p.level);
+    }
+    if let Some(d) = &report.disruption {
+        u["unavailable"] = json!(d.unavailable);
+        u["drainsLastHour"] = json!(d.drains_last_hour);
+    }
+    u
 }
 
 /// Whether two statuses say the same, transition times aside (no write when nothing changed).

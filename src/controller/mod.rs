@@ -210,6 +210,8 @@ pub async fn run(o: Options) -> Result<(), String> {
     });
     let mut combined: Option<(u64, combine::Combined)> = None;
     let mut written: BTreeMap<String, Json> = BTreeMap::new();
+    // The last plan's budget reports, for the Budgets' status.
+    let mut budgets: Vec<crate::plan::BudgetReport> = Vec::new();
     let mut seen: Option<String> = None;
     let mut router: Option<Arc<Router>> = None;
     let mut resync = tokio::time::interval(o.resync);
@@ -313,6 +315,7 @@ pub async fn run(o: Options) -> Result<(), String> {
                 &cluster,
                 now_combined,
                 &audit,
+                &budgets,
                 &mut written,
             )
             .await;
@@ -329,10 +332,11 @@ pub async fn run(o: Options) -> Result<(), String> {
         // A replica that does not lead plans (its API shows the plan) but acts on nothing.
         let follower = leader.as_ref().is_some_and(|l| !l.is_leader());
         let started = Instant::now();
-        let ok = cycle(
+        let (ok, reports) = cycle(
             &shared, &cache, &client, bundle, &acc.id, &executor, &mut audit, o.dry_run, follower,
         )
         .await;
+        budgets = reports;
         shared
             .metrics
             .reconciled(ok, started.elapsed().as_secs_f64());
@@ -501,7 +505,7 @@ async fn cycle(
     audit: &mut audit::Audit,
     dry_run: bool,
     follower: bool,
-) -> bool {
+) -> (bool, Vec<crate::plan::BudgetReport>) {
     let now = chrono::Utc::now();
     let mut state = cache.state();
     match crate::kube::metrics(client).await {
@@ -530,7 +534,7 @@ async fn cycle(
     publish(shared, &plan);
 
     if follower {
-        return true;
+        return (true, plan.budgets);
     }
     let mut wanted = Vec::new();
     for (k, a) in plan.actions.iter().enumerate() {
@@ -543,7 +547,7 @@ async fn cycle(
         }
     }
     if wanted.is_empty() {
-        return true;
+        return (true, plan.budgets);
     }
     let mut ok = true;
     let revision = revision.to_string();
@@ -576,7 +580,7 @@ async fn cycle(
             }
         })
         .await;
-    ok
+    (ok, plan.budgets)
 }
 
 /// The plan for `/api/v1/plan` and the gauges it feeds.
@@ -633,6 +637,7 @@ async fn write_statuses(
     cluster: &[objects::ClusterObject],
     combined: &combine::Combined,
     audit: &audit::Audit,
+    budgets: &[crate::plan::BudgetReport],
     written: &mut BTreeMap<String, Json>,
 ) {
     let now = now_rfc3339();
@@ -640,7 +645,11 @@ async fn write_statuses(
         let Some(current) = cluster.iter().find(|c| c.path() == o.path()) else {
             continue;
         };
-        let want = combine::status(current, verdict, last_actions(audit, current), &now);
+        let usage = (o.kind == crate::model::Kind::Budget)
+            .then(|| budgets.iter().find(|b| b.name == o.name && !b.default))
+            .flatten()
+            .map(combine::usage);
+        let want = combine::status(current, verdict, last_actions(audit, current), usage, &now);
         let path = o.path();
         if combine::same(&want, &current.status)
             || written.get(&path).is_some_and(|w| combine::same(w, &want))

@@ -508,6 +508,28 @@ pub struct ObjectStatus {
     /// The `reconcile.fluxcd.io/requestedAt` annotation the controller last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
+    /// Budgets: what they cover and how much of them is used, as of the last plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<BudgetUsage>,
+}
+
+/// A Budget's current use (written by the controller).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetUsage {
+    /// Nodes the budget covers.
+    pub nodes: i64,
+    /// Watts those nodes draw now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watts: Option<i64>,
+    /// ok, warning or critical.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_level: Option<String>,
+    /// Nodes cordoned or draining.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drains_last_hour: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]

@@ -611,7 +611,27 @@ fn applied_objects_get_status_and_a_broken_one_is_left_out() {
         &["apply", "-f", "-"],
         Some(&object("ctl-crd-ok", "cluster.cpu.utilization < 2.0", 1)),
     ));
+    // A Budget over the kwok nodes of one pool: its use shows in its status.
+    target_nodes("ctl-crd", &[("ctl-crd-1", "x"), ("ctl-crd-2", "x")]);
+    ok(kubectl(&["cordon", "ctl-crd-2"], None));
+    ok(kubectl(
+        &["apply", "-f", "-"],
+        Some(
+            "apiVersion: kilter.dev/v1alpha1\nkind: Budget\nmetadata:\n  name: ctl-crd\n  labels: { kilter-test: crd }\nspec:\n  nodeSelector: { matchLabels: { pool: ctl-crd } }\n  disruption: { maxUnavailable: 1 }\n",
+        ),
+    ));
     let c = Controller::start(&["--object-selector", "kilter-test=crd"]);
+    c.wait_for("the Budget's use", Duration::from_secs(30), || {
+        jsonpath("budgets.kilter.dev", "ctl-crd", "{.status.usage.nodes}") == "2"
+    });
+    assert_eq!(
+        jsonpath(
+            "budgets.kilter.dev",
+            "ctl-crd",
+            "{.status.usage.unavailable}"
+        ),
+        "1"
+    );
     let policy = "policies.kilter.dev";
     c.wait_for(
         "Valid=False on the broken policy",
@@ -685,6 +705,8 @@ fn applied_objects_get_status_and_a_broken_one_is_left_out() {
     for n in ["ctl-crd-bad", "ctl-crd-ok"] {
         ok(kubectl(&["delete", policy, n], None));
     }
+    ok(kubectl(&["delete", "budgets.kilter.dev", "ctl-crd"], None));
+    ok(kubectl(&["uncordon", "ctl-crd-2"], None));
 }
 
 /// A kubeconfig for the test API server that authenticates with `token`.
