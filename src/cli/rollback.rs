@@ -114,20 +114,17 @@ pub fn run(a: Args) -> u8 {
     if !a.enforce || plan.is_empty() {
         return EXIT_OK;
     }
-    enforce(&a, plan)
+    enforce(&a, plan, audit)
 }
 
-fn enforce(a: &Args, plan: Vec<Undo>) -> u8 {
+/// Carries the plan out, appending each step to the audit log it was read from.
+fn enforce(a: &Args, plan: Vec<Undo>, mut audit: Audit) -> u8 {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
-    };
-    let mut audit = match Audit::open(Some(&a.audit_log)) {
-        Ok(x) => x,
-        Err(e) => return fail(e),
     };
     rt.block_on(async {
         let client = match crate::kube::client(a.kubeconfig.as_deref()).await {

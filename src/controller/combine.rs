@@ -52,10 +52,7 @@ pub fn combine(revision: &[Document], revision_id: &str, cluster: Vec<ClusterObj
             .diagnostics
             .iter()
             .filter(|d| d.file.path == path && d.severity == crate::syntax::diag::Severity::Error)
-            .map(|d| {
-                let (line, column) = d.start();
-                format!("{path}:{line}:{column}: {} {}", d.code, d.message)
-            })
+            .map(crate::syntax::diag::Diagnostic::one_line)
             .collect();
         let k = key(o.kind, o.namespace.as_deref(), &o.name);
         let verdict = if !errors.is_empty() {

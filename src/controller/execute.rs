@@ -53,21 +53,18 @@ pub fn units(plan: &Plan, wanted: &[usize]) -> BTreeMap<String, Vec<Vec<usize>>>
         if taken[k] {
             continue;
         }
-        taken[k] = true;
         let a = &plan.actions[k];
-        let mut unit = vec![k];
-        if let Action::Cordon {
-            drain_step: true,
-            node,
-        } = &a.action
-            && let Some(&d) = wanted.iter().find(|&&j| {
-                !taken[j]
-                    && plan.actions[j].policy == a.policy
-                    && matches!(&plan.actions[j].action, Action::Drain(d) if &d.node == node)
-            })
-        {
-            taken[d] = true;
-            unit.push(d);
+        // The verifier's pairing: what it rejects together is executed together.
+        let mut unit: Vec<usize> = std::iter::once(k)
+            .chain(
+                crate::plan::verify::partners(plan, k)
+                    .into_iter()
+                    .filter(|j| !taken[*j] && wanted.contains(j)),
+            )
+            .collect();
+        unit.sort_unstable();
+        for &j in &unit {
+            taken[j] = true;
         }
         by_node
             .entry(a.action.node().to_string())

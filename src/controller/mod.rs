@@ -30,6 +30,7 @@ use crate::plan::{Action, Bundle, Plan};
 use crate::probe::router::Router;
 use crate::state::{ClusterState, NodeProbe};
 use crate::sync::Revision;
+use crate::syntax::diag::{Diagnostic, Severity};
 
 pub struct Options {
     pub dir: Option<PathBuf>,
@@ -308,7 +309,10 @@ pub async fn run(o: Options) -> Result<(), String> {
         let Some((_, now_combined)) = &combined else {
             continue;
         };
-        if !follower_now(&leader) {
+        // A replica that does not lead plans (its API shows the plan) but writes and acts on
+        // nothing.
+        let follower = leader.as_ref().is_some_and(|l| !l.is_leader());
+        if !follower {
             write_statuses(
                 &client,
                 &shared,
@@ -329,8 +333,6 @@ pub async fn run(o: Options) -> Result<(), String> {
             stop: stop.clone(),
             leader: leader.clone(),
         };
-        // A replica that does not lead plans (its API shows the plan) but acts on nothing.
-        let follower = leader.as_ref().is_some_and(|l| !l.is_leader());
         let started = Instant::now();
         let (ok, reports) = cycle(
             &shared, &cache, &client, bundle, &acc.id, &executor, &mut audit, o.dry_run, follower,
@@ -395,14 +397,7 @@ fn consider(shared: &Shared, rev: Revision) -> Result<Accepted, String> {
         json!({ "file": null, "line": null, "column": null, "code": "signature", "severity": "error", "message": why })
     });
     let diagnostics: Vec<Json> = refused
-        .chain(out.diagnostics.iter().map(|d| {
-            let (line, column) = d.start();
-            json!({
-                "file": d.file.path, "line": line, "column": column, "code": d.code,
-                "severity": if d.severity == crate::syntax::diag::Severity::Error { "error" } else { "warning" },
-                "message": d.message,
-            })
-        }))
+        .chain(out.diagnostics.iter().map(Diagnostic::to_json))
         .collect();
     let accepted = !out.has_errors() && rev.refused.is_none();
     shared.revision(RevisionRecord {
@@ -413,35 +408,40 @@ fn consider(shared: &Shared, rev: Revision) -> Result<Accepted, String> {
     });
     if !accepted {
         shared.metrics.rejected();
-        for d in diagnostics.iter().filter(|d| d["severity"] == "error") {
+        let errors: Vec<String> = rev
+            .refused
+            .iter()
+            .cloned()
+            .chain(
+                out.diagnostics
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .map(Diagnostic::one_line),
+            )
+            .collect();
+        if let Some(why) = &rev.refused {
+            tracing::warn!(revision = %rev.id, message = %why, "revision rejected");
+        }
+        for d in out
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+        {
+            let (line, column) = d.start();
             tracing::warn!(
                 revision = %rev.id,
-                file = d["file"].as_str().unwrap_or("-"),
-                line = d["line"].as_u64().unwrap_or_default(),
-                column = d["column"].as_u64().unwrap_or_default(),
-                code = d["code"].as_str().unwrap_or_default(),
-                message = d["message"].as_str().unwrap_or_default(),
+                file = %d.file.path,
+                line,
+                column,
+                code = d.code,
+                message = %d.message,
                 "revision rejected"
             );
         }
         shared.event(
             json!({ "type": "revision-rejected", "revision": rev.id, "diagnostics": diagnostics }),
         );
-        let lines: Vec<String> = diagnostics
-            .iter()
-            .filter(|d| d["severity"] == "error")
-            .map(|d| match d["file"].as_str() {
-                Some(f) => format!(
-                    "{f}:{}:{}: {} {}",
-                    d["line"],
-                    d["column"],
-                    d["code"].as_str().unwrap_or_default(),
-                    d["message"].as_str().unwrap_or_default()
-                ),
-                None => d["message"].as_str().unwrap_or_default().to_string(),
-            })
-            .collect();
-        return Err(lines.join("\n"));
+        return Err(errors.join("\n"));
     }
     tracing::info!(revision = %rev.id, files = rev.files.len(), documents = out.documents.len(), "revision accepted");
     shared.metrics.revision(&rev.id);
@@ -600,10 +600,6 @@ fn publish(shared: &Shared, plan: &Plan) {
                 .allocation(&r.namespace, &r.pod, &r.container, r.allocation);
         }
     }
-}
-
-fn follower_now(leader: &Option<Arc<leader::Leader>>) -> bool {
-    leader.as_ref().is_some_and(|l| !l.is_leader())
 }
 
 /// The last actions of a policy or target, newest first, for its status.

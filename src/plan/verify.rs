@@ -112,7 +112,7 @@ pub fn gate(
 }
 
 /// The cordon planned as step 1 of drain `k`, or the drain whose step 1 cordon `k` is.
-fn partners(plan: &Plan, k: usize) -> Vec<usize> {
+pub(crate) fn partners(plan: &Plan, k: usize) -> Vec<usize> {
     let a = &plan.actions[k];
     let node = a.action.node();
     plan.actions

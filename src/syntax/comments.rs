@@ -45,26 +45,6 @@ impl Comments {
     pub fn any_under(&self, path: &[Seg]) -> bool {
         self.at.keys().any(|p| p.starts_with(path))
     }
-
-    /// Moves the comments of `from` (and of everything under it) onto `to`, as own-line
-    /// comments: for values the other form writes elsewhere, so nothing is dropped.
-    pub fn hoist(&mut self, from: &[Seg], to: &[Seg]) {
-        let mut moved: Vec<_> = self
-            .at
-            .keys()
-            .filter(|p| p.starts_with(from) && p.as_slice() != to)
-            .cloned()
-            .collect();
-        moved.sort_by_key(|p| p.len());
-        for p in moved {
-            let Some(a) = self.at.remove(&p) else {
-                continue;
-            };
-            let dest = self.at.entry(to.to_vec()).or_default();
-            dest.before.extend(a.before);
-            dest.before.extend(a.after);
-        }
-    }
 }
 
 /// Finds the comments in `text[range]` and attaches each to a value of `root`, the document

@@ -118,6 +118,32 @@ impl Diagnostic {
         self.file.line_col(self.span.end)
     }
 
+    /// `file:line:column: CODE message`, for logs and events.
+    pub fn one_line(&self) -> String {
+        let (line, column) = self.start();
+        format!(
+            "{}:{line}:{column}: {} {}",
+            self.file.path, self.code, self.message
+        )
+    }
+
+    /// The diagnostic as `kilter lint --format json` writes it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (line, column) = self.start();
+        let (end_line, end_column) = self.end();
+        json!({
+            "file": self.file.path,
+            "line": line,
+            "column": column,
+            "end_line": end_line,
+            "end_column": end_column,
+            "severity": self.severity.as_str(),
+            "code": self.code,
+            "message": self.message,
+            "help": self.help,
+        })
+    }
+
     /// Orders diagnostics by file, position, then code, so output is stable.
     pub fn sort_key(&self) -> (String, usize, usize, &'static str, String) {
         (
@@ -345,24 +371,7 @@ fn plural(n: usize) -> &'static str {
 // ---------------------------------------------------------------- json
 
 pub fn render_json(diags: &[Diagnostic], summary: Summary) -> String {
-    let items: Vec<_> = diags
-        .iter()
-        .map(|d| {
-            let (line, column) = d.start();
-            let (end_line, end_column) = d.end();
-            json!({
-                "file": d.file.path,
-                "line": line,
-                "column": column,
-                "end_line": end_line,
-                "end_column": end_column,
-                "severity": d.severity.as_str(),
-                "code": d.code,
-                "message": d.message,
-                "help": d.help,
-            })
-        })
-        .collect();
+    let items: Vec<_> = diags.iter().map(Diagnostic::to_json).collect();
     let v = json!({
         "diagnostics": items,
         "summary": { "files": summary.files, "errors": summary.errors, "warnings": summary.warnings, "skipped": summary.skipped },
