@@ -306,25 +306,14 @@ fn junit_output_reads_in_an_independent_xml_parser() {
             failures: vec![],
         },
     ];
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("junit.xml");
-    std::fs::write(&path, kilter::policytest::render_junit(&results)).unwrap();
-    let read = std::process::Command::new(python)
-        .args([
-            "-c",
-            "import json, sys, xml.etree.ElementTree as E\n\
-             cases = E.parse(sys.argv[1]).getroot().iter('testcase')\n\
-             print(json.dumps([[c.get('name'), [f.get('message') for f in c.iter('failure')]] for c in cases]))",
-        ])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        read.status.success(),
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
+    let read = crate::python(
+        &python,
+        "import json, sys, xml.etree.ElementTree as E\n\
+         cases = E.parse(sys.argv[1]).getroot().iter('testcase')\n\
+         print(json.dumps([[c.get('name'), [f.get('message') for f in c.iter('failure')]] for c in cases]))",
+        kilter::policytest::render_junit(&results).as_bytes(),
     );
-    let cases: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+    let cases: serde_json::Value = serde_json::from_str(&read).unwrap();
     assert_eq!(cases[0][0], "a <case> & \"quotes\" ]]> 'x'");
     assert_eq!(cases[1], serde_json::json!(["passes", []]));
     let message = cases[0][1][0].as_str().unwrap_or_default();

@@ -235,11 +235,7 @@ fn a_directory_edit_acts_and_a_broken_revision_changes_nothing() {
         cordoned("ctl-dir-1")
     });
     assert!(!cordoned("ctl-dir-2") && !cordoned("ctl-dir-3"));
-    let records: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = audit_records(&audit);
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["kind"], "cordon");
     assert_eq!(records[0]["result"], "executed");
@@ -843,23 +839,11 @@ fn parses_as_openmetrics(text: &str) {
         eprintln!("KILTER_TEST_PYTHON not set: /metrics not checked with an independent parser");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("metrics.txt");
-    std::fs::write(&path, text).unwrap();
-    let out = Command::new(python)
-        .args([
-            "-c",
-            "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as p\nprint(sorted(f.name for f in p(open(sys.argv[1]).read())))",
-        ])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "not OpenMetrics: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
+    let families = crate::python(
+        &python,
+        "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as p\nprint(sorted(f.name for f in p(open(sys.argv[1]).read())))",
+        text.as_bytes(),
     );
-    let families = String::from_utf8_lossy(&out.stdout);
     assert!(families.contains("'kilter_actions'"), "{families}");
     assert!(
         families.contains("'controller_runtime_reconcile'"),

@@ -123,41 +123,22 @@ fn converted_yaml_reads_back_the_same_in_a_yaml_1_1_reader() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let converted = dir.path().join("out.yaml");
-    std::fs::write(&converted, &out.stdout).unwrap();
-    let read = std::process::Command::new(python)
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1])), default=repr))",
-        ])
-        .arg(&converted)
-        .output()
-        .unwrap();
-    assert!(
-        read.status.success(),
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
+    let read = crate::python(
+        &python,
+        "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1])), default=repr))",
+        &out.stdout,
     );
-    let v: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&read).unwrap();
     // The commented fixture, its ConfigMap kept as written: every document reads the same.
     let fixture = crate::root().join("tests/fixtures/convert/commented.yaml");
     let (code, converted_text, err) = convert("yaml", &fixture);
     assert_eq!(code, 0, "{err}");
-    std::fs::write(&converted, &converted_text).unwrap();
-    let read_all = std::process::Command::new(std::env::var("KILTER_TEST_PYTHON").unwrap())
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1]))), default=repr))",
-        ])
-        .arg(&converted)
-        .output()
-        .unwrap();
-    assert!(
-        read_all.status.success(),
-        "{}",
-        String::from_utf8_lossy(&read_all.stderr)
+    let read_all = crate::python(
+        &python,
+        "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1]))), default=repr))",
+        converted_text.as_bytes(),
     );
-    let all: serde_json::Value = serde_json::from_slice(&read_all.stdout).unwrap();
+    let all: serde_json::Value = serde_json::from_str(&read_all).unwrap();
     let source = kilter::syntax::source::SourceFile::new("commented.yaml", crate::read(&fixture));
     let want: Vec<_> = kilter::syntax::yaml::parse(&source)
         .0
