@@ -177,7 +177,7 @@ fn cel_node_filter_one_evaluation(bencher: divan::Bencher) {
     bencher.bench(|| {
         let mut ctx = kilter::expr::context(&env);
         ctx.add_variable_from_value("node", node.clone());
-        kilter::expr::evaluate_bool(&prog, &ctx).unwrap()
+        kilter::expr::evaluate_bool(&prog, &ctx, 1).unwrap()
     });
 }
 

@@ -837,68 +837,132 @@ mod tests {
 /// comprehension's body once per element it may range over.
 pub const MAX_COST: u64 = 1_000_000;
 
-/// Elements assumed for a comprehension over a variable (labels, lists from the cluster).
+/// Elements assumed for a comprehension over a variable (labels, lists from the cluster)
+/// when an expression is checked ahead of any cluster: `kilter lint`'s bound.
 const RANGE_BOUND: u64 = 256;
 
-/// A static upper bound on the work of evaluating the program.
+/// The fewest elements every collection in scope is taken to have at evaluation: the fixed
+/// maps (`cpu`, `budget`, …) have fewer keys than this.
+pub const MIN_RANGE: u64 = 16;
+
+/// A static upper bound on the work of evaluating the program, with every collection it
+/// reads holding at most [`RANGE_BOUND`] elements.
 pub fn estimated_cost(program: &Program) -> u64 {
-    cost(program.expression())
+    cost(program.expression(), RANGE_BOUND)
 }
 
-fn cost(e: &cel::IdedExpr) -> u64 {
-    let sum =
-        |xs: &mut dyn Iterator<Item = &cel::IdedExpr>| xs.map(cost).fold(0u64, u64::saturating_add);
+/// The work of evaluating `e` when every collection it reads holds at most `n` elements.
+fn cost(e: &cel::IdedExpr, n: u64) -> u64 {
+    let sum = |xs: &mut dyn Iterator<Item = &cel::IdedExpr>| {
+        xs.map(|x| cost(x, n)).fold(0u64, u64::saturating_add)
+    };
+    let entries = |es: &[cel::common::ast::IdedEntryExpr]| {
+        es.iter().fold(1u64, |acc, en| match &en.expr {
+            EntryExpr::MapEntry(me) => acc
+                .saturating_add(cost(&me.key, n))
+                .saturating_add(cost(&me.value, n)),
+            EntryExpr::StructField(f) => acc.saturating_add(cost(&f.value, n)),
+        })
+    };
     match &e.expr {
         Expr::Call(c) => 1u64
-            .saturating_add(c.target.as_deref().map_or(0, cost))
+            .saturating_add(c.target.as_deref().map_or(0, |t| cost(t, n)))
             .saturating_add(sum(&mut c.args.iter())),
         Expr::Comprehension(c) => {
-            let n = match &c.iter_range.expr {
-                Expr::List(l) => l.elements.len() as u64,
-                _ => RANGE_BOUND,
-            };
-            let body = cost(&c.loop_cond)
-                .saturating_add(cost(&c.loop_step))
+            let body = cost(&c.loop_cond, n)
+                .saturating_add(cost(&c.loop_step, n))
                 .saturating_add(1);
-            cost(&c.iter_range)
-                .saturating_add(cost(&c.accu_init))
-                .saturating_add(n.saturating_mul(body))
-                .saturating_add(cost(&c.result))
+            cost(&c.iter_range, n)
+                .saturating_add(cost(&c.accu_init, n))
+                .saturating_add(size(&c.iter_range, n).saturating_mul(body))
+                .saturating_add(cost(&c.result, n))
         }
         Expr::List(l) => 1u64.saturating_add(sum(&mut l.elements.iter())),
-        Expr::Map(m) => m.entries.iter().fold(1u64, |acc, en| match &en.expr {
-            EntryExpr::MapEntry(me) => acc
-                .saturating_add(cost(&me.key))
-                .saturating_add(cost(&me.value)),
-            EntryExpr::StructField(f) => acc.saturating_add(cost(&f.value)),
-        }),
-        Expr::Struct(s) => s.entries.iter().fold(1u64, |acc, en| match &en.expr {
-            EntryExpr::MapEntry(me) => acc
-                .saturating_add(cost(&me.key))
-                .saturating_add(cost(&me.value)),
-            EntryExpr::StructField(f) => acc.saturating_add(cost(&f.value)),
-        }),
-        Expr::Select(s) => 1u64.saturating_add(cost(&s.operand)),
+        Expr::Map(m) => entries(&m.entries),
+        Expr::Struct(s) => entries(&s.entries),
+        Expr::Select(s) => 1u64.saturating_add(cost(&s.operand, n)),
         Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => 1,
     }
 }
 
-/// Compiles for evaluation: syntax, size and cost limits all checked.
-pub fn compile_bounded(src: &str) -> Result<Program, String> {
-    let program =
-        compile(src).map_err(|f| f.first().map(|f| f.message.clone()).unwrap_or_default())?;
-    let c = estimated_cost(&program);
-    if c > MAX_COST {
-        return Err(format!(
-            "expression may cost {c} steps to evaluate; the limit is {MAX_COST}"
-        ));
+/// The most elements the value of `e` may hold when every collection it reads holds at most
+/// `n`: a literal list its own, a concatenation the sum, `map`/`filter` their range's.
+fn size(e: &cel::IdedExpr, n: u64) -> u64 {
+    match &e.expr {
+        Expr::List(l) => l.elements.len() as u64,
+        Expr::Map(m) => m.entries.len() as u64,
+        Expr::Literal(_) => 1,
+        Expr::Call(c) if c.func_name == "_+_" && c.args.len() == 2 => {
+            size(&c.args[0], n).saturating_add(size(&c.args[1], n))
+        }
+        Expr::Comprehension(c) => size(&c.iter_range, n),
+        _ => n,
     }
-    Ok(program)
 }
 
-/// Evaluates a program in a context; a panic inside the interpreter becomes an error.
-pub fn evaluate(program: &Program, ctx: &cel::Context<'_, '_>) -> Result<cel::Value, String> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| program.execute(ctx))) {
+/// A compiled expression with the largest collection it can afford to read.
+#[derive(Debug)]
+pub struct Bounded {
+    pub program: Program,
+    /// The most elements the collections it reads (labels) may hold for its cost to stay
+    /// within [`MAX_COST`]; `u64::MAX` when its cost does not grow with them.
+    pub max_range: u64,
+}
+
+impl Bounded {
+    /// Bounds a program: refused when it may cost more than [`MAX_COST`] at [`RANGE_BOUND`].
+    pub fn new(program: Program) -> Result<Bounded, String> {
+        let e = program.expression();
+        let c = cost(e, RANGE_BOUND);
+        if c > MAX_COST {
+            return Err(format!(
+                "expression may cost {c} steps to evaluate; the limit is {MAX_COST}"
+            ));
+        }
+        // Cost never falls as collections grow: find the largest affordable size.
+        let max_range = if cost(e, u64::MAX / 2) <= MAX_COST {
+            u64::MAX
+        } else {
+            let (mut ok, mut over) = (RANGE_BOUND, u64::MAX / 2);
+            while over - ok > 1 {
+                let mid = ok + (over - ok) / 2;
+                if cost(e, mid) <= MAX_COST {
+                    ok = mid;
+                } else {
+                    over = mid;
+                }
+            }
+            ok
+        };
+        Ok(Bounded { program, max_range })
+    }
+
+    /// Refuses to evaluate over collections larger than the program can afford: the step
+    /// limit at run time, whatever the size of the labels in the cluster.
+    fn admit(&self, range: u64) -> Result<(), String> {
+        if range.max(MIN_RANGE) > self.max_range {
+            let e = self.program.expression();
+            return Err(format!(
+                "evaluating it over {range} labels may cost {} steps; the limit is {MAX_COST}",
+                cost(e, range)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Compiles for evaluation: syntax, size and cost limits all checked.
+pub fn compile_bounded(src: &str) -> Result<Bounded, String> {
+    let program =
+        compile(src).map_err(|f| f.first().map(|f| f.message.clone()).unwrap_or_default())?;
+    Bounded::new(program)
+}
+
+/// Evaluates a program in a context whose collections hold at most `range` elements; a
+/// program that cannot afford them, or a panic inside the interpreter, becomes an error.
+pub fn evaluate(b: &Bounded, ctx: &cel::Context<'_, '_>, range: u64) -> Result<cel::Value, String> {
+    b.admit(range)?;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.program.execute(ctx))) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("the CEL interpreter failed on this expression".into()),
@@ -906,16 +970,20 @@ pub fn evaluate(program: &Program, ctx: &cel::Context<'_, '_>) -> Result<cel::Va
 }
 
 /// Evaluates to a boolean, or explains why not.
-pub fn evaluate_bool(program: &Program, ctx: &cel::Context<'_, '_>) -> Result<bool, String> {
-    match evaluate(program, ctx)? {
+pub fn evaluate_bool(b: &Bounded, ctx: &cel::Context<'_, '_>, range: u64) -> Result<bool, String> {
+    match evaluate(b, ctx, range)? {
         cel::Value::Bool(b) => Ok(b),
         other => Err(format!("expected a boolean, got {}", type_name(&other))),
     }
 }
 
 /// Evaluates to a number clamped to [0, 1].
-pub fn evaluate_fraction(program: &Program, ctx: &cel::Context<'_, '_>) -> Result<f64, String> {
-    let v = match evaluate(program, ctx)? {
+pub fn evaluate_fraction(
+    b: &Bounded,
+    ctx: &cel::Context<'_, '_>,
+    range: u64,
+) -> Result<f64, String> {
+    let v = match evaluate(b, ctx, range)? {
         cel::Value::Float(f) => f,
         cel::Value::Int(i) => i as f64,
         cel::Value::UInt(u) => u as f64,
@@ -965,19 +1033,68 @@ mod eval_tests {
     }
 
     #[test]
+    fn the_step_limit_holds_whatever_the_number_of_labels() {
+        let labels = |n: usize| {
+            let pairs = (0..n).map(|i| (format!("k{i}"), cel::Value::Int(i as i64)));
+            let m: std::collections::HashMap<cel::objects::Key, cel::Value> =
+                pairs.map(|(k, v)| (k.into(), v)).collect();
+            cel::Value::Map(cel::objects::Map {
+                map: std::sync::Arc::new(m),
+            })
+        };
+        // Passes the static bound (256 labels), but is quadratic in the labels it reads.
+        let pairs =
+            compile_bounded("node.labels.all(a, node.labels.all(b, a == b || a != b))").unwrap();
+        assert!(
+            pairs.max_range >= 256 && pairs.max_range < 3000,
+            "{}",
+            pairs.max_range
+        );
+        let mut ctx = cel::Context::default();
+        ctx.add_variable_from_value("node", map_value(vec![("labels", labels(3000))]));
+        let err = evaluate_bool(&pairs, &ctx, 3000).unwrap_err();
+        assert!(
+            err.contains("3000 labels") && err.contains("limit"),
+            "{err}"
+        );
+        let mut small = cel::Context::default();
+        small.add_variable_from_value("node", map_value(vec![("labels", labels(200))]));
+        assert_eq!(evaluate_bool(&pairs, &small, 200), Ok(true));
+        // Linear in the labels: affordable at 3,000; not growing with them at all: unbounded.
+        let once = compile_bounded("node.labels.exists(k, k == 'k2999')").unwrap();
+        assert_eq!(evaluate_bool(&once, &ctx, 3000), Ok(true));
+        assert_eq!(
+            compile_bounded("'a' in node.labels").unwrap().max_range,
+            u64::MAX
+        );
+        // Concatenations and map/filter results count what they may hold.
+        let single = compile_bounded("node.labels.all(a, a != '')").unwrap();
+        let doubled = compile_bounded(
+            "(node.labels.map(k, k) + node.labels.filter(k, k != '')).all(a, a != '')",
+        )
+        .unwrap();
+        assert!(
+            doubled.max_range < single.max_range / 2 + 1,
+            "{} {}",
+            doubled.max_range,
+            single.max_range
+        );
+    }
+
+    #[test]
     fn results_are_typed_and_clamped() {
         let mut ctx = cel::Context::default();
         ctx.add_variable_from_value("x", map_value(vec![("v", cel::Value::Float(2.5))]));
         assert_eq!(
-            evaluate_fraction(&compile_bounded("x.v").unwrap(), &ctx),
+            evaluate_fraction(&compile_bounded("x.v").unwrap(), &ctx, 0),
             Ok(1.0)
         );
-        assert!(evaluate_bool(&compile_bounded("x.v").unwrap(), &ctx).is_err());
+        assert!(evaluate_bool(&compile_bounded("x.v").unwrap(), &ctx, 0).is_err());
         assert_eq!(
-            evaluate_bool(&compile_bounded("x.v > 2.0").unwrap(), &ctx),
+            evaluate_bool(&compile_bounded("x.v > 2.0").unwrap(), &ctx, 0),
             Ok(true)
         );
-        assert!(evaluate_fraction(&compile_bounded("x.nope").unwrap(), &ctx).is_err());
+        assert!(evaluate_fraction(&compile_bounded("x.nope").unwrap(), &ctx, 0).is_err());
     }
 }
 

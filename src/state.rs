@@ -162,6 +162,10 @@ pub struct Pod {
     /// A static (mirror) pod, managed by the kubelet.
     #[serde(default)]
     pub mirror: bool,
+    /// Being deleted (its `deletionTimestamp` is set): it is leaving its node, and a drain
+    /// does not evict it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub terminating: bool,
     pub containers: Vec<Container>,
     /// The demand kilter computed last cycle (0–1), for smoothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]

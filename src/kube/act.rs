@@ -57,6 +57,9 @@ pub async fn drain(client: &Client, node: &str, timeout: Duration) -> Result<Dra
             .annotations
             .as_ref()
             .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
+        if p.metadata.deletion_timestamp.is_some() {
+            continue; // already leaving: evicting it again would change nothing
+        }
         if daemon || mirror {
             report.skipped.push(format!("{ns}/{name}"));
         } else {

@@ -158,6 +158,7 @@ fn pod_of(p: &KPod, rs_owner: &BTreeMap<(String, String), Owner>) -> Pod {
         node: spec.node_name.clone().unwrap_or_default(),
         labels: meta.labels.clone().unwrap_or_default(),
         mirror: annotations.contains_key("kubernetes.io/config.mirror"),
+        terminating: meta.deletion_timestamp.is_some(),
         annotations,
         owner,
         phase: p

@@ -303,6 +303,10 @@ impl<T> Visitor<'_> for ParseVisitor<T> {
         self.visit_i64(i64::try_from(v).map_err(|_| E::custom("number too large"))?)
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        if !v.is_finite() {
+            // `1e400` reads as infinity: say so rather than quote `inf`.
+            return Err(E::custom("the number is too large to represent"));
+        }
         if self.numbers {
             (self.parse)(&v.to_string()).map_err(E::custom)
         } else {

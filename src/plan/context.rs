@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use cel::{Env, Program, Value as CelValue};
+use cel::{Env, Value as CelValue};
 use chrono::{DateTime, Utc};
 
 use super::action::{ActionType, PlannedAction, SkipCause, Skipped, Target};
@@ -28,7 +28,7 @@ pub struct Active<'a> {
     pub kind: ActionKind,
     pub enforce: bool,
     /// Compiled and known to be valid.
-    pub node_filter: Option<Arc<Result<Program, String>>>,
+    pub node_filter: Option<Arc<Result<crate::expr::Bounded, String>>>,
     /// Why it is active, for reasons: schedule window and `when`.
     pub why: String,
     /// The time zone its schedule and `now` use.
@@ -195,7 +195,7 @@ impl<'a> Cx<'a> {
             ctx.add_variable_from_value("cluster", self.cluster.clone());
             ctx.add_variable_from_value("now", now_value(self.now, tz));
             ctx.add_variable_from_value("budget", budget);
-            match crate::expr::evaluate_bool(prog, &ctx) {
+            match crate::expr::evaluate_bool(prog, &ctx, 0) {
                 Ok(true) => why.push(format!("when `{src}` holds")),
                 Ok(false) => return None,
                 Err(e) => {
@@ -280,7 +280,8 @@ impl<'a> Cx<'a> {
         let Some(Ok(prog)) = a.node_filter.as_deref() else {
             return Ok(true);
         };
-        crate::expr::evaluate_bool(prog, &ctx).map_err(|e| format!("nodeFilter failed: {e}"))
+        let range = self.state.nodes[n].labels.len() as u64;
+        crate::expr::evaluate_bool(prog, &ctx, range).map_err(|e| format!("nodeFilter failed: {e}"))
     }
 
     /// Nodes an active policy applies to, by name; filter failures are reported as skipped.

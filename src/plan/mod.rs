@@ -47,7 +47,7 @@ pub struct Bundle {
     pub default_budget: Budget,
     /// ScalingTargets by workload name (index in `targets`).
     targets_by_workload: foldhash::HashMap<String, Vec<usize>>,
-    programs: BTreeMap<String, Arc<Result<cel::Program, String>>>,
+    programs: BTreeMap<String, Arc<Result<crate::expr::Bounded, String>>>,
 }
 
 impl Default for Bundle {
@@ -117,7 +117,7 @@ impl Bundle {
     }
 
     /// The compiled program of an expression of this bundle.
-    pub fn program(&self, src: &str) -> Arc<Result<cel::Program, String>> {
+    pub fn program(&self, src: &str) -> Arc<Result<crate::expr::Bounded, String>> {
         self.programs
             .get(src)
             .cloned()

@@ -62,6 +62,9 @@ fn eviction(cx: &Cx<'_>, n: usize, allow_empty_dir: bool) -> Result<Eviction, Bl
     let mut pdb_need: BTreeMap<usize, i64> = BTreeMap::new();
     for &i in &cx.index.pods_by_node[n] {
         let p = cx.pod(i);
+        if p.terminating {
+            continue; // already leaving: an earlier drain or its owner deleted it
+        }
         if p.do_not_disrupt() {
             return Err(Blocked::Protected(format!(
                 "pod {} carries {DO_NOT_DISRUPT}",

@@ -80,12 +80,14 @@ fn selects(cx: &Cx<'_>, a: usize, t: &ScalingTarget) -> bool {
 }
 
 /// Each target's demand program, compiled once per plan (index as in `bundle.targets`).
-type Programs = Vec<Option<std::sync::Arc<Result<cel::Program, String>>>>;
+type Programs = Vec<Option<std::sync::Arc<Result<crate::expr::Bounded, String>>>>;
 
 /// The CEL contexts a node's demand expressions run in: one root per policy (cluster, now,
 /// node), and a child scope per pod that adds only `pod`.
 struct DemandScopes {
     node: cel::Value,
+    /// How many labels the node has: with the pod's, the most any collection in scope holds.
+    node_labels: u64,
     roots: std::collections::BTreeMap<usize, cel::Context<'static, 'static>>,
 }
 
@@ -95,7 +97,7 @@ impl DemandScopes {
         &mut self,
         cx: &Cx<'_>,
         a: usize,
-        program: Option<&Result<cel::Program, String>>,
+        program: Option<&Result<crate::expr::Bounded, String>>,
         pod: &Pod,
     ) -> Result<f64, String> {
         let measured = match program {
@@ -111,7 +113,8 @@ impl DemandScopes {
                 });
                 let mut ctx = root.new_inner_scope();
                 ctx.add_variable_from_value("pod", pod_value(pod));
-                crate::expr::evaluate_fraction(prog, &ctx)?
+                let range = self.node_labels.max(pod.labels.len() as u64);
+                crate::expr::evaluate_fraction(prog, &ctx, range)?
             }
         };
         Ok(pod.demand.map_or(measured, |prev| {
@@ -163,6 +166,7 @@ fn participants<'a>(
 ) -> (Vec<Participant<'a>>, i64) {
     let mut scopes = DemandScopes {
         node: cx.node_value(n),
+        node_labels: cx.state.nodes[n].labels.len() as u64,
         roots: Default::default(),
     };
     let mut parts = Vec::new();

@@ -303,6 +303,17 @@ impl<'a> Verifier<'a> {
             let evicted: BTreeSet<usize> = self.evicted_by(k).iter().copied().collect();
             for &i in &self.after.index.pods_by_node[n] {
                 let p = &self.state.pods[i];
+                if p.terminating {
+                    // Already leaving: nothing to check but that it is not evicted again.
+                    if evicted.contains(&i) {
+                        out.push(violation(
+                            Invariant::ProtectedPods,
+                            vec![k],
+                            format!("evicts {}, which is already terminating", pod_key(p)),
+                        ));
+                    }
+                    continue;
+                }
                 let stays = p.mirror || p.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet");
                 if evicted.contains(&i) && stays {
                     out.push(violation(

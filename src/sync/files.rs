@@ -112,8 +112,18 @@ pub fn read_limited(path: &Path, max: u64) -> Result<Arc<SourceFile>, String> {
             max >> 20
         ));
     }
-    let text =
-        String::from_utf8(bytes).map_err(|_| format!("{}: not valid UTF-8", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        // Where, as an editor counts: the line, and the column in characters before the byte.
+        let ok = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let ok = std::str::from_utf8(ok).unwrap_or_default();
+        let line = ok.matches('\n').count() + 1;
+        let column = ok.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+        format!(
+            "{}:{line}:{column}: not valid UTF-8 (byte 0x{:02x}); kilter reads UTF-8 text only",
+            path.display(),
+            e.as_bytes()[e.utf8_error().valid_up_to()]
+        )
+    })?;
     Ok(SourceFile::new(display(path), text))
 }
 

@@ -475,8 +475,16 @@ impl<'de> MapAccess<'de> for Map<'_> {
             if let Some(fields) = self.fields
                 && !fields.contains(&entry.key.as_str())
             {
-                let help = did_you_mean(&entry.key, fields.iter().copied())
-                    .map(|c| format!("did you mean `{c}`?"))
+                let merge = (entry.key == "<<").then(|| {
+                    "`<<` merge keys belong to YAML 1.1, not 1.2, and readers disagree on \
+                     them: write the fields out"
+                        .to_string()
+                });
+                let help = merge
+                    .or_else(|| {
+                        did_you_mean(&entry.key, fields.iter().copied())
+                            .map(|c| format!("did you mean `{c}`?"))
+                    })
                     .or_else(|| {
                         (!fields.is_empty())
                             .then(|| format!("known fields here: {}", one_of(fields)))

@@ -191,6 +191,37 @@ impl Summary {
 struct MietteView<'a> {
     d: &'a Diagnostic,
     src: Windowed<'a>,
+    /// Whether the lines around the diagnostic are short enough to print; a minified or
+    /// generated line is named by its position instead of printed in full.
+    snippet: bool,
+}
+
+/// The longest line a human diagnostic prints.
+const MAX_SHOWN_LINE: usize = 1000;
+
+/// Whether every line a diagnostic would print (its spans' lines and one either side) is
+/// at most [`MAX_SHOWN_LINE`] bytes long.
+fn lines_short(d: &Diagnostic, starts: &[usize]) -> bool {
+    let text = &d.file.text;
+    let line_of = |off: usize| starts.partition_point(|&s| s <= off).max(1) - 1;
+    let len = |l: usize| {
+        let start = starts.get(l).copied().unwrap_or(text.len()).min(text.len());
+        let end = starts
+            .get(l + 1)
+            .copied()
+            .unwrap_or(text.len())
+            .min(text.len());
+        end - start
+    };
+    std::iter::once(d.span)
+        .chain(d.related.iter().map(|(s, _)| *s))
+        .all(|s| {
+            let (first, last) = (line_of(s.start), line_of(s.end));
+            // A span over many lines prints them all: only its ends are checked here.
+            [first.saturating_sub(1), first, last, last + 1]
+                .iter()
+                .all(|&l| len(l) <= MAX_SHOWN_LINE + 2)
+        })
 }
 
 /// A file as miette reads it, but from an index of its line starts: miette's own reader scans
@@ -264,7 +295,16 @@ impl std::fmt::Debug for MietteView<'_> {
 
 impl std::fmt::Display for MietteView<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.d.message)
+        f.write_str(&self.d.message)?;
+        if !self.snippet {
+            let (line, column) = self.d.start();
+            write!(
+                f,
+                "\n  at {}:{line}:{column} (a line longer than {MAX_SHOWN_LINE} bytes; not shown)",
+                self.d.file.path
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -287,9 +327,12 @@ impl miette::Diagnostic for MietteView<'_> {
             .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.src)
+        self.snippet.then_some(&self.src as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        if !self.snippet {
+            return None;
+        }
         let primary = miette::LabeledSpan::new_primary_with_span(
             Some(self.d.label.clone().unwrap_or_else(|| "here".into())),
             (self.d.span.start, self.d.span.len()),
@@ -323,6 +366,7 @@ fn render_indexed(d: &Diagnostic, starts: &[usize], color: bool) -> String {
             text: &d.file.text,
             starts,
         },
+        snippet: lines_short(d, starts),
     };
     let mut out = String::new();
     let _ = handler.render_report(&mut out, &view);

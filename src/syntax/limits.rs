@@ -16,6 +16,26 @@ pub const MAX_FILE_BYTES: u64 = 8 << 20;
 /// The largest cluster snapshot kilter reads (a 5,000-node, 150,000-pod snapshot is ~50 MB).
 pub const MAX_SNAPSHOT_BYTES: u64 = 512 << 20;
 
+/// The longest line of a policy, test or DSL file, in bytes: far beyond any hand-written
+/// line, so that no diagnostic prints megabytes of one line.
+pub const MAX_LINE_BYTES: usize = 64 << 10;
+
+/// The most documents (YAML) or objects (DSL) one file may hold.
+pub const MAX_DOCUMENTS: usize = 10_000;
+
+/// The first line longer than [`MAX_LINE_BYTES`]: its start and length, in bytes.
+pub fn long_line(text: &str) -> Option<(usize, usize)> {
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let len = line.trim_end_matches(['\n', '\r']).len();
+        if len > MAX_LINE_BYTES {
+            return Some((start, len));
+        }
+        start += line.len();
+    }
+    None
+}
+
 /// Where a text nests deeper than [`MAX_DEPTH`] in `{ [ (` — outside strings (`"…"` with
 /// backslash escapes), CEL (between backticks) and comments (`#` or `//` to the end of the
 /// line) — as a byte offset.
@@ -78,6 +98,17 @@ pub fn dsl_brackets<T>(text: &str, mut f: impl FnMut(usize, u8) -> Option<T>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_are_found_with_their_start() {
+        let long = "x".repeat(MAX_LINE_BYTES + 1);
+        assert_eq!(long_line("a: 1\r\nb: 2\n"), None);
+        assert_eq!(long_line(&"x".repeat(MAX_LINE_BYTES)), None);
+        assert_eq!(
+            long_line(&format!("a: 1\n{long}\r\n")),
+            Some((5, MAX_LINE_BYTES + 1))
+        );
+    }
 
     #[test]
     fn nesting_is_counted_outside_strings_cel_and_comments() {

@@ -7,6 +7,7 @@ mod controller;
 mod convert;
 mod crds;
 mod gitops;
+mod hostile;
 mod limits;
 mod lint_rules;
 mod observability;

@@ -357,6 +357,30 @@ fn drain_leaves_daemonset_and_mirror_pods() {
 }
 
 #[test]
+fn terminating_pods_are_not_evicted_again_and_a_node_left_with_only_them_is_drained() {
+    let dsl = "policy d { nodeFilter: `node.name == 'w1'`\n action { drain {} } }";
+    // Mid-drain: one pod already terminating, one not yet evicted.
+    let pods = "pods:\n".to_string()
+        + &pod("a", "x", "w1", ", terminating: true")
+        + &pod("a", "y", "w1", "");
+    let s = workers(2, &pods).replace(
+        "cpuUtilization: 0.1 }",
+        "cpuUtilization: 0.1, unschedulable: true }",
+    );
+    let p = run(dsl, &s, NOON);
+    let d = p
+        .actions
+        .iter()
+        .find(|a| a.kind() == ActionType::Drain)
+        .expect("the pod not yet evicted is");
+    assert_eq!(d.action.params()["evict"], serde_json::json!(["a/y"]));
+    // Once every pod left is terminating, the drain is done: nothing is planned again.
+    let s = s.replace("name: y, node: w1", "name: y, node: w1, terminating: true");
+    let p = run(dsl, &s, NOON);
+    assert!(kinds(&p, "w1").is_empty(), "{:?}", p.actions);
+}
+
+#[test]
 fn cooldown_holds_back_a_repeat() {
     let dsl = "policy g { cooldown: 10m\n action { governor { name: powersave } } }";
     let recent = "recentActions:\n  - { kind: set_governor, policy: g, node: w1, time: \"2026-11-23T11:55:00Z\" }\n";

@@ -199,7 +199,11 @@ fn rule_name(r: &Rule) -> String {
 pub fn parse(file: &Arc<SourceFile>) -> (Vec<Node>, Vec<Diagnostic>) {
     let mut docs = Vec::new();
     let mut diags = Vec::new();
-    for chunk in chunks(&file.text) {
+    for (i, chunk) in chunks(&file.text).into_iter().enumerate() {
+        if i == crate::syntax::limits::MAX_DOCUMENTS {
+            diags.push(crate::syntax::yaml::too_many(file, chunk.start, "objects"));
+            break;
+        }
         let Err(mut d) = read_chunk(file, chunk, &mut docs, &mut diags) else {
             continue;
         };
