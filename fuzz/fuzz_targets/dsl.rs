@@ -1,24 +1,56 @@
-//! Any bytes as a `.kilter` file: parse, lower, decode, check and format must not panic,
-//! and formatting what formats must be stable.
+//! Any bytes as a `.kilter` file: parse, lower, decode, check and format must not panic;
+//! formatting what formats must be stable, and a valid file formats and converts (both ways)
+//! to text that reads back as the same objects.
 #![no_main]
 
+use kilter::model::Object;
+use kilter::syntax::source::SourceFile;
 use libfuzzer_sys::fuzz_target;
 
+/// The objects of a file that lints clean.
+fn objects(name: &str, text: &str) -> Vec<Object> {
+    let out = kilter::lint::lint_text(name, text);
+    assert!(
+        !out.has_errors(),
+        "{name} does not read back: {:?}\n{text}",
+        out.diagnostics
+    );
+    out.documents.into_iter().filter_map(|d| d.object).collect()
+}
+
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let file = kilter::syntax::source::SourceFile::new("fuzz.kilter", text);
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let file = SourceFile::new("fuzz.kilter", text);
     let out = kilter::lint::lint(std::slice::from_ref(&file));
     for d in &out.diagnostics {
         let _ = kilter::syntax::diag::render_human(d, false);
     }
-    // A valid file converts, comments attached, in both directions.
-    if !out.has_errors() {
-        let _ = kilter::syntax::convert::file_to_yaml(&file);
-        let _ = kilter::syntax::convert::file_to_dsl(&file);
+    let valid = !out.has_errors();
+    let mine: Vec<Object> = out.documents.into_iter().filter_map(|d| d.object).collect();
+    if valid {
+        if let Ok(yaml) = kilter::syntax::convert::file_to_yaml(&file) {
+            assert_eq!(
+                objects("back.yaml", &yaml),
+                mine,
+                "convert --to yaml keeps the model"
+            );
+        }
+        if let Ok(dsl) = kilter::syntax::convert::file_to_dsl(&file) {
+            assert_eq!(
+                objects("back.kilter", &dsl),
+                mine,
+                "convert --to dsl keeps the model"
+            );
+        }
     }
     if let Ok(once) = kilter::syntax::dsl::fmt::format(&file) {
-        let again = kilter::syntax::dsl::fmt::format(&kilter::syntax::source::SourceFile::new("fuzz.kilter", once.clone()))
+        let again = kilter::syntax::dsl::fmt::format(&SourceFile::new("fuzz.kilter", once.clone()))
             .expect("formatted output parses");
         assert_eq!(again, once, "fmt is idempotent");
+        if valid {
+            assert_eq!(objects("fmt.kilter", &once), mine, "fmt keeps the model");
+        }
     }
 });

@@ -44,12 +44,19 @@ fn bundle() -> &'static kilter::plan::Bundle {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let file = kilter::syntax::source::SourceFile::new("snapshot.yaml", text);
-    let Ok(state) = kilter::state::load(&file) else { return };
+    let Ok(state) = kilter::state::load(&file) else {
+        return;
+    };
     let now = kilter::state::parse_time("2026-11-23T12:00:00Z").unwrap();
     let raw = kilter::plan::plan_unverified(bundle(), &state, now);
     let broken = kilter::plan::verify(bundle(), &state, now, &raw);
-    assert!(broken.is_empty(), "the planner broke an invariant: {broken:?}");
+    assert!(
+        broken.is_empty(),
+        "the planner broke an invariant: {broken:?}"
+    );
     let _ = kilter::plan::render_json(&kilter::plan::plan(bundle(), &state, now));
 });

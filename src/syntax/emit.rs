@@ -40,6 +40,22 @@ pub fn emit_all(values: &[Json]) -> String {
     values.iter().map(emit).collect::<Vec<_>>().join("---\n")
 }
 
+/// A comment as YAML can hold it: characters YAML does not allow in a stream (control
+/// characters, which a DSL comment may carry) become U+FFFD.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let ok = |c: char| {
+        matches!(c, '\t' | '\u{20}'..='\u{7e}' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
+            || c >= '\u{10000}'
+    };
+    if text.chars().all(ok) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| if ok(c) { c } else { '\u{fffd}' })
+        .collect::<String>()
+        .into()
+}
+
 /// The first key of a list item's mapping follows the dash; its comments were put above the
 /// dash, or are still to place.
 #[derive(Clone, Copy)]
@@ -66,7 +82,7 @@ impl Emitter<'_> {
     fn comment_line(&mut self, indent: usize, text: &str) {
         self.pad(indent);
         self.out.push('#');
-        self.out.push_str(text);
+        self.out.push_str(&printable(text));
         self.out.push('\n');
     }
 
@@ -95,7 +111,7 @@ impl Emitter<'_> {
     fn end_line(&mut self) {
         if let Some(text) = self.attached().and_then(|a| a.after.clone()) {
             self.out.push_str(" #");
-            self.out.push_str(&text);
+            self.out.push_str(&printable(&text));
         }
         self.out.push('\n');
     }

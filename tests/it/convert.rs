@@ -346,3 +346,17 @@ fn convert_loses_nothing_without_a_word() {
     assert!(out.starts_with("# just notes\n"), "{out}");
     assert!(out.contains("# why this budget\napiVersion"), "{out}");
 }
+
+/// Found by fuzzing: a DSL comment may hold control characters, which YAML forbids anywhere
+/// in a stream; the converted file must still read.
+#[test]
+fn a_dsl_comment_with_control_characters_converts_to_readable_yaml() {
+    let dsl = "# cap\0\u{1b}[31m \u{7f}end\npolicy p { # after \u{1}\n  action { cordon {} } }\n";
+    let file = kilter::syntax::source::SourceFile::new("c.kilter", dsl);
+    let yaml = kilter::syntax::convert::file_to_yaml(&file).unwrap();
+    assert_eq!(objects("c.yaml", &yaml), objects("c.kilter", dsl));
+    assert!(
+        yaml.contains("# cap\u{fffd}\u{fffd}[31m \u{fffd}end"),
+        "{yaml}"
+    );
+}
