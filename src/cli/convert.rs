@@ -47,6 +47,9 @@ pub fn run(a: Args) -> u8 {
                 a.file.display()
             ));
         }
+        Err(crate::syntax::convert::Refused::Unreadable(why)) => {
+            return fail_findings(format!("not converted: {why}"));
+        }
         Err(crate::syntax::convert::Refused::Foreign(foreign)) => {
             for (line, what) in &foreign {
                 eprintln!(

@@ -23,12 +23,15 @@ pub enum Refused {
     Empty,
     /// Documents the DSL cannot hold: (line, what each is).
     Foreign(Vec<(usize, String)>),
+    /// Text that does not parse (lint passes such a YAML file over when it never mentions
+    /// kilter): converting what parses would lose the rest. The first error, as `file:line:col`.
+    Unreadable(String),
 }
 
 /// A valid file as YAML: its kilter objects re-written with their comments, every other
 /// document kept as it was written.
 pub fn file_to_yaml(file: &Arc<SourceFile>) -> Result<String, Refused> {
-    let docs = documents(file);
+    let docs = documents(file)?;
     if !docs.iter().any(|d| matches!(d, Doc::Kilter { .. })) {
         return Err(Refused::Empty);
     }
@@ -37,7 +40,7 @@ pub fn file_to_yaml(file: &Arc<SourceFile>) -> Result<String, Refused> {
 
 /// A valid file as DSL, comments carried; refused when it holds anything but kilter objects.
 pub fn file_to_dsl(file: &Arc<SourceFile>) -> Result<String, Refused> {
-    let docs = documents(file);
+    let docs = documents(file)?;
     if !docs.iter().any(|d| matches!(d, Doc::Kilter { .. })) {
         return Err(Refused::Empty);
     }
@@ -58,14 +61,30 @@ pub enum Doc {
     },
 }
 
-pub fn documents(file: &Arc<SourceFile>) -> Vec<Doc> {
+pub fn documents(file: &Arc<SourceFile>) -> Result<Vec<Doc>, Refused> {
+    let unreadable = |diags: &[crate::syntax::diag::Diagnostic]| {
+        diags
+            .iter()
+            .find(|d| d.severity == crate::syntax::diag::Severity::Error)
+            .map(|d| Refused::Unreadable(d.one_line()))
+    };
+    if let Some((start, _)) = crate::syntax::limits::long_line(&file.text) {
+        let (line, _) = file.line_col(start);
+        return Err(Refused::Unreadable(format!(
+            "{}:{line}: a line longer than kilter reads",
+            file.path
+        )));
+    }
     if file.is_dsl() {
-        let (nodes, _) = crate::syntax::dsl::parse(file);
+        let (nodes, diags) = crate::syntax::dsl::parse(file);
+        if let Some(r) = unreadable(&diags) {
+            return Err(r);
+        }
         // Each object owns the text from the end of the one before it: the comments above
         // its keyword are its own.
         let mut start = 0;
         let last = nodes.len().saturating_sub(1);
-        return nodes
+        return Ok(nodes
             .iter()
             .enumerate()
             .map(|(i, n)| {
@@ -81,10 +100,14 @@ pub fn documents(file: &Arc<SourceFile>) -> Vec<Doc> {
                     comments: crate::syntax::comments::attach(&file.text, range, n, true),
                 }
             })
-            .collect();
+            .collect());
     }
-    let (docs, _) = crate::syntax::yaml::parse(file);
-    docs.into_iter()
+    let (docs, diags) = crate::syntax::yaml::parse(file);
+    if let Some(r) = unreadable(&diags) {
+        return Err(r);
+    }
+    Ok(docs
+        .into_iter()
         .map(|d| {
             if crate::syntax::load::is_kilter_object(&d.node) {
                 Doc::Kilter {
@@ -100,7 +123,7 @@ pub fn documents(file: &Arc<SourceFile>) -> Vec<Doc> {
                 }
             }
         })
-        .collect()
+        .collect())
 }
 
 /// `v1 ConfigMap settings`, as far as the document says.

@@ -360,3 +360,22 @@ fn a_dsl_comment_with_control_characters_converts_to_readable_yaml() {
         "{yaml}"
     );
 }
+
+/// Found by fuzzing: lint passes over YAML that does not parse and never mentions kilter, but
+/// convert read what parsed of it and printed that, losing the rest.
+#[test]
+fn a_file_lint_passes_over_as_unreadable_is_not_converted() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("odd.yaml");
+    std::fs::write(
+        &f,
+        "apiVer\0sion: v1\nkind: X\n---\napiVersion: kilter.example/v1\nkind: Thing\n",
+    )
+    .unwrap();
+    for to in ["yaml", "dsl"] {
+        let (code, out, err) = convert(to, &f);
+        assert_eq!(code, 1, "{to}: {out}{err}");
+        assert!(out.is_empty(), "{to}: {out}");
+        assert!(err.contains("odd.yaml:1:7: K001"), "{to}: {err}");
+    }
+}
