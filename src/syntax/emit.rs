@@ -40,18 +40,21 @@ pub fn emit_all(values: &[Json]) -> String {
     values.iter().map(emit).collect::<Vec<_>>().join("---\n")
 }
 
+/// Whether YAML allows the character as written in a stream (its printable set, without the
+/// byte-order mark, which readers refuse inside a document).
+fn printable_char(c: char) -> bool {
+    matches!(c, '\t' | '\u{20}'..='\u{7e}' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fefe}' | '\u{ff00}'..='\u{fffd}')
+        || c >= '\u{10000}'
+}
+
 /// A comment as YAML can hold it: characters YAML does not allow in a stream (control
 /// characters, which a DSL comment may carry) become U+FFFD.
 fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    let ok = |c: char| {
-        matches!(c, '\t' | '\u{20}'..='\u{7e}' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
-            || c >= '\u{10000}'
-    };
-    if text.chars().all(ok) {
+    if text.chars().all(printable_char) {
         return text.into();
     }
     text.chars()
-        .map(|c| if ok(c) { c } else { '\u{fffd}' })
+        .map(|c| if printable_char(c) { c } else { '\u{fffd}' })
         .collect::<String>()
         .into()
 }
@@ -230,10 +233,30 @@ fn string(s: &str) -> String {
     if plain {
         return s.to_string();
     }
-    if !s.contains('\'') && !s.chars().any(char::is_control) {
+    if !s.contains('\'') && s.chars().all(|c| c != '\t' && printable_char(c)) {
         return format!("'{s}'");
     }
-    serde_json::to_string(s).expect("strings serialize")
+    double_quoted(s)
+}
+
+/// A YAML double-quoted scalar: every character YAML does not allow as written is escaped.
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if printable_char(c) => out.push(c),
+            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{:04x}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]

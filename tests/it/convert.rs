@@ -359,6 +359,12 @@ fn a_dsl_comment_with_control_characters_converts_to_readable_yaml() {
         yaml.contains("# cap\u{fffd}\u{fffd}[31m \u{fffd}end"),
         "{yaml}"
     );
+    // A byte-order mark in a comment, and DEL, C1 and BOM characters in a string.
+    let dsl = "# a\u{feff}b\npolicy p { description: \"x\u{7f}y\u{9b}z\u{feff}\"\n  action { cordon {} } }\n";
+    let file = kilter::syntax::source::SourceFile::new("c.kilter", dsl);
+    let yaml = kilter::syntax::convert::file_to_yaml(&file).unwrap();
+    assert_eq!(objects("c.yaml", &yaml), objects("c.kilter", dsl), "{yaml}");
+    assert!(yaml.contains(r#""x\x7fy\x9bz\ufeff""#), "{yaml}");
 }
 
 /// Found by fuzzing: lint passes over YAML that does not parse and never mentions kilter, but

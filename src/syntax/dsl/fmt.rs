@@ -20,6 +20,11 @@ pub fn format(file: &Arc<SourceFile>) -> Result<String, Vec<Diagnostic>> {
         match parse_chunk(file, chunk) {
             Ok(pair) => {
                 let mut lines = Vec::new();
+                LINE_STARTS.with_borrow_mut(|starts| {
+                    starts.clear();
+                    starts.push(0);
+                    starts.extend(chunk.text.match_indices('\n').map(|(i, _)| i + 1));
+                });
                 format_chunk(pair, &mut lines);
                 if !lines.is_empty() {
                     parts.push(lines.join("\n"));
@@ -38,12 +43,23 @@ pub fn format(file: &Arc<SourceFile>) -> Result<String, Vec<Diagnostic>> {
     Ok(out)
 }
 
+thread_local! {
+    /// Where each line of the chunk being formatted starts: pest's own `line_col` scans from
+    /// the start of the text on every call, which made formatting quadratic in its size.
+    static LINE_STARTS: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The line (0-based, within the chunk) of a byte offset.
+fn line_at(pos: usize) -> usize {
+    LINE_STARTS.with_borrow(|starts| starts.partition_point(|&s| s <= pos).saturating_sub(1))
+}
+
 fn line_of(p: &Pair<'_, Rule>) -> usize {
-    p.as_span().start_pos().line_col().0
+    line_at(p.as_span().start())
 }
 
 fn end_line_of(p: &Pair<'_, Rule>) -> usize {
-    p.as_span().end_pos().line_col().0
+    line_at(p.as_span().end())
 }
 
 /// Emits a comment: on the previous line when it followed code there, else on its own.
