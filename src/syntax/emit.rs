@@ -241,6 +241,22 @@ fn string(s: &str) -> String {
 
 /// A YAML double-quoted scalar: every character YAML does not allow as written is escaped.
 fn double_quoted(s: &str) -> String {
+    double_quote(s, printable_char, |c| {
+        if (c as u32) < 0x100 {
+            format!("\\x{:02x}", c as u32)
+        } else {
+            format!("\\u{:04x}", c as u32)
+        }
+    })
+}
+
+/// A double-quoted literal (YAML's or the DSL's): quotes, backslashes and line breaks
+/// escaped, the characters `keep` refuses written with `code`.
+pub(crate) fn double_quote(
+    s: &str,
+    keep: impl Fn(char) -> bool,
+    code: impl Fn(char) -> String,
+) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -250,9 +266,8 @@ fn double_quoted(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if printable_char(c) => out.push(c),
-            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if keep(c) => out.push(c),
+            c => out.push_str(&code(c)),
         }
     }
     out.push('"');

@@ -540,21 +540,7 @@ pub fn unescape(raw: &str) -> String {
 
 /// Escapes a string for a DSL double-quoted literal.
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::syntax::emit::double_quote(s, |c| !c.is_control(), |c| format!("\\u{{{:x}}}", c as u32))
 }
 
 #[cfg(test)]
