@@ -143,12 +143,17 @@ pub fn decode<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<Issue>) {
             }
             Err(e) => {
                 let span = e.span.unwrap_or(node.span);
-                // A required field that was set aside: set its whole mapping aside too,
-                // without reporting the consequence as a second error.
-                let consequence = e
-                    .missing_field
-                    .as_ref()
-                    .is_some_and(|f| ctx.skipped_keys.borrow().contains(f));
+                // A required field that was set aside, or misspelt (an unknown field
+                // already suggests it): set its whole mapping aside too, without reporting
+                // the consequence as a second error.
+                let consequence = e.missing_field.as_ref().is_some_and(|f| {
+                    let suggested = format!("did you mean `{f}`?");
+                    ctx.skipped_keys.borrow().contains(f)
+                        || ctx.notes.borrow().iter().any(|n| {
+                            n.code == crate::syntax::diag::code::UNKNOWN_FIELD
+                                && n.help.as_deref() == Some(suggested.as_str())
+                        })
+                });
                 let again = !ctx.poisoned.insert(span);
                 if !consequence {
                     errors.push(e);

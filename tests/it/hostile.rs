@@ -334,3 +334,23 @@ fn a_node_with_thousands_of_labels_cannot_make_a_filter_run_away() {
         skip.reason
     );
 }
+
+#[test]
+fn a_misspelt_required_field_is_one_error() {
+    let d = diags(
+        "c.kilter",
+        "policy p { action { consolidate { utilizationBelw: 0.5 } } }\n",
+    );
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].3, "unknown field `utilizationBelw`");
+    // A required field that is simply absent is still reported.
+    let d = diags(
+        "c.kilter",
+        "policy p { action { consolidate { other: 1 } } }\n",
+    );
+    let messages: Vec<&str> = d.iter().map(|x| x.3.as_str()).collect();
+    assert!(
+        messages.contains(&"missing required field `utilizationBelow`"),
+        "{messages:?}"
+    );
+}
