@@ -68,12 +68,8 @@ pub fn documents(file: &Arc<SourceFile>) -> Result<Vec<Doc>, Refused> {
             .find(|d| d.severity == crate::syntax::diag::Severity::Error)
             .map(|d| Refused::Unreadable(d.one_line()))
     };
-    if let Some((start, _)) = crate::syntax::limits::long_line(&file.text) {
-        let (line, _) = file.line_col(start);
-        return Err(Refused::Unreadable(format!(
-            "{}:{line}: a line longer than kilter reads",
-            file.path
-        )));
+    if let Some(d) = crate::syntax::limits::line_too_long(file) {
+        return Err(Refused::Unreadable(d.one_line()));
     }
     if file.is_dsl() {
         let (nodes, diags) = crate::syntax::dsl::parse(file);

@@ -1,6 +1,11 @@
 //! The limits every reader holds to, whatever its input (`docs/limits.md`): files anyone who
 //! can open a pull request controls must not make kilter hang, crash or eat the machine.
 
+use std::sync::Arc;
+
+use crate::syntax::diag::{Diagnostic, code};
+use crate::syntax::source::{SourceFile, Span};
+
 /// How deeply YAML collections and DSL blocks, lists and parentheses may nest. Far beyond
 /// any real object (kilter's deepest field is 6 levels), far below what the parsers' and
 /// decoders' recursion could hold on any thread.
@@ -34,6 +39,38 @@ pub fn long_line(text: &str) -> Option<(usize, usize)> {
         start += line.len();
     }
     None
+}
+
+/// The diagnostic for a file's first line longer than [`MAX_LINE_BYTES`], at the byte past
+/// the limit.
+pub fn line_too_long(file: &Arc<SourceFile>) -> Option<Diagnostic> {
+    let (start, len) = long_line(&file.text)?;
+    let at = start + MAX_LINE_BYTES;
+    Some(
+        Diagnostic::error(
+            code::SYNTAX,
+            file,
+            Span::new(at, at + 1),
+            format!("this line is {len} bytes long; kilter reads lines of at most {MAX_LINE_BYTES} bytes"),
+        )
+        .with_label("the limit"),
+    )
+}
+
+/// The diagnostic at the first document (YAML) or object (DSL) past [`MAX_DOCUMENTS`],
+/// which starts at byte `at`.
+pub fn too_many(file: &Arc<SourceFile>, at: usize, what: &str) -> Diagnostic {
+    let end = file.text[at..]
+        .find('\n')
+        .map_or(file.text.len(), |e| at + e);
+    Diagnostic::error(
+        code::SYNTAX,
+        file,
+        // At least one character wide: the caret shows even on an empty line.
+        Span::new(at, end.max(at + 1).min(file.text.len())),
+        format!("this file holds more than {MAX_DOCUMENTS} {what}; kilter reads no further"),
+    )
+    .with_label("the first one past the limit")
 }
 
 /// Where a text nests deeper than [`MAX_DEPTH`] in `{ [ (` — outside strings (`"…"` with

@@ -65,18 +65,7 @@ pub fn load_file(file: &Arc<SourceFile>) -> (Vec<Document>, Vec<Diagnostic>) {
 /// values files, CI configs…).
 pub fn load_file_counted(file: &Arc<SourceFile>) -> (Vec<Document>, Vec<Diagnostic>, usize) {
     let dsl = file.is_dsl();
-    if let Some((start, len)) = crate::syntax::limits::long_line(&file.text) {
-        let at = start + crate::syntax::limits::MAX_LINE_BYTES;
-        let d = Diagnostic::error(
-            crate::syntax::diag::code::SYNTAX,
-            file,
-            Span::new(at, at + 1),
-            format!(
-                "this line is {len} bytes long; kilter reads lines of at most {} bytes",
-                crate::syntax::limits::MAX_LINE_BYTES
-            ),
-        )
-        .with_label("the limit");
+    if let Some(d) = crate::syntax::limits::line_too_long(file) {
         return (Vec::new(), vec![d], 0);
     }
     let (nodes, mut diags) = if dsl {

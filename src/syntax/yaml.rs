@@ -22,25 +22,6 @@ pub struct Document {
     pub chunk: Span,
 }
 
-/// The diagnostic at the first document (or DSL object) past [`limits::MAX_DOCUMENTS`].
-///
-/// [`limits::MAX_DOCUMENTS`]: crate::syntax::limits::MAX_DOCUMENTS
-pub fn too_many(file: &Arc<SourceFile>, at: usize, what: &str) -> Diagnostic {
-    let end = file.text[at..]
-        .find('\n')
-        .map_or(file.text.len(), |e| at + e);
-    Diagnostic::error(
-        crate::syntax::diag::code::SYNTAX,
-        file,
-        Span::new(at, end.max(at + 1).min(file.text.len().max(at))),
-        format!(
-            "this file holds more than {} {what}; kilter reads no further",
-            crate::syntax::limits::MAX_DOCUMENTS
-        ),
-    )
-    .with_label("the first one past the limit")
-}
-
 /// Parses every document of a YAML file; syntax errors become K001 diagnostics.
 pub fn parse(file: &Arc<SourceFile>) -> (Vec<Document>, Vec<Diagnostic>) {
     let mut docs = Vec::new();
@@ -49,7 +30,7 @@ pub fn parse(file: &Arc<SourceFile>) -> (Vec<Document>, Vec<Diagnostic>) {
     let mut alias_nodes = 0;
     for (i, (start, chunk)) in split_documents(&file.text).into_iter().enumerate() {
         if i == crate::syntax::limits::MAX_DOCUMENTS {
-            diags.push(too_many(file, start, "documents"));
+            diags.push(crate::syntax::limits::too_many(file, start, "documents"));
             break;
         }
         let plain = || Builder {

@@ -201,7 +201,11 @@ pub fn parse(file: &Arc<SourceFile>) -> (Vec<Node>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     for (i, chunk) in chunks(&file.text).into_iter().enumerate() {
         if i == crate::syntax::limits::MAX_DOCUMENTS {
-            diags.push(crate::syntax::yaml::too_many(file, chunk.start, "objects"));
+            diags.push(crate::syntax::limits::too_many(
+                file,
+                chunk.start,
+                "objects",
+            ));
             break;
         }
         let Err(mut d) = read_chunk(file, chunk, &mut docs, &mut diags) else {
