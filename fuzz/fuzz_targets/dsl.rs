@@ -3,55 +3,30 @@
 //! to text that reads back as the same objects.
 #![no_main]
 
-use kilter::model::Object;
+mod roundtrip;
+
 use kilter::syntax::source::SourceFile;
 use libfuzzer_sys::fuzz_target;
-
-/// The objects of a file that lints clean.
-fn objects(name: &str, text: &str) -> Vec<Object> {
-    let out = kilter::lint::lint_text(name, text);
-    assert!(
-        !out.has_errors(),
-        "{name} does not read back: {:?}\n{text}",
-        out.diagnostics
-    );
-    out.documents.into_iter().filter_map(|d| d.object).collect()
-}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
     let file = SourceFile::new("fuzz.kilter", text);
-    let out = kilter::lint::lint(std::slice::from_ref(&file));
-    // A few are enough to exercise rendering; all of them would dominate the run time.
-    for d in out.diagnostics.iter().take(4) {
-        let _ = kilter::syntax::diag::render_human(d, false);
-    }
-    let valid = !out.has_errors();
-    let mine: Vec<Object> = out.documents.into_iter().filter_map(|d| d.object).collect();
+    let (_, valid, mine) = roundtrip::lint(&file);
     if valid {
-        if let Ok(yaml) = kilter::syntax::convert::file_to_yaml(&file) {
-            assert_eq!(
-                objects("back.yaml", &yaml),
-                mine,
-                "convert --to yaml keeps the model"
-            );
-        }
-        if let Ok(dsl) = kilter::syntax::convert::file_to_dsl(&file) {
-            assert_eq!(
-                objects("back.kilter", &dsl),
-                mine,
-                "convert --to dsl keeps the model"
-            );
-        }
+        roundtrip::converts_back(&file, &mine);
     }
     if let Ok(once) = kilter::syntax::dsl::fmt::format(&file) {
         let again = kilter::syntax::dsl::fmt::format(&SourceFile::new("fuzz.kilter", once.clone()))
             .expect("formatted output parses");
         assert_eq!(again, once, "fmt is idempotent");
         if valid {
-            assert_eq!(objects("fmt.kilter", &once), mine, "fmt keeps the model");
+            assert_eq!(
+                roundtrip::objects("fmt.kilter", &once),
+                mine,
+                "fmt keeps the model"
+            );
         }
     }
 });
