@@ -469,28 +469,8 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 /// Reads a snapshot (YAML or JSON) with the same diagnostics as policy files. The document
 /// may carry `apiVersion: kilter.dev/v1alpha1` and `kind: ClusterSnapshot`.
 pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
-    let (docs, mut diags) = crate::syntax::yaml::parse(file);
-    let Some(doc) = docs
-        .into_iter()
-        .find(|d| !matches!(d.node.value, crate::syntax::tree::Value::Null))
-    else {
-        diags.push(Diagnostic::error(
-            crate::syntax::diag::code::SYNTAX,
-            file,
-            Default::default(),
-            "the snapshot file holds no document",
-        ));
-        return Err(diags);
-    };
-    let mut node = doc.node;
-    if let crate::syntax::tree::Value::Map(entries) = &mut node.value {
-        entries.retain(|e| e.key != "apiVersion" && e.key != "kind");
-    }
-    let (state, issues) = crate::syntax::de::decode::<ClusterState>(&node);
-    diags.extend(issues.into_iter().map(|i| {
-        Diagnostic::error(i.code, file, i.span.unwrap_or(node.span), i.message)
-            .with_help_opt(i.help)
-    }));
+    let (node, state, mut diags) =
+        crate::syntax::de::decode_file::<ClusterState>(file, "snapshot")?;
     if let Some(t) = state.as_ref().and_then(|s| s.time.as_deref())
         && parse_time(t).is_none()
     {

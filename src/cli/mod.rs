@@ -9,6 +9,7 @@ mod plan;
 mod probe;
 mod rollback;
 mod run;
+mod simulate;
 mod test;
 
 use std::io::Write;
@@ -46,6 +47,8 @@ enum Command {
     Plan(plan::Args),
     /// Run policy tests: plans on snapshots checked against expected actions.
     Test(test::Args),
+    /// Run policies closed-loop over a usage trace: energy, throttling, actions (changes nothing).
+    Simulate(Box<simulate::Args>),
     /// The node probe: serve a node's CPU governors over MCP, or lay out a sysfs to try it on.
     Probe(probe::Args),
     /// The controller: reconcile policies from a directory or Git into actions, continuously.
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Crds(a) => crds::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Test(a) => test::run(a),
+        Command::Simulate(a) => simulate::run(*a),
         Command::Probe(a) => probe::run(a),
         Command::Run(a) => run::run(*a),
         Command::Rollback(a) => rollback::run(a),

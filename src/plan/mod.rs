@@ -34,6 +34,7 @@ pub use action::{
     PodRef, ResizeContainer, SkipCause, Skipped, Target,
 };
 pub use context::Cx;
+pub(crate) use nodes::tolerates_all;
 pub use render::{render_human, render_json};
 pub use verify::{Violation, verify, verify_indexed};
 

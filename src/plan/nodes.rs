@@ -113,7 +113,7 @@ fn eviction(cx: &Cx<'_>, n: usize, allow_empty_dir: bool) -> Result<Eviction, Bl
     Ok(Eviction { evict, stays })
 }
 
-fn tolerates_all(p: &Pod, node: &crate::state::Node) -> bool {
+pub(crate) fn tolerates_all(p: &Pod, node: &crate::state::Node) -> bool {
     node.taints
         .iter()
         .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")

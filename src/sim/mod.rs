@@ -4,6 +4,16 @@
 //!
 //! [`After`] is a cheap overlay on the snapshot (what changed, by index); [`apply`] builds the
 //! full `ClusterState` from it.
+//!
+//! [`run::simulate`] is the closed loop of `kilter simulate` (`docs/simulate.md`): a trace
+//! ([`trace`]) stepped through the planner, with [`report`] and the A/B statistics of
+//! [`compare`]; [`tracegen`] writes the lab's synthetic trace.
+
+pub mod compare;
+pub mod report;
+pub mod run;
+pub mod trace;
+pub mod tracegen;
 
 use std::collections::{BTreeMap, BTreeSet};
 

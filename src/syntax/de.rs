@@ -120,6 +120,44 @@ struct Ctx {
     skipped_keys: RefCell<HashSet<String>>,
 }
 
+/// Reads the first non-empty YAML (or JSON) document of `file` and decodes it as `T` (an
+/// `apiVersion` and `kind` at its top are allowed and left out). Returns the document, the
+/// value (partial when there are diagnostics) and the diagnostics; a file with no document
+/// is an error naming `what` it should hold.
+#[allow(clippy::type_complexity)]
+pub fn decode_file<T: DeserializeOwned>(
+    file: &std::sync::Arc<crate::syntax::source::SourceFile>,
+    what: &str,
+) -> Result<
+    (Node, Option<T>, Vec<crate::syntax::diag::Diagnostic>),
+    Vec<crate::syntax::diag::Diagnostic>,
+> {
+    use crate::syntax::diag::Diagnostic;
+    let (docs, mut diags) = crate::syntax::yaml::parse(file);
+    let Some(doc) = docs
+        .into_iter()
+        .find(|d| !matches!(d.node.value, Value::Null))
+    else {
+        diags.push(Diagnostic::error(
+            crate::syntax::diag::code::SYNTAX,
+            file,
+            Default::default(),
+            format!("the {what} file holds no document"),
+        ));
+        return Err(diags);
+    };
+    let mut node = doc.node;
+    if let Value::Map(entries) = &mut node.value {
+        entries.retain(|e| e.key != "apiVersion" && e.key != "kind");
+    }
+    let (value, issues) = decode::<T>(&node);
+    diags.extend(issues.into_iter().map(|i| {
+        Diagnostic::error(i.code, file, i.span.unwrap_or(node.span), i.message)
+            .with_help_opt(i.help)
+    }));
+    Ok((node, value, diags))
+}
+
 /// Decodes `T` from a node, reporting as many problems as it can find. With issues, the
 /// value (when there is one) is partial — the offending fields left out — and only good
 /// for further checks, never for acting on.
