@@ -18,6 +18,7 @@ mod properties;
 mod restart;
 mod safety;
 mod sarif;
+mod simulate;
 mod sync;
 mod yaml_suite;
 

@@ -1,0 +1,361 @@
+//! `kilter simulate` on the lab's week of trace: the report, its determinism, the HTML report
+//! in a real browser, and A/B comparisons whose verdicts must follow the truth.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::root;
+
+fn kilter(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kilter"))
+        .current_dir(root())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Two days of the lab, at 5-minute cycles (the week at 1-minute cycles is the README's run).
+const WINDOW: [&str; 6] = [
+    "--from",
+    "2026-11-23T12:00:00Z",
+    "--to",
+    "2026-11-25T12:00:00Z",
+    "--step",
+    "5m",
+];
+
+#[test]
+fn the_lab_week_reports_energy_actions_and_fairness() {
+    let out = kilter(&[
+        "simulate",
+        "examples/lab",
+        "--trace",
+        "examples/lab/trace.yaml",
+        "--format",
+        "json",
+    ]);
+    let r = json(&out);
+    assert_eq!(r["cycles"], 10080, "a week of 1-minute cycles");
+    let energy = r["energyKwh"].as_f64().unwrap();
+    let pools: f64 = r["pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["energyKwh"].as_f64().unwrap())
+        .sum();
+    assert!(energy > 50.0, "{energy}");
+    assert!((energy - pools).abs() < 0.01, "{energy} vs {pools}");
+    // Night powersave and business-hours performance on the workers: governor changes both
+    // ways, and the market resizes web and batch.
+    assert!(r["actions"]["set_governor"].as_u64().unwrap() >= 10, "{r}");
+    assert!(r["actions"]["resize"].as_u64().unwrap() >= 1, "{r}");
+    // The consolidation policy is DryRun: shown, never applied.
+    assert!(r["actions"].get("drain").is_none());
+    assert!(r["dryRunActions"]["drain"].as_u64().unwrap() > 0);
+    // Thursday's noisy neighbour runs past its limit: throttled.
+    assert!(r["throttling"]["coreSeconds"].as_f64().unwrap() > 0.0);
+    let jain = r["fairness"][0]["jain"].as_f64().unwrap();
+    assert!((0.5..=1.0).contains(&jain), "{jain}");
+
+    let human = kilter(&[
+        "simulate",
+        "examples/lab",
+        "--trace",
+        "examples/lab/trace.yaml",
+    ]);
+    assert!(human.status.success());
+    let text = String::from_utf8(human.stdout).unwrap();
+    for want in [
+        "Energy:",
+        "workers",
+        "Throttling:",
+        "Actions applied:",
+        "Jain's index",
+    ] {
+        assert!(text.contains(want), "{want} missing from\n{text}");
+    }
+}
+
+#[test]
+fn the_same_trace_and_seed_give_byte_identical_json() {
+    let args = [
+        &[
+            "simulate",
+            "examples/lab",
+            "--trace",
+            "examples/lab/trace.yaml",
+            "--format",
+            "json",
+        ][..],
+        &WINDOW[..],
+    ]
+    .concat();
+    let a = kilter(&args);
+    let b = kilter(&args);
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    // And noisy copies are deterministic for their seed (the library API).
+    let trace = root().join("examples/lab");
+    let (bundle, state, usage, checked) = load_lab(&trace);
+    let run = |seed| {
+        let o = kilter::sim::run::Options {
+            step: chrono::Duration::minutes(5),
+            noise: Some((seed, 0.1)),
+            ..Default::default()
+        };
+        kilter::sim::report::render_json(&kilter::sim::run::simulate(
+            &bundle,
+            &state,
+            &usage,
+            &checked,
+            &o,
+            &mut |_, _| {},
+        ))
+    };
+    assert_eq!(run(7), run(7));
+    assert_ne!(run(7), run(8), "the noise depends on the seed");
+}
+
+type Lab = (
+    kilter::plan::Bundle,
+    kilter::state::ClusterState,
+    kilter::sim::trace::Usage,
+    kilter::sim::trace::Checked,
+);
+
+fn load_lab(dir: &Path) -> Lab {
+    let read = |name: &str| {
+        let p = dir.join(name);
+        kilter::syntax::source::SourceFile::new(
+            p.display().to_string(),
+            std::fs::read_to_string(&p).unwrap(),
+        )
+    };
+    let out = kilter::lint::lint(&[
+        read("policies.kilter"),
+        read("budgets.yaml"),
+        read("targets.yaml"),
+        read("targets-batch.kilter"),
+        read("weekend.yaml"),
+    ]);
+    assert!(!out.has_errors());
+    let bundle = kilter::plan::Bundle::from_documents(&out.documents);
+    let checked = kilter::sim::trace::load_manifest(&read("trace.yaml")).unwrap();
+    let state = kilter::state::load(&read("snapshot.yaml")).unwrap();
+    let usage = kilter::sim::trace::load_usage(&read("usage.csv")).unwrap();
+    (bundle, state, usage, checked)
+}
+
+/// The lab with its night-time powersave policy switched to DryRun.
+fn lab_without_night_powersave(dir: &Path) -> PathBuf {
+    let to = dir.join("no-powersave");
+    std::fs::create_dir_all(&to).unwrap();
+    for f in std::fs::read_dir(root().join("examples/lab")).unwrap() {
+        let f = f.unwrap().path();
+        let name = f.file_name().unwrap().to_str().unwrap().to_string();
+        if name.ends_with(".yaml") || name.ends_with(".kilter") {
+            std::fs::copy(&f, to.join(&name)).unwrap();
+        }
+    }
+    let p = to.join("policies.kilter");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let (head, tail) = text.split_once("policy peak-performance").unwrap();
+    let head = head.replacen("mode: Enforce", "mode: DryRun", 1);
+    assert!(head.contains("off-peak-powersave") && head.contains("mode: DryRun"));
+    std::fs::write(&p, format!("{head}policy peak-performance{tail}")).unwrap();
+    to
+}
+
+fn verdicts(out: &Output) -> std::collections::BTreeMap<String, String> {
+    json(out)["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["metric"].as_str().unwrap().to_string(),
+                m["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn ab_finds_the_better_variant_and_no_difference_in_an_identical_pair() {
+    let tmp = tempfile::tempdir().unwrap();
+    let worse = lab_without_night_powersave(tmp.path());
+    let worse = worse.to_str().unwrap();
+    let compare = |a: &str, b: &str, extra: &[&str]| {
+        let args = [
+            &[
+                "simulate",
+                "--compare",
+                a,
+                b,
+                "--trace",
+                "examples/lab/trace.yaml",
+                "--seeds",
+                "5",
+                "--format",
+                "json",
+            ][..],
+            &WINDOW[..],
+            extra,
+        ]
+        .concat();
+        kilter(&args)
+    };
+    // B (the lab as it is) saves energy at night over A (no powersave): better.
+    let v = verdicts(&compare(worse, "examples/lab", &[]));
+    assert_eq!(v["energy"], "better", "{v:?}");
+    // Identical bundles: nothing significant.
+    let v = verdicts(&compare("examples/lab", "examples/lab", &[]));
+    assert!(
+        v.values().all(|x| x == "no significant difference"),
+        "{v:?}"
+    );
+    // The other way round, --fail-if-worse energy fails the run.
+    let out = compare("examples/lab", worse, &["--fail-if-worse", "energy,slo"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = compare(
+        "examples/lab",
+        "examples/lab",
+        &["--fail-if-worse", "energy"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn a_broken_trace_gets_its_diagnostic_at_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lab = root().join("examples/lab");
+    std::fs::copy(lab.join("snapshot.yaml"), tmp.path().join("snapshot.yaml")).unwrap();
+    std::fs::copy(lab.join("trace.yaml"), tmp.path().join("trace.yaml")).unwrap();
+    std::fs::write(
+        tmp.path().join("usage.csv"),
+        "time,namespace,pod,cpu,memory\n\
+         2026-11-23T00:00:00Z,prod,web-7d9f-0,500m,1Gi\n\
+         2026-11-23T00:05:00Z,prod,web-7d9f-0,lots,1Gi\n",
+    )
+    .unwrap();
+    let trace = tmp.path().join("trace.yaml");
+    let out = kilter(&[
+        "simulate",
+        "examples/lab",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("usage.csv:3:38"), "{err}");
+    assert!(err.contains("lots"), "{err}");
+
+    std::fs::write(
+        tmp.path().join("trace.yaml"),
+        "kind: Trace\nsnapshot: snapshot.yaml\nusage: usage.csv\npower:\n  - pool: a\n    idleWatts: 100\n    maxWatts: 50\n",
+    )
+    .unwrap();
+    let out = kilter(&[
+        "simulate",
+        "examples/lab",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("trace.yaml:7:15"), "{err}");
+    assert!(err.contains("maxWatts must be at least idleWatts"), "{err}");
+}
+
+/// Renders the HTML report in headless Chromium (`KILTER_TEST_CHROMIUM`, set by scripts/test;
+/// `.ci/run` installs Debian's `chromium`) and checks the plots are in it.
+#[test]
+#[ignore = "needs Chromium: KILTER_TEST_CHROMIUM=/usr/bin/chromium"]
+fn the_html_report_renders_in_a_headless_browser() {
+    let chromium = std::env::var("KILTER_TEST_CHROMIUM").expect("KILTER_TEST_CHROMIUM");
+    let tmp = tempfile::tempdir().unwrap();
+    let html = tmp.path().join("report.html");
+    let out = kilter(&[
+        "simulate",
+        "examples/lab",
+        "--trace",
+        "examples/lab/trace.yaml",
+        "--report",
+        html.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(
+        page.matches("<svg").count(),
+        5,
+        "two budgets, pools, workloads, throttling"
+    );
+    assert!(page.contains("Power of budget workers against its limits"));
+    assert!(
+        page.contains("<polyline") || page.contains("<path"),
+        "plotted lines"
+    );
+    assert!(
+        !page.contains("src=\"http") && !page.contains("href=\"http"),
+        "nothing loaded from the network"
+    );
+    assert!(!page.contains("<script"), "self-contained, no script");
+
+    // The DOM as Chromium parsed it holds the SVG elements, and a screenshot is drawn.
+    let dom = Command::new(&chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert_eq!(dom.matches("<svg").count(), 5);
+    let png = tmp.path().join("report.png");
+    let shot = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1000,2400",
+        ])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    // Width and height from the IHDR chunk; a blank page compresses to a few KB, the plots
+    // take far more.
+    let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert_eq!((w, h), (1000, 2400));
+    assert!(
+        bytes.len() > 50_000,
+        "{} bytes: the page looks blank",
+        bytes.len()
+    );
+}
