@@ -15,11 +15,15 @@ pub struct Args {
     #[command(subcommand)]
     command: Option<Sub>,
     /// Policy files or directories (YAML and DSL).
-    #[arg(required_unless_present = "compare")]
+    #[arg(required_unless_present_any = ["compare", "scenario"])]
     paths: Vec<PathBuf>,
     /// The trace manifest (`kind: Trace`; see docs/simulate.md).
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "scenario")]
     trace: Option<PathBuf>,
+    /// Run scenario files (`kind: Scenario`) instead: each names its trace and policies and
+    /// the outcomes to check; exit 1 when one is not met.
+    #[arg(long, num_args = 1.., conflicts_with_all = ["paths", "trace", "compare"])]
+    scenario: Vec<PathBuf>,
     /// Start here instead of at the trace's first sample (RFC 3339).
     #[arg(long)]
     from: Option<String>,
@@ -188,6 +192,9 @@ pub fn run(a: Args) -> u8 {
     if let Some(Sub::GenTrace(g)) = a.command {
         return gen_trace(g);
     }
+    if !a.scenario.is_empty() {
+        return scenarios(&a.scenario);
+    }
     let Some(trace) = a.trace.as_deref() else {
         return fail("--trace is required");
     };
@@ -291,6 +298,72 @@ fn compare(pa: &Path, pb: &Path, l: &Loaded, opts: &Options, a: &Args) -> u8 {
         .iter()
         .any(|m| m.verdict == "worse" && a.fail_if_worse.iter().any(|f| f == m.metric));
     if worse { EXIT_FINDINGS } else { EXIT_OK }
+}
+
+/// Runs each scenario and checks its expectations.
+fn scenarios(paths: &[PathBuf]) -> u8 {
+    let mut failed = 0;
+    for path in paths {
+        let file = match read(path, crate::syntax::limits::MAX_FILE_BYTES) {
+            Ok(f) => f,
+            Err(c) => return c,
+        };
+        let s = match crate::sim::scenario::load(&file) {
+            Ok(s) => s,
+            Err(d) => return refused(d),
+        };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let loaded = match load_trace(&dir.join(&s.trace)) {
+            Ok(l) => l,
+            Err(c) => return c,
+        };
+        let policies: Vec<PathBuf> = if s.policies.is_empty() {
+            vec![dir.to_path_buf()]
+        } else {
+            s.policies.iter().map(|p| dir.join(p)).collect()
+        };
+        let bundle = match super::plan::lint_clean(&policies) {
+            Ok(out) => crate::plan::Bundle::from_documents(&out.documents),
+            Err(code) => return code,
+        };
+        let opts = match (time(&s.from), time(&s.to)) {
+            (Ok(from), Ok(to)) => Options {
+                step: s.step.map_or(
+                    chrono::Duration::minutes(1),
+                    crate::sim::trace::chrono_duration,
+                ),
+                from,
+                to,
+                ..Default::default()
+            },
+            (Err(c), _) | (_, Err(c)) => return c,
+        };
+        let report = run_one(&bundle, &loaded, &opts, "simulating");
+        let broken = crate::sim::scenario::check(&s, &report);
+        let mut text = String::new();
+        if broken.is_empty() {
+            text.push_str(&format!(
+                "ok      {} ({} expectations)\n",
+                path.display(),
+                s.expect.len()
+            ));
+        } else {
+            failed += 1;
+            text.push_str(&format!(
+                "FAILED  {}: {}\n",
+                path.display(),
+                s.description.trim()
+            ));
+            for b in &broken {
+                text.push_str(&format!("  - {b}\n"));
+            }
+            text.push_str(&crate::sim::report::render_human(&report));
+        }
+        if let Err(code) = emit(&text) {
+            return code;
+        }
+    }
+    if failed > 0 { EXIT_FINDINGS } else { EXIT_OK }
 }
 
 fn gen_trace(g: GenArgs) -> u8 {

@@ -12,6 +12,7 @@
 pub mod compare;
 pub mod report;
 pub mod run;
+pub mod scenario;
 pub mod trace;
 pub mod tracegen;
 

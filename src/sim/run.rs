@@ -57,6 +57,9 @@ pub struct Report {
     /// Actions undone within `oscillationCycles` cycles.
     pub oscillations: usize,
     pub oscillation_cycles: usize,
+    /// Applied resizes that changed a pod's QoS class (Kubernetes refuses them: always 0
+    /// unless the planner is wrong).
+    pub qos_changes: usize,
     pub fairness: Vec<Fairness>,
     pub warnings: Vec<String>,
     #[serde(skip)]
@@ -81,6 +84,8 @@ pub struct BudgetMinutes {
     pub peak_watts: f64,
     pub warning_minutes: f64,
     pub critical_minutes: f64,
+    /// The longest run of consecutive cycles above `maxWatts`.
+    pub longest_over_max_cycles: usize,
 }
 
 #[derive(Serialize, Clone, Debug, Default, PartialEq)]
@@ -94,6 +99,8 @@ pub struct Throttling {
     pub pod_minutes: f64,
     /// The SLO figure: throttled pod-minutes over running pod-minutes.
     pub share: f64,
+    /// Unserved CPU per namespace with running pods, in core-seconds.
+    pub by_namespace: BTreeMap<String, f64>,
 }
 
 #[derive(Serialize, Clone, Debug, Default, PartialEq)]
@@ -101,6 +108,8 @@ pub struct Throttling {
 pub struct Pending {
     pub pod_minutes: f64,
     pub max_pods: usize,
+    /// The longest any pod stayed Pending, in cycles.
+    pub longest_cycles: usize,
 }
 
 /// The CPU market's fairness under a Budget with namespace weights: each namespace's share
@@ -351,6 +360,8 @@ pub fn simulate(
     let mut next_event = 0usize;
     let mut removed: Vec<bool> = vec![false; state.nodes.len()];
     let mut knobs: foldhash::HashMap<(u8, String), Change> = Default::default();
+    let mut pending_run: Vec<usize> = vec![0; state.pods.len()];
+    let mut over_run: Vec<usize> = vec![0; power_budgets.len()];
 
     for cycle in 0..cycles {
         let now = from + step * cycle as i32;
@@ -430,22 +441,34 @@ pub fn simulate(
         }
         let mut throttled_cores = 0.0;
         let mut pending = 0usize;
+        let mut ns_throttle: BTreeMap<&str, f64> = BTreeMap::new();
         for (i, p) in state.pods.iter().enumerate() {
             if p.is_terminal() {
                 continue;
             }
             if p.node.is_empty() {
                 pending += 1;
+                pending_run[i] += 1;
+                report.pending.longest_cycles = report.pending.longest_cycles.max(pending_run[i]);
                 continue;
             }
+            pending_run[i] = 0;
             let unserved = (load[i].cpu - served[i]).max(0.0);
             report.throttling.pod_minutes += step_min;
             if load[i].cpu > 0.0 && unserved > 0.01 * load[i].cpu {
                 report.throttling.throttled_pod_minutes += step_min;
             }
             throttled_cores += unserved / 1000.0;
+            *ns_throttle.entry(p.namespace.as_str()).or_default() += unserved / 1000.0 * step_s;
         }
         report.throttling.core_seconds += throttled_cores * step_s;
+        for (ns, v) in ns_throttle {
+            *report
+                .throttling
+                .by_namespace
+                .entry(ns.to_string())
+                .or_default() += v;
+        }
         report.pending.pod_minutes += pending as f64 * step_min;
         report.pending.max_pods = report.pending.max_pods.max(pending);
         if sample {
@@ -486,6 +509,12 @@ pub fn simulate(
             };
             let m = &mut budget_minutes[k];
             m.peak_watts = m.peak_watts.max(power.watts);
+            over_run[k] = if power.watts > m.max_watts {
+                over_run[k] + 1
+            } else {
+                0
+            };
+            m.longest_over_max_cycles = m.longest_over_max_cycles.max(over_run[k]);
             match power.level {
                 "warning" => m.warning_minutes += step_min,
                 "critical" => m.critical_minutes += step_min,
@@ -583,6 +612,9 @@ pub fn simulate(
     t.core_seconds = round(t.core_seconds, 1);
     t.throttled_pod_minutes = round(t.throttled_pod_minutes, 1);
     t.pod_minutes = round(t.pod_minutes, 1);
+    for v in t.by_namespace.values_mut() {
+        *v = round(*v, 1);
+    }
     report.pending.pod_minutes = round(report.pending.pod_minutes, 1);
     report.fairness = fair_budgets
         .iter()

@@ -110,8 +110,8 @@ fn to_diag(file: &Arc<SourceFile>, fallback: Span, i: Issue) -> Diagnostic {
     Diagnostic::error(i.code, file, i.span.unwrap_or(fallback), i.message).with_help_opt(i.help)
 }
 
-/// Documents kilter reads elsewhere (snapshots, tests, traces), skipped by the object loader.
-pub const AUXILIARY_KINDS: [&str; 3] = ["ClusterSnapshot", "PolicyTest", "Trace"];
+/// Documents kilter reads elsewhere (snapshots, tests, traces, scenarios), skipped by the object loader.
+pub const AUXILIARY_KINDS: [&str; 4] = ["ClusterSnapshot", "PolicyTest", "Scenario", "Trace"];
 
 /// Whether a YAML document is kilter's to validate. It is when its `apiVersion` names the
 /// `kilter.dev` group (or a near miss of it: a typo is reported, not skipped), or when it has

@@ -359,3 +359,61 @@ fn the_html_report_renders_in_a_headless_browser() {
         bytes.len()
     );
 }
+
+/// The standard closed-loop scenarios under `tests/scenarios/`, each with its asserted
+/// outcomes.
+#[test]
+fn every_scenario_meets_its_expectations() {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("tests/scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("scenario.yaml"))
+        .filter(|p| p.is_file())
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let args: Vec<&str> = ["simulate", "--scenario"]
+        .into_iter()
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let out = kilter(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.matches("ok ").count(), files.len(), "{text}");
+}
+
+#[test]
+fn a_scenario_whose_outcome_is_not_met_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let from = root().join("tests/scenarios/power-cap-breach");
+    let dir = tmp.path().join("s");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["trace.yaml", "usage.csv", "policies.kilter"] {
+        std::fs::copy(from.join(f), dir.join(f)).unwrap();
+    }
+    std::fs::copy(
+        root().join("tests/scenarios/cluster.yaml"),
+        tmp.path().join("cluster.yaml"),
+    )
+    .unwrap();
+    // The cap is breached for one cycle: a bound of 0 cycles fails.
+    let scenario = std::fs::read_to_string(from.join("scenario.yaml"))
+        .unwrap()
+        .replace(
+            "longestOverMaxCycles, max: 1",
+            "longestOverMaxCycles, max: 0",
+        );
+    std::fs::write(dir.join("scenario.yaml"), scenario).unwrap();
+    let path = dir.join("scenario.yaml");
+    let out = kilter(&["simulate", "--scenario", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("/budgets/0/longestOverMaxCycles is 1, above the maximum 0"),
+        "{text}"
+    );
+}
