@@ -7,6 +7,7 @@ mod fmt;
 mod lint;
 mod plan;
 mod probe;
+mod recommend;
 mod rollback;
 mod run;
 mod simulate;
@@ -53,6 +54,8 @@ enum Command {
     Probe(probe::Args),
     /// The controller: reconcile policies from a directory or Git into actions, continuously.
     Run(Box<run::Args>),
+    /// Right-size workloads from a usage trace: requests at p95, limits at p99 + headroom.
+    Recommend(recommend::Args),
     /// Undo what the controller did since a revision or a time (plan only without --enforce).
     Rollback(rollback::Args),
 }
@@ -77,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::Probe(a) => probe::run(a),
         Command::Run(a) => run::run(*a),
         Command::Rollback(a) => rollback::run(a),
+        Command::Recommend(a) => recommend::run(a),
     };
     ExitCode::from(code)
 }

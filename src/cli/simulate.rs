@@ -115,17 +115,17 @@ fn refused(diags: Vec<crate::syntax::diag::Diagnostic>) -> u8 {
     EXIT_FINDINGS
 }
 
-struct Loaded {
-    state: ClusterState,
-    usage: Usage,
-    trace: Checked,
+pub(crate) struct Loaded {
+    pub state: ClusterState,
+    pub usage: Usage,
+    pub trace: Checked,
 }
 
 fn read(path: &Path, max: u64) -> Result<Arc<SourceFile>, u8> {
     files::read_limited(path, max).map_err(fail)
 }
 
-fn load_trace(manifest: &Path) -> Result<Loaded, u8> {
+pub(crate) fn load_trace(manifest: &Path) -> Result<Loaded, u8> {
     let file = read(manifest, crate::syntax::limits::MAX_FILE_BYTES)?;
     let trace = crate::sim::trace::load_manifest(&file).map_err(refused)?;
     let dir = manifest.parent().unwrap_or(Path::new("."));

@@ -417,3 +417,61 @@ fn a_scenario_whose_outcome_is_not_met_fails() {
         "{text}"
     );
 }
+
+#[test]
+fn recommend_sizes_from_the_traces_percentiles_as_lint_clean_scaling_targets() {
+    let out = kilter(&[
+        "recommend",
+        "--trace",
+        "examples/lab/trace.yaml",
+        "--format",
+        "json",
+    ]);
+    let recs = json(&out);
+    let web = recs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "web")
+        .unwrap();
+    // The 95th percentile (nearest rank) of the web pods' samples, read straight off the CSV.
+    let csv = std::fs::read_to_string(root().join("examples/lab/usage.csv")).unwrap();
+    let mut cpu: Vec<i64> = csv
+        .lines()
+        .filter(|l| l.contains(",prod,web-"))
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            f[3].trim_end_matches('m').parse::<i64>().unwrap()
+        })
+        .collect();
+    cpu.sort();
+    let rank = (0.95 * cpu.len() as f64).ceil() as usize;
+    assert_eq!(web["cpuP95"], cpu[rank - 1]);
+    assert_eq!(web["recommendedCpuRequest"], cpu[rank - 1]);
+    assert_eq!(web["pods"], 3);
+    assert!(web["recommendedCpuLimit"].as_i64() >= web["cpuP99"].as_i64());
+
+    let yaml = kilter(&[
+        "recommend",
+        "--trace",
+        "examples/lab/trace.yaml",
+        "--format",
+        "yaml",
+    ]);
+    assert!(yaml.status.success());
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("targets.yaml");
+    std::fs::write(&path, &yaml.stdout).unwrap();
+    let lint = kilter(&["lint", path.to_str().unwrap()]);
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&yaml.stdout)
+            .matches("kind: ScalingTarget")
+            .count(),
+        5
+    );
+}
