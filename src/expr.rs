@@ -31,7 +31,14 @@ pub enum Shape {
 use Shape::{Leaf, Map, Obj};
 
 const UTIL: Shape = Obj(&[("utilization", Leaf)]);
+const NODE_CPU: Shape = Obj(&[("utilization", Leaf), ("forecast", Leaf)]);
 const USE: Shape = Obj(&[("usage", Leaf), ("request", Leaf), ("limit", Leaf)]);
+const POD_CPU: Shape = Obj(&[
+    ("usage", Leaf),
+    ("request", Leaf),
+    ("limit", Leaf),
+    ("forecast", Leaf),
+]);
 
 /// Every variable a kilter CEL expression may read, with its fields.
 pub const VARIABLES: &[(&str, Shape)] = &[
@@ -57,7 +64,7 @@ pub const VARIABLES: &[(&str, Shape)] = &[
         Obj(&[
             ("name", Leaf),
             ("labels", Map),
-            ("cpu", UTIL),
+            ("cpu", NODE_CPU),
             ("memory", UTIL),
             ("governor", Leaf),
             ("powerWatts", Leaf),
@@ -70,7 +77,7 @@ pub const VARIABLES: &[(&str, Shape)] = &[
             ("namespace", Leaf),
             ("name", Leaf),
             ("labels", Map),
-            ("cpu", USE),
+            ("cpu", POD_CPU),
             ("memory", USE),
         ]),
     ),

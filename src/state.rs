@@ -60,6 +60,10 @@ pub struct Node {
     pub memory_utilization: f64,
     #[serde(default)]
     pub power_watts: f64,
+    /// The CPU utilisation this node is forecast to reach (`node.cpu.forecast`; see
+    /// `Pod::cpu_forecast`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_forecast: Option<f64>,
     /// The node's probe as the controller sees it; absent when the snapshot does not say
     /// (a snapshot file, `kilter plan` on a cluster without a controller).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,6 +171,10 @@ pub struct Pod {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub terminating: bool,
     pub containers: Vec<Container>,
+    /// The CPU this pod is forecast to use, in cores (`pod.cpu.forecast`; the simulator and
+    /// the controller set it from usage history; without it CEL sees the current usage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_forecast: Option<f64>,
     /// The demand kilter computed last cycle (0–1), for smoothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub demand: Option<f64>,

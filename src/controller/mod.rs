@@ -68,6 +68,8 @@ pub struct Shared {
     pub revisions: Mutex<VecDeque<RevisionRecord>>,
     pub ready: AtomicBool,
     pub events: broadcast::Sender<String>,
+    /// Usage history for `pod.cpu.forecast` and `node.cpu.forecast`, in memory.
+    pub forecasts: Mutex<crate::sim::forecast::Forecasts>,
 }
 
 /// One revision the controller read, and whether it was accepted.
@@ -90,6 +92,7 @@ impl Shared {
             revisions: Mutex::new(VecDeque::new()),
             ready: AtomicBool::new(false),
             events: broadcast::channel(1024).0,
+            forecasts: Mutex::new(Default::default()),
         }
     }
 
@@ -518,7 +521,29 @@ async fn cycle(
     for s in executor.router.iter().flat_map(|r| r.status()) {
         shared.metrics.probe_phi(&s.node, s.phi);
     }
+    // Forecasts from this cycle's observation; a re-check before an action sees the same ones.
+    if let Ok(mut f) = shared.forecasts.lock() {
+        f.observe(bundle, &mut state, now);
+    }
+    let pod_forecast: foldhash::HashMap<(String, String), f64> = state
+        .pods
+        .iter()
+        .filter_map(|p| Some(((p.namespace.clone(), p.name.clone()), p.cpu_forecast?)))
+        .collect();
+    let node_forecast: foldhash::HashMap<String, f64> = state
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.name.clone(), n.cpu_forecast?)))
+        .collect();
     let prepare: execute::Prepare = Arc::new(move |s: &mut ClusterState| {
+        for p in &mut s.pods {
+            p.cpu_forecast = pod_forecast
+                .get(&(p.namespace.clone(), p.name.clone()))
+                .copied();
+        }
+        for n in &mut s.nodes {
+            n.cpu_forecast = node_forecast.get(&n.name).copied();
+        }
         s.recent_actions = recent.clone();
         for n in &mut s.nodes {
             n.probe = Some(probes.get(&n.name).cloned().unwrap_or_else(|| NodeProbe {

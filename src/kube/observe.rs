@@ -153,6 +153,7 @@ fn pod_of(p: &KPod, rs_owner: &BTreeMap<(String, String), Owner>) -> Pod {
         });
     let annotations = meta.annotations.clone().unwrap_or_default();
     Pod {
+        cpu_forecast: None,
         namespace,
         name: meta.name.clone().unwrap_or_default(),
         node: spec.node_name.clone().unwrap_or_default(),
@@ -214,6 +215,7 @@ fn node_of(n: &KNode, requested: i64) -> Node {
         });
     let spec = n.spec.as_ref();
     Node {
+        cpu_forecast: None,
         name: meta.name.clone().unwrap_or_default(),
         labels: meta.labels.clone().unwrap_or_default(),
         taints: spec

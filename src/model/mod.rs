@@ -58,7 +58,19 @@ pub struct PolicySpec {
     /// Minimum time between two actions of this policy on one object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown: Option<Duration>,
+    /// How `node.cpu.forecast` is forecast for the nodes this policy selects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<Forecast>,
     pub action: Action,
+}
+
+/// A Holt-Winters forecast of CPU usage (additive seasonality): how far ahead, and the length
+/// of the season (the pattern that repeats, e.g. a day).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Forecast {
+    pub horizon: Duration,
+    pub season: Duration,
 }
 
 impl PolicySpec {
@@ -419,6 +431,9 @@ pub struct ScalingTargetSpec {
     pub containers: Vec<ContainerPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown: Option<Duration>,
+    /// How `pod.cpu.forecast` is forecast for this workload's pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<Forecast>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]

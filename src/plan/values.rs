@@ -79,7 +79,10 @@ pub fn node_value(n: &Node, pods: usize) -> CelValue {
         ("labels", labels_value(&n.labels)),
         (
             "cpu",
-            map_value(vec![("utilization", f(n.cpu_utilization))]),
+            map_value(vec![
+                ("utilization", f(n.cpu_utilization)),
+                ("forecast", f(n.cpu_forecast.unwrap_or(n.cpu_utilization))),
+            ]),
         ),
         (
             "memory",
@@ -99,6 +102,7 @@ pub fn pod_value(p: &Pod) -> CelValue {
     let sum = |g: &dyn Fn(&crate::state::Container) -> Option<i64>| {
         p.containers.iter().filter_map(g).sum::<i64>() as f64
     };
+    let usage = sum(&|c| c.usage.cpu.map(|q| q.0)) / 1000.0;
     map_value(vec![
         ("namespace", CelValue::String(Arc::new(p.namespace.clone()))),
         ("name", CelValue::String(Arc::new(p.name.clone()))),
@@ -106,7 +110,8 @@ pub fn pod_value(p: &Pod) -> CelValue {
         (
             "cpu",
             map_value(vec![
-                ("usage", f(sum(&|c| c.usage.cpu.map(|q| q.0)) / 1000.0)),
+                ("usage", f(usage)),
+                ("forecast", f(p.cpu_forecast.unwrap_or(usage))),
                 ("request", f(sum(&|c| c.requests.cpu.map(|q| q.0)) / 1000.0)),
                 ("limit", f(sum(&|c| c.limits.cpu.map(|q| q.0)) / 1000.0)),
             ]),

@@ -99,6 +99,14 @@ pub fn render_human(r: &Report) -> String {
             );
         }
     }
+    if let Some(f) = &r.forecast {
+        let _ = writeln!(
+            o,
+            "Forecast error (MAPE): {:.1}% over {} forecasts checked",
+            f.mape * 100.0,
+            f.checked
+        );
+    }
     for w in &r.warnings {
         let _ = writeln!(o, "warning: {w}");
     }

@@ -61,6 +61,9 @@ pub struct Report {
     /// unless the planner is wrong).
     pub qos_changes: usize,
     pub fairness: Vec<Fairness>,
+    /// How good `pod.cpu.forecast` and `node.cpu.forecast` were, when the bundle uses them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ForecastError>,
     pub warnings: Vec<String>,
     #[serde(skip)]
     pub series: Series,
@@ -129,6 +132,15 @@ pub struct NamespaceShare {
     pub namespace: String,
     pub weight_share: f64,
     pub allocation_share: f64,
+}
+
+/// The mean absolute percentage error of the forecasts, each checked against the usage
+/// observed when its time came.
+#[derive(Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ForecastError {
+    pub mape: f64,
+    pub checked: usize,
 }
 
 /// Time series for the report's plots (sampled to at most [`MAX_POINTS`] points).
@@ -361,6 +373,7 @@ pub fn simulate(
     let mut removed: Vec<bool> = vec![false; state.nodes.len()];
     let mut knobs: foldhash::HashMap<(u8, String), Change> = Default::default();
     let mut pending_run: Vec<usize> = vec![0; state.pods.len()];
+    let mut forecasts = super::forecast::Forecasts::default();
     let mut over_run: Vec<usize> = vec![0; power_budgets.len()];
 
     for cycle in 0..cycles {
@@ -421,6 +434,7 @@ pub fn simulate(
         }
         schedule_pending(&mut state);
         let served = serve(&mut state, &load, &models, &removed);
+        forecasts.observe(bundle, &mut state, now);
         // Measure.
         let sample = cycle % every == 0;
         if sample {
@@ -633,6 +647,10 @@ pub fn simulate(
                 .collect(),
         })
         .collect();
+    report.forecast = forecasts.mape().map(|(mape, checked)| ForecastError {
+        mape: round(mape, 4),
+        checked,
+    });
     report.series = series;
     report
 }

@@ -359,6 +359,7 @@ fn target(i: usize, t: (i64, i64, Option<i64>, u8, f64)) -> ScalingTarget {
                 })
                 .collect(),
             cooldown: None,
+            forecast: None,
         },
     );
     t.metadata.namespace = Some("ns".into());

@@ -149,6 +149,7 @@ fn policy() -> impl Strategy<Value = Object> {
             prop::option::of(schedule),
             prop::option::of(cel()),
             prop::option::of(duration()),
+            prop::option::of(forecast()),
         ),
         action(),
     )
@@ -158,7 +159,7 @@ fn policy() -> impl Strategy<Value = Object> {
                 l,
                 (description, priority, mode),
                 node_selector,
-                (node_filter, schedule, when, cooldown),
+                (node_filter, schedule, when, cooldown, forecast),
                 action,
             )| {
                 let mut p = Policy::new(
@@ -172,6 +173,7 @@ fn policy() -> impl Strategy<Value = Object> {
                         schedule,
                         when,
                         cooldown,
+                        forecast,
                         action,
                     },
                 );
@@ -321,10 +323,18 @@ fn target() -> impl Strategy<Value = Object> {
             ResizePolicy::Both,
         ])),
         prop::collection::vec(container, 0..3),
-        prop::option::of(duration()),
+        (prop::option::of(duration()), prop::option::of(forecast())),
     )
         .prop_map(
-            |(ns, n, workload_ref, (weight, demand), resize_policy, containers, cooldown)| {
+            |(
+                ns,
+                n,
+                workload_ref,
+                (weight, demand),
+                resize_policy,
+                containers,
+                (cooldown, forecast),
+            )| {
                 let mut t = ScalingTarget::new(
                     &n,
                     ScalingTargetSpec {
@@ -334,12 +344,18 @@ fn target() -> impl Strategy<Value = Object> {
                         resize_policy,
                         containers,
                         cooldown,
+                        forecast,
                     },
                 );
                 t.metadata.namespace = Some(ns);
                 Object::ScalingTarget(t)
             },
         )
+}
+
+fn forecast() -> impl Strategy<Value = kilter::model::Forecast> {
+    (duration(), duration())
+        .prop_map(|(horizon, season)| kilter::model::Forecast { horizon, season })
 }
 
 fn object() -> impl Strategy<Value = Object> {

@@ -65,6 +65,12 @@ fn the_lab_week_reports_energy_actions_and_fairness() {
     assert!(r["throttling"]["coreSeconds"].as_f64().unwrap() > 0.0);
     let jain = r["fairness"][0]["jain"].as_f64().unwrap();
     assert!((0.5..=1.0).contains(&jain), "{jain}");
+    // The web target forecasts half an hour ahead on a daily season: after the first day,
+    // thousands of forecasts are checked against the usage that came.
+    let checked = r["forecast"]["checked"].as_u64().unwrap();
+    let mape = r["forecast"]["mape"].as_f64().unwrap();
+    assert!(checked > 1000, "{checked}");
+    assert!(mape > 0.0 && mape < 0.5, "{mape}");
 
     let human = kilter(&[
         "simulate",
@@ -474,4 +480,30 @@ fn recommend_sizes_from_the_traces_percentiles_as_lint_clean_scaling_targets() {
             .count(),
         5
     );
+}
+
+#[test]
+fn lint_knows_the_forecast_variables_and_field() {
+    let text = "scalingTarget prod/web {\n  workloadRef { kind: Deployment, name: web }\n  demand: `max(pod.cpu.usage, pod.cpu.forecst) / pod.cpu.limit`\n  forecast { horizon: 30m, season: 1m }\n}\n";
+    let out = kilter::lint::lint_text("t.kilter", text);
+    let msgs: Vec<String> = out
+        .diagnostics
+        .iter()
+        .map(|d| format!("{} {:?}", d.one_line(), d.help))
+        .collect();
+    assert_eq!(out.diagnostics.len(), 2, "one error per mistake: {msgs:#?}");
+    assert!(
+        msgs.iter().any(|m| m.contains("pod.cpu.forecast")),
+        "a misspelt forecast is suggested: {msgs:#?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("season") && m.contains("between 2m and 7d")),
+        "{msgs:#?}"
+    );
+    let good = text
+        .replace("forecst", "forecast")
+        .replace("season: 1m", "season: 24h");
+    let out = kilter::lint::lint_text("t.kilter", &good);
+    assert!(out.diagnostics.is_empty(), "{:#?}", out.diagnostics);
 }

@@ -19,9 +19,9 @@ every field path below it exists:
 - ScalingTarget `demand`: `pod`, `node`, `cluster`, `now`
 
 `cluster` has cpu.utilization, memory.utilization, power.watts, nodes.{total, ready,
-schedulable, cordoned}; `node` has name, labels, cpu.utilization, memory.utilization, governor,
-powerWatts, pods; `pod` has namespace, name, labels, cpu.{usage, request, limit},
-memory.{usage, request, limit}; `now` has timestamp, hour, minute, weekday; `budget` has
+schedulable, cordoned}; `node` has name, labels, cpu.{utilization, forecast},
+memory.utilization, governor, powerWatts, pods; `pod` has namespace, name, labels,
+cpu.{usage, request, limit, forecast}, memory.{usage, request, limit}; `now` has timestamp, hour, minute, weekday; `budget` has
 power.{watts, maxWatts, percent} and disruption.{unavailable, maxUnavailable, drainsLastHour}.
 Variables bound by macros (`exists`, `all`, `map`, …) are allowed inside them.
 

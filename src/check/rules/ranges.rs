@@ -19,6 +19,7 @@ What it checks:
 - quantities, counts and weights are not negative (`reserve`, `minNodes`, `maxDrainsPerHour`,
   `maxStep`, `weight`, `retries`, namespace weights), and `maxWatts` is positive;
 - fractions are within 0–1 (`utilizationBelow`), `maxNodesPerCycle` is at least 1, ports are 1–65535;
+- a `forecast` has a season of 2m to 7d and a horizon above zero, not longer than the season;
 - upper ends (`docs/limits.md`): durations at most 365 days, counts at most 100,000, CPU
   quantities at most 4096 cores, weights at most 1,000,000, `maxWatts` at most 10⁹, priority
   within ±1,000,000, `phiThreshold` at most 1000.
@@ -136,6 +137,14 @@ impl Ctx<'_> {
 fn check(doc: &Document, obj: &Object, out: &mut Vec<Diagnostic>) {
     let mut c = Ctx { doc, out };
     limits(&mut c, obj);
+    let forecast = match obj {
+        Object::Policy(p) => p.spec.forecast,
+        Object::ScalingTarget(t) => t.spec.forecast,
+        _ => None,
+    };
+    if let Some(f) = forecast {
+        forecast_range(&mut c, f);
+    }
     match obj {
         Object::Policy(p) => {
             if let Some(cons) = &p.spec.action.consolidate {
@@ -337,6 +346,26 @@ fn limits(c: &mut Ctx<'_>, obj: &Object) {
         Object::ScalingTarget(t) => {
             c.duration("spec.cooldown", t.spec.cooldown, "cooldown");
         }
+    }
+}
+
+/// A season of 2 minutes to 7 days (it is kept in at most 288 slots of at least a minute), a
+/// horizon above zero and not past the season.
+fn forecast_range(c: &mut Ctx<'_>, f: crate::model::Forecast) {
+    let (h, s) = (f.horizon.0.as_secs(), f.season.0.as_secs());
+    let season_ok = (120..=7 * 86_400).contains(&s);
+    if !season_ok {
+        c.err(
+            "spec.forecast.season",
+            format!("the season is {s}s; it must be between 2m and 7d"),
+        );
+    }
+    // Against a season already reported, a long horizon is not a second mistake.
+    if h == 0 || (season_ok && h > s) {
+        c.err(
+            "spec.forecast.horizon",
+            "the horizon must be above zero and not longer than the season".into(),
+        );
     }
 }
 
