@@ -276,33 +276,35 @@ pub fn simulate(
         })
         .collect();
 
-    // Power models: first match wins, then a default per node.
-    let models: Vec<PowerModel> = state
-        .nodes
+    // Power models: first match wins, then a default per node. Pools are every model's and
+    // `other`, so that nodes added later have theirs; pools without nodes are left out.
+    let model_for = |n: &crate::state::Node| {
+        trace
+            .manifest
+            .power
+            .iter()
+            .find(|m| {
+                m.node_selector
+                    .as_ref()
+                    .is_none_or(|s| crate::model::selector::matches(s, &n.labels))
+            })
+            .cloned()
+            .unwrap_or_else(|| {
+                PowerModel::default_for(n.allocatable.cpu.map_or(1.0, |q| q.0 as f64 / 1000.0))
+            })
+    };
+    let mut models: Vec<PowerModel> = state.nodes.iter().map(model_for).collect();
+    let mut pools: Vec<String> = trace
+        .manifest
+        .power
         .iter()
-        .map(|n| {
-            trace
-                .manifest
-                .power
-                .iter()
-                .find(|m| {
-                    m.node_selector
-                        .as_ref()
-                        .is_none_or(|s| crate::model::selector::matches(s, &n.labels))
-                })
-                .cloned()
-                .unwrap_or_else(|| {
-                    PowerModel::default_for(n.allocatable.cpu.map_or(1.0, |q| q.0 as f64 / 1000.0))
-                })
-        })
+        .map(|m| m.pool.clone())
+        .chain(std::iter::once("other".to_string()))
         .collect();
-    let mut pools: Vec<String> = models.iter().map(|m| m.pool.clone()).collect();
     pools.sort();
     pools.dedup();
-    let pool_of: Vec<usize> = models
-        .iter()
-        .map(|m| pools.binary_search(&m.pool).unwrap_or(0))
-        .collect();
+    let pool_index = |m: &PowerModel| pools.binary_search(&m.pool).unwrap_or(0);
+    let mut pool_of: Vec<usize> = models.iter().map(pool_index).collect();
     let mut pool_energy = vec![0.0; pools.len()];
     let mut pool_peak = vec![0.0f64; pools.len()];
     report.pools = pools
@@ -373,6 +375,8 @@ pub fn simulate(
     let mut removed: Vec<bool> = vec![false; state.nodes.len()];
     let mut knobs: foldhash::HashMap<(u8, String), Change> = Default::default();
     let mut pending_run: Vec<usize> = vec![0; state.pods.len()];
+    // New pods of a scale event copy the usage of the pod they were made from.
+    let mut follows: Vec<Option<usize>> = vec![None; state.pods.len()];
     let mut forecasts = super::forecast::Forecasts::default();
     let mut over_run: Vec<usize> = vec![0; power_budgets.len()];
 
@@ -403,6 +407,31 @@ pub fn simulate(
                         .push(format!("event at {t}: no node {n} to remove")),
                 }
             }
+            if let Some(n) = &e.add_node {
+                if state.nodes.iter().any(|x| x.name == n.name) {
+                    report
+                        .warnings
+                        .push(format!("event at {t}: node {} is already there", n.name));
+                } else {
+                    state.nodes.push(n.clone());
+                    removed.push(false);
+                    let m = model_for(n);
+                    pool_of.push(pool_index(&m));
+                    report.pools[pool_index(&m)].nodes += 1;
+                    models.push(m);
+                }
+            }
+            if let Some(sc) = &e.scale {
+                scale(
+                    &mut state,
+                    &mut load,
+                    &mut follows,
+                    &mut pending_run,
+                    sc,
+                    &mut report.warnings,
+                    t,
+                );
+            }
             if let Some(n) = e.restore_node.as_deref() {
                 match state.nodes.iter().position(|x| x.name == n) {
                     Some(j) => {
@@ -432,7 +461,13 @@ pub fn simulate(
                 };
             }
         }
+        for (i, f) in follows.iter().enumerate() {
+            if let Some(from) = f {
+                load[i] = load[*from];
+            }
+        }
         schedule_pending(&mut state);
+        count_pdbs(&mut state, &removed);
         let served = serve(&mut state, &load, &models, &removed);
         forecasts.observe(bundle, &mut state, now);
         // Measure.
@@ -488,20 +523,24 @@ pub fn simulate(
         if sample {
             series.throttled_cores.push(throttled_cores);
             series.pending_pods.push(pending as f64);
-            for (w, limits, used) in &mut series.workloads {
-                let (mut l, mut u) = (0.0, 0.0);
-                for (i, p) in state.pods.iter().enumerate() {
-                    if !p.node.is_empty() && workload_name(p).as_deref() == Some(w.as_str()) {
-                        l += p
-                            .containers
-                            .iter()
-                            .filter_map(|c| c.limits.cpu)
-                            .map(|q| q.0)
-                            .sum::<i64>() as f64
-                            / 1000.0;
-                        u += served[i] / 1000.0;
-                    }
+            let mut sums = vec![(0.0, 0.0); series.workloads.len()];
+            for (i, p) in state.pods.iter().enumerate() {
+                if p.node.is_empty() {
+                    continue;
                 }
+                let Some(w) = workload_name(p) else { continue };
+                if let Some(k) = series.workloads.iter().position(|x| x.0 == w) {
+                    sums[k].0 += p
+                        .containers
+                        .iter()
+                        .filter_map(|c| c.limits.cpu)
+                        .map(|q| q.0)
+                        .sum::<i64>() as f64
+                        / 1000.0;
+                    sums[k].1 += served[i] / 1000.0;
+                }
+            }
+            for ((_, limits, used), (l, u)) in series.workloads.iter_mut().zip(sums) {
                 limits.push(l);
                 used.push(u);
             }
@@ -562,15 +601,15 @@ pub fn simulate(
         let index = crate::state::Index::new(&state);
         let after = super::After::new(&state, &index, &enforced);
         let mut next = after.to_state();
+        // For each action, the pod it resizes (index in `state.pods`, the same in `next`).
+        let resized: Vec<Option<(usize, usize)>> = after.resized.clone();
         drop(after);
-        for a in &enforced {
-            if let Action::Resize(r) = &a.action
-                && let Some(p) = next
-                    .pods
-                    .iter_mut()
-                    .find(|p| p.namespace == r.namespace && p.name == r.pod)
-            {
-                p.demand = Some(r.demand.clamp(0.0, 1.0));
+        for (k, a) in enforced.iter().enumerate() {
+            if let (Action::Resize(r), Some((i, _))) = (&a.action, resized[k]) {
+                if next.pods[i].qos() != state.pods[i].qos() {
+                    report.qos_changes += 1;
+                }
+                next.pods[i].demand = Some(r.demand.clamp(0.0, 1.0));
             }
             let t = a.target();
             next.recent_actions.push(RecentAction {
@@ -608,6 +647,7 @@ pub fn simulate(
         p.peak_watts = round(pool_peak[k], 1);
     }
     report.energy_kwh = round(pool_energy.iter().sum(), 3);
+    report.pools.retain(|p| p.nodes > 0);
     for m in &mut budget_minutes {
         m.peak_watts = round(m.peak_watts, 1);
         m.warning_minutes = round(m.warning_minutes, 1);
@@ -656,8 +696,106 @@ pub fn simulate(
 }
 
 fn progress_tick(progress: &mut dyn FnMut(usize, usize), cycle: usize, cycles: usize) {
-    if cycle.is_multiple_of(256) {
+    if cycle.is_multiple_of(16) {
         progress(cycle, cycles);
+    }
+}
+
+/// Scales a workload: new pods copy its first pod (and follow its usage) and start Pending;
+/// scaling down ends the newest pods.
+#[allow(clippy::too_many_arguments)]
+fn scale(
+    state: &mut ClusterState,
+    load: &mut Vec<PodLoad>,
+    follows: &mut Vec<Option<usize>>,
+    pending_run: &mut Vec<usize>,
+    sc: &super::trace::Scale,
+    warnings: &mut Vec<String>,
+    t: &DateTime<Utc>,
+) {
+    let of: Vec<usize> = (0..state.pods.len())
+        .filter(|&i| {
+            let p = &state.pods[i];
+            p.namespace == sc.namespace
+                && !p.is_terminal()
+                && p.owner.as_ref().is_some_and(|o| o.name == sc.workload)
+        })
+        .collect();
+    let want = sc.replicas as usize;
+    let Some(&first) = of.first() else {
+        warnings.push(format!(
+            "event at {t}: no pods of {}/{} to scale",
+            sc.namespace, sc.workload
+        ));
+        return;
+    };
+    if want < of.len() {
+        for &i in of.iter().rev().take(of.len() - want) {
+            state.pods[i].node.clear();
+            state.pods[i].phase = "Succeeded".into();
+        }
+        return;
+    }
+    let mut k = 0;
+    for _ in of.len()..want {
+        let mut p = state.pods[first].clone();
+        loop {
+            k += 1;
+            let name = format!("{}-s{k}", sc.workload);
+            if !state
+                .pods
+                .iter()
+                .any(|q| q.namespace == p.namespace && q.name == name)
+            {
+                p.name = name;
+                break;
+            }
+        }
+        p.node.clear();
+        p.phase = "Pending".into();
+        p.demand = None;
+        p.cpu_forecast = None;
+        state.pods.push(p);
+        load.push(load[first]);
+        follows.push(Some(first));
+        pending_run.push(0);
+    }
+}
+
+/// Keeps each PDB's counts current: healthy pods are those running on a ready node.
+fn count_pdbs(state: &mut ClusterState, removed: &[bool]) {
+    if state.pdbs.is_empty() {
+        return;
+    }
+    let ready: foldhash::HashSet<&str> = state
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(j, n)| n.ready && !removed[*j])
+        .map(|(_, n)| n.name.as_str())
+        .collect();
+    let counts: Vec<(i64, i64)> = state
+        .pdbs
+        .iter()
+        .map(|b| {
+            let mut expected = 0;
+            let mut healthy = 0;
+            for p in state
+                .pods
+                .iter()
+                .filter(|p| !p.is_terminal() && b.covers(p))
+            {
+                expected += 1;
+                if ready.contains(p.node.as_str()) {
+                    healthy += 1;
+                }
+            }
+            (expected, healthy)
+        })
+        .collect();
+    for (b, (expected, healthy)) in state.pdbs.iter_mut().zip(counts) {
+        b.expected_pods = Some(expected);
+        b.current_healthy = healthy;
     }
 }
 

@@ -76,6 +76,31 @@ pub struct Event {
     /// A removed node comes back, empty and schedulable.
     #[serde(default)]
     pub restore_node: Option<String>,
+    /// A new node joins (written as in a snapshot's `nodes`).
+    #[serde(default)]
+    pub add_node: Option<crate::state::Node>,
+    /// A workload is scaled: new pods copy an existing one (and its usage) and start Pending;
+    /// scaling down ends the newest pods.
+    #[serde(default)]
+    pub scale: Option<Scale>,
+}
+
+#[derive(Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scale {
+    pub namespace: String,
+    /// The pods' owner (as the snapshot's `owner.name`).
+    pub workload: String,
+    pub replicas: u32,
+}
+
+impl Event {
+    fn count(&self) -> usize {
+        usize::from(self.remove_node.is_some())
+            + usize::from(self.restore_node.is_some())
+            + usize::from(self.add_node.is_some())
+            + usize::from(self.scale.is_some())
+    }
 }
 
 /// Kilter's governor factors when a power model does not list a governor. Dynamic power falls
@@ -186,12 +211,37 @@ pub fn load_manifest(file: &Arc<SourceFile>) -> Result<Checked, Vec<Diagnostic>>
                     ),
                 )),
             }
-            if e.remove_node.is_some() == e.restore_node.is_some() {
+            if e.count() != 1 {
                 diags.push(Diagnostic::error(
                     code::INVALID_VALUE,
                     file,
                     node.span_at(&format!("events[{i}]")),
-                    "an event sets exactly one of removeNode and restoreNode",
+                    "an event sets exactly one of removeNode, restoreNode, addNode and scale",
+                ));
+            }
+            if let Some(n) = &e.add_node {
+                let one = crate::state::ClusterState {
+                    nodes: vec![n.clone()],
+                    ..Default::default()
+                };
+                for (path, message) in crate::state::check(&one) {
+                    let path = path.replacen("nodes[0]", &format!("events[{i}].addNode"), 1);
+                    diags.push(Diagnostic::error(
+                        code::INVALID_VALUE,
+                        file,
+                        node.span_at(&path),
+                        message,
+                    ));
+                }
+            }
+            if let Some(sc) = &e.scale
+                && sc.replicas > 10_000
+            {
+                diags.push(Diagnostic::error(
+                    code::INVALID_VALUE,
+                    file,
+                    at("scale.replicas"),
+                    "a scale event sets at most 10,000 replicas",
                 ));
             }
         }
