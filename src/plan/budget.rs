@@ -121,11 +121,17 @@ impl<'a> Budgets<'a> {
         self.all.iter().filter(move |b| b.covers(node))
     }
 
-    /// Admits a node disruption against every budget that covers the node, and counts it.
-    pub fn admit(&mut self, node: usize, already: bool, drain: bool) -> Result<(), BudgetError> {
+    /// Whether every budget that covers the node would admit its disruption (counts nothing).
+    pub fn check(&self, node: usize, already: bool, drain: bool) -> Result<(), BudgetError> {
         for b in self.all.iter().filter(|b| b.covers(node)) {
             b.check(already, drain)?;
         }
+        Ok(())
+    }
+
+    /// Admits a node disruption against every budget that covers the node, and counts it.
+    pub fn admit(&mut self, node: usize, already: bool, drain: bool) -> Result<(), BudgetError> {
+        self.check(node, already, drain)?;
         for b in self.all.iter_mut().filter(|b| b.covers(node)) {
             b.commit(already, drain);
         }

@@ -280,6 +280,12 @@ fn try_drain(cx: &mut Cx<'_>, a: usize, n: usize, allow_empty_dir: bool, reason:
     if node.unschedulable && ev.evict.is_empty() {
         return false; // already drained
     }
+    // The budget first: it is cheap, and placing the pods costs a pass over every node per
+    // pod (a fleet whose budget is spent would otherwise pay that for every candidate).
+    if let Err(r) = cx.budgets.check(n, node.unschedulable, true) {
+        cx.skip_for(a, target, SkipCause::DisruptionBudget, r.to_string());
+        return false;
+    }
     let placements = match place(cx, n, &ev.evict) {
         Ok(p) => p,
         Err(r) => {
