@@ -56,17 +56,7 @@ fn percentile(sorted: &[i64], q: f64) -> i64 {
 /// Deployment, StatefulSet, DaemonSet or ReplicaSet; one container per pod is sized — the
 /// first — as the trace has one figure per pod).
 pub fn recommend(state: &ClusterState, usage: &Usage, headroom: f64) -> Vec<Recommendation> {
-    let pod_index: foldhash::HashMap<(&str, &str), usize> = state
-        .pods
-        .iter()
-        .enumerate()
-        .map(|(i, p)| ((p.namespace.as_str(), p.name.as_str()), i))
-        .collect();
-    let trace_pod: Vec<Option<usize>> = usage
-        .pods
-        .iter()
-        .map(|(ns, n)| pod_index.get(&(ns.as_str(), n.as_str())).copied())
-        .collect();
+    let trace_pod = usage.pod_indices(state);
     // (namespace, kind, name) -> (pods, cpu samples, memory samples)
     type Acc = (std::collections::BTreeSet<usize>, Vec<i64>, Vec<i64>);
     let mut by: BTreeMap<(String, String, String), Acc> = BTreeMap::new();

@@ -169,6 +169,12 @@ pub type BudgetSeries = (String, f64, Option<f64>, Option<f64>, Vec<f64>);
 type FairSums = (f64, usize, BTreeMap<String, (f64, f64)>);
 
 pub const MAX_POINTS: usize = 1000;
+
+/// The most cycles one simulation runs (a year of 1-minute cycles is 525,600).
+pub const MAX_CYCLES: usize = 1_000_000;
+
+/// The most pods scale events may bring the simulated cluster to.
+pub const MAX_PODS: usize = 1_000_000;
 const MAX_ACTION_MARKS: usize = 5000;
 
 fn round(x: f64, places: i32) -> f64 {
@@ -217,8 +223,14 @@ pub fn simulate(
     let step_s = step.num_seconds() as f64;
     let step_min = step_s / 60.0;
     let step_h = step_s / 3600.0;
-    let cycles =
+    let mut cycles =
         usize::try_from(((to - from).num_seconds() as f64 / step_s).ceil() as i64).unwrap_or(0);
+    if cycles > MAX_CYCLES {
+        report.warnings.push(format!(
+            "the trace spans {cycles} cycles of {step_s}s; only the first {MAX_CYCLES} are simulated"
+        ));
+        cycles = MAX_CYCLES;
+    }
 
     let mut state = start.clone();
     state
@@ -227,17 +239,7 @@ pub fn simulate(
     for p in &mut state.pods {
         p.demand = None;
     }
-    let pod_index: foldhash::HashMap<(&str, &str), usize> = start
-        .pods
-        .iter()
-        .enumerate()
-        .map(|(i, p)| ((p.namespace.as_str(), p.name.as_str()), i))
-        .collect();
-    let trace_pod: Vec<Option<usize>> = usage
-        .pods
-        .iter()
-        .map(|(ns, n)| pod_index.get(&(ns.as_str(), n.as_str())).copied())
-        .collect();
+    let trace_pod = usage.pod_indices(start);
     let unknown: Vec<String> = usage
         .pods
         .iter()
@@ -734,6 +736,13 @@ fn scale(
             state.pods[i].node.clear();
             state.pods[i].phase = "Succeeded".into();
         }
+        return;
+    }
+    if state.pods.len() + (want - of.len()) > MAX_PODS {
+        warnings.push(format!(
+            "event at {t}: scaling {}/{} to {want} would pass {MAX_PODS} pods; not scaled",
+            sc.namespace, sc.workload
+        ));
         return;
     }
     let mut k = 0;

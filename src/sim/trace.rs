@@ -264,6 +264,22 @@ pub struct Usage {
     pub samples: Vec<Sample>,
 }
 
+impl Usage {
+    /// Where each pod of the usage file is in `state.pods` (None: the snapshot lacks it).
+    pub fn pod_indices(&self, state: &crate::state::ClusterState) -> Vec<Option<usize>> {
+        let at: foldhash::HashMap<(&str, &str), usize> = state
+            .pods
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((p.namespace.as_str(), p.name.as_str()), i))
+            .collect();
+        self.pods
+            .iter()
+            .map(|(ns, n)| at.get(&(ns.as_str(), n.as_str())).copied())
+            .collect()
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sample {
     pub time: u32,
