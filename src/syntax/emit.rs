@@ -128,7 +128,18 @@ impl Emitter<'_> {
                 Some(Placed::Inline) => self.start_line(indent, true),
                 Some(Placed::Above) => {}
             }
-            self.out.push_str(&string(k));
+            let key = string(k);
+            // YAML allows implicit keys of at most 1024 characters; a longer one is written
+            // as an explicit key (`? key` then `: value` on the next line).
+            let explicit = key.chars().count() > MAX_IMPLICIT_KEY;
+            if explicit {
+                self.out.push_str("? ");
+                self.out.push_str(&key);
+                self.out.push('\n');
+                self.pad(indent);
+            } else {
+                self.out.push_str(&key);
+            }
             self.out.push(':');
             match v {
                 Json::Object(inner) if !inner.is_empty() => {
@@ -137,7 +148,7 @@ impl Emitter<'_> {
                 }
                 Json::Array(a) if !a.is_empty() => {
                     self.end_line();
-                    self.seq(a, indent, false);
+                    self.seq(a, if explicit { indent + 2 } else { indent }, false);
                 }
                 other => {
                     self.out.push(' ');
@@ -183,6 +194,9 @@ impl Emitter<'_> {
         }
     }
 }
+
+/// The longest implicit key YAML allows, in characters.
+const MAX_IMPLICIT_KEY: usize = 1024;
 
 fn scalar(v: &Json) -> String {
     match v {

@@ -385,3 +385,41 @@ fn a_file_lint_passes_over_as_unreadable_is_not_converted() {
         assert!(err.contains("odd.yaml:1:7: K001"), "{to}: {err}");
     }
 }
+
+/// Found by fuzzing: a map key longer than 1024 characters was written as an implicit key,
+/// which YAML does not allow ("mapping values are not allowed in this context" on reading it
+/// back). It is now written as an explicit key (`? key` / `: value`).
+#[test]
+fn a_key_longer_than_yaml_allows_implicitly_converts_to_an_explicit_key() {
+    let long = "k".repeat(1100);
+    let text = format!(
+        "apiVersion: kilter.dev/v1alpha1\nkind: Policy\nmetadata:\n  name: long-key\nspec:\n  action:\n    governor: {{ name: powersave }}\nstatus:\n  ? \"{long}\"\n  : {{ a: 1 }}\n  ? \"{long}x\"\n  : [1, 2]\n  short: 3\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("long.yaml");
+    std::fs::write(&f, &text).unwrap();
+    let objects = |name: &str, text: &str| {
+        let out = kilter::lint::lint_text(name, text);
+        assert!(!out.has_errors(), "{name}: {:?}", out.diagnostics);
+        out.documents
+            .into_iter()
+            .filter_map(|d| d.object)
+            .collect::<Vec<_>>()
+    };
+    let mine = objects("long.yaml", &text);
+    for to in ["yaml", "dsl"] {
+        let (code, out, err) = convert(to, &f);
+        assert_eq!(code, 0, "{to}: {err}");
+        let name = if to == "yaml" {
+            "back.yaml"
+        } else {
+            "back.kilter"
+        };
+        assert_eq!(objects(name, &out), mine, "{to}");
+    }
+    let (_, yaml, _) = convert("yaml", &f);
+    assert!(
+        yaml.contains(&format!("  ? {long}\n  :\n    a: 1\n")),
+        "{yaml}"
+    );
+}
