@@ -551,7 +551,9 @@ pub fn simulate(
             fairness_cycle(b, &state, &mut fair_sum[k]);
         }
 
-        let plan = crate::plan::plan(bundle, &state, now);
+        // One index of this cycle's cluster serves the plan and applying its actions.
+        let index = crate::state::Index::new(&state);
+        let plan = crate::plan::plan_indexed(bundle, &state, &index, now);
         for (k, b) in power_budgets.iter().enumerate() {
             let name = b.metadata.name.as_deref().unwrap_or_default();
             let Some(power) = plan
@@ -600,7 +602,6 @@ pub fn simulate(
             report.oscillations +=
                 oscillation(&mut knobs, cycle, opts.oscillation_cycles, &a.action);
         }
-        let index = crate::state::Index::new(&state);
         let after = super::After::new(&state, &index, &enforced);
         let mut next = after.to_state();
         // For each action, the pod it resizes (index in `state.pods`, the same in `next`).
