@@ -107,7 +107,19 @@ fn load_snapshot_5000_nodes_150000_pods(bencher: divan::Bencher) {
     let file = kilter::syntax::source::SourceFile::new("snapshot.json", text);
     bencher
         .counter(divan::counter::BytesCount::new(bytes))
-        .bench(|| kilter::state::load(&file).unwrap().pods.len());
+        .bench(|| kilter::state::load(&file).unwrap());
+}
+
+/// The spanned reader on the same snapshot: the path a snapshot the fast reader refuses
+/// takes, and the one YAML snapshots take.
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn load_snapshot_spanned_5000_nodes_150000_pods(bencher: divan::Bencher) {
+    let text = serde_json::to_string(&cluster(5000, 30, false)).unwrap();
+    let bytes = text.len();
+    let file = kilter::syntax::source::SourceFile::new("snapshot.json", text);
+    bencher
+        .counter(divan::counter::BytesCount::new(bytes))
+        .bench(|| kilter::state::load_spanned(&file).unwrap());
 }
 
 fn main() {

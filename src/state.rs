@@ -38,9 +38,9 @@ pub struct ClusterState {
 #[serde(rename_all = "camelCase")]
 pub struct Node {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub labels: Labels,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub annotations: Labels,
     #[serde(default)]
     pub taints: Vec<Taint>,
@@ -78,6 +78,55 @@ pub struct NodeProbe {
     /// Why not, e.g. `probe for node n1 unavailable (phi 9.4 > 8)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// A label map whose keys must differ. The spanned reader reports a duplicate key where it
+/// is; this keeps the JSON fast path from letting the last one win silently.
+fn unique_keys<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Labels, D::Error> {
+    UniqueKeys::deserialize(d).map(|u| u.0)
+}
+
+struct UniqueKeys(Labels);
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Labels;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of strings")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Labels, A::Error> {
+                let mut out = Labels::new();
+                while let Some((k, v)) = m.next_entry::<String, String>()? {
+                    if out.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format!("duplicate key `{k}`")));
+                    }
+                    out.insert(k, v);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V).map(UniqueKeys)
+    }
+}
+
+/// A PodDisruptionBudget's selector, its `matchLabels` read with [`unique_keys`].
+fn unique_selector<'de, D: serde::Deserializer<'de>>(d: D) -> Result<LabelSelector, D::Error> {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Selector {
+        #[serde(default)]
+        match_labels: Option<UniqueKeys>,
+        #[serde(default)]
+        match_expressions: Option<Vec<LabelSelectorRequirement>>,
+    }
+    let s = Selector::deserialize(d)?;
+    Ok(LabelSelector {
+        match_labels: s.match_labels.map(|u| u.0),
+        match_expressions: s.match_expressions,
+    })
 }
 
 fn yes() -> bool {
@@ -145,9 +194,9 @@ pub struct Pod {
     /// The node it runs on; empty when pending.
     #[serde(default)]
     pub node: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub labels: Labels,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub annotations: Labels,
     /// The top-level controller (Deployment, StatefulSet, DaemonSet, Job, …); none for a bare pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,7 +205,7 @@ pub struct Pod {
     pub phase: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority_class_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub node_selector: Labels,
     #[serde(default)]
     pub tolerations: Vec<Toleration>,
@@ -275,7 +324,7 @@ impl Pod {
 pub struct Pdb {
     pub namespace: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_selector")]
     pub selector: LabelSelector,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_available: Option<IntOrPercent>,
@@ -477,6 +526,47 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 /// Reads a snapshot (YAML or JSON) with the same diagnostics as policy files. The document
 /// may carry `apiVersion: kilter.dev/v1alpha1` and `kind: ClusterSnapshot`.
 pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
+    if let Some(state) = load_json_fast(&file.text) {
+        return Ok(state);
+    }
+    load_spanned(file)
+}
+
+/// The fast path for a JSON snapshot: serde_json straight into the model, no spans kept.
+/// It accepts only what the spanned reader accepts, with the same result (no unknown field
+/// besides a top-level `apiVersion` and `kind`, no duplicate key, every check passed);
+/// anything else returns `None`, and the spanned reader reads the file again to say where
+/// it is wrong. JSON is YAML, so both readers read the same text.
+pub fn load_json_fast(text: &str) -> Option<ClusterState> {
+    if !text
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with('{')
+    {
+        return None;
+    }
+    let mut unknown = false;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let state: ClusterState = serde_ignored::deserialize(&mut de, |path| {
+        let top = matches!(&path, serde_ignored::Path::Map { parent: serde_ignored::Path::Root, key } if key == "apiVersion" || key == "kind");
+        unknown |= !top;
+    })
+    .ok()?;
+    de.end().ok()?;
+    if unknown
+        || state
+            .time
+            .as_deref()
+            .is_some_and(|t| parse_time(t).is_none())
+        || !check(&state).is_empty()
+    {
+        return None;
+    }
+    Some(state)
+}
+
+/// The spanned reader: every problem reported at its file, line and column.
+pub fn load_spanned(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
     let (node, state, mut diags) =
         crate::syntax::de::decode_file::<ClusterState>(file, "snapshot")?;
     if let Some(t) = state.as_ref().and_then(|s| s.time.as_deref())
@@ -515,7 +605,7 @@ pub const RECENT_ACTION_KINDS: [&str; 5] =
 /// refuses such a snapshot rather than guess (a dropped recent action would bypass its cooldown).
 pub fn check(s: &ClusterState) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut names: std::collections::HashMap<&str, usize> = Default::default();
+    let mut names: foldhash::HashMap<&str, usize> = Default::default();
     for (i, n) in s.nodes.iter().enumerate() {
         let at = |f: &str| format!("nodes[{i}].{f}");
         if let Some(first) = names.insert(n.name.as_str(), i) {
@@ -562,7 +652,7 @@ pub fn check(s: &ClusterState) -> Vec<(String, String)> {
             ));
         }
     }
-    let mut pods: std::collections::HashMap<(&str, &str), usize> = Default::default();
+    let mut pods: foldhash::HashMap<(&str, &str), usize> = Default::default();
     for (i, p) in s.pods.iter().enumerate() {
         let at = |f: &str| format!("pods[{i}].{f}");
         if let Some(first) = pods.insert((p.namespace.as_str(), p.name.as_str()), i) {

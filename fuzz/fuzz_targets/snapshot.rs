@@ -1,4 +1,5 @@
-//! Any bytes as a cluster snapshot: reading it must not panic, and a snapshot that reads must
+//! Any bytes as a cluster snapshot: reading it must not panic, the JSON fast path must accept
+//! only what the spanned reader reads to the same model, and a snapshot that reads must
 //! plan under a bundle using every method without panicking and without the methods breaking
 //! an invariant the plan verifier checks.
 #![no_main]
@@ -48,7 +49,17 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let file = kilter::syntax::source::SourceFile::new("snapshot.yaml", text);
-    let Ok(state) = kilter::state::load(&file) else {
+    // What the JSON fast path accepts, the spanned reader accepts with the same model.
+    let fast = kilter::state::load_json_fast(text);
+    let spanned = kilter::state::load_spanned(&file);
+    if let Some(fast) = &fast {
+        assert_eq!(
+            Some(fast),
+            spanned.as_ref().ok(),
+            "the fast reader accepted what the spanned reader reads differently"
+        );
+    }
+    let Ok(state) = spanned else {
         return;
     };
     let now = kilter::state::parse_time("2026-11-23T12:00:00Z").unwrap();

@@ -81,6 +81,13 @@ pub struct Cx<'a> {
     out: Plan,
 }
 
+/// CEL's standard environment, built once per process: building it registers every
+/// standard function and costs more than planning a small cluster.
+fn stdlib() -> Arc<Env> {
+    static ENV: std::sync::OnceLock<Arc<Env>> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| Arc::new(Env::stdlib())).clone()
+}
+
 pub fn action_type(kind: ActionKind) -> ActionType {
     match kind {
         ActionKind::Governor => ActionType::SetGovernor,
@@ -108,7 +115,7 @@ impl<'a> Cx<'a> {
             bundle,
             state,
             now,
-            env: Arc::new(Env::stdlib()),
+            env: stdlib(),
             cluster: cluster_value(state),
             node_index,
             index,

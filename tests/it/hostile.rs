@@ -354,3 +354,72 @@ fn a_misspelt_required_field_is_one_error() {
         "{messages:?}"
     );
 }
+
+/// A JSON snapshot the fast reader refuses is read again on the spanned path, so each mistake
+/// still gets its line and column: a wrong type, an unknown field, a duplicate label, a check
+/// that fails, trailing text.
+#[test]
+fn a_broken_json_snapshot_gets_its_diagnostic_at_line_and_column() {
+    let good = r#"{
+  "apiVersion": "kilter.dev/v1alpha1",
+  "kind": "ClusterSnapshot",
+  "nodes": [
+    { "name": "a", "labels": { "pool": "x" }, "allocatable": { "cpu": "4", "memory": "8Gi" } }
+  ],
+  "pods": [
+    { "namespace": "ns", "name": "p", "node": "a", "containers": [ { "name": "c", "requests": { "cpu": "100m" } } ] }
+  ]
+}
+"#;
+    assert!(kilter::state::load_json_fast(good).is_some());
+    let cases = [
+        (good.replace(r#""cpu": "4""#, r#""cpu": true"#), 5, 71),
+        (
+            good.replace(r#""name": "c","#, r#""name": "c", "limit": 1,"#),
+            8,
+            83,
+        ),
+        (
+            good.replace(r#""pool": "x""#, r#""pool": "x", "pool": "y""#),
+            5,
+            45,
+        ),
+        (good.replace(r#""node": "a""#, r#""node": "b""#), 8, 47),
+        (good.replace("}\n  ]\n}", "}\n  ]\n}\n]"), 11, 1),
+    ];
+    for (text, line, col) in cases {
+        assert!(kilter::state::load_json_fast(&text).is_none(), "{text}");
+        let file = kilter::syntax::source::SourceFile::new("snapshot.json", text.clone());
+        let diags = kilter::state::load(&file).expect_err(&text);
+        let at: Vec<_> = diags
+            .iter()
+            .map(|d| (d.start(), d.message.clone()))
+            .collect();
+        assert_eq!(at[0].0, (line, col), "{at:?}\n{text}");
+    }
+}
+
+/// Found by the `dsl` fuzz target: a comment holding one backtick made the file splitter
+/// think a CEL expression was open, so comments above an object came apart from it and the
+/// second `fmt` added a blank line the first had not.
+#[test]
+fn fmt_is_idempotent_when_comments_hold_backticks() {
+    let inputs = [
+        "scalingTarget# a `b\n# c\n# d ` e\n  action {# f} }\n}\n",
+        "# one ` tick\npolicy p {\n  action { cordon {} }\n}\n",
+        "policy p { # a ` tick\n  action { cordon {} }\n}\n// two ` ticks `\n# three `\nbudget b { cpu { reserve: 1 } }\n",
+        "policy p {\n  labels { x: \"a ` b\" }\n}\n# c\npolicy q {\n  action { cordon {} }\n}\n",
+    ];
+    for text in inputs {
+        let file = kilter::syntax::source::SourceFile::new("f.kilter", text);
+        let Ok(once) = kilter::syntax::dsl::fmt::format(&file) else {
+            continue;
+        };
+        let again = kilter::syntax::dsl::fmt::format(&kilter::syntax::source::SourceFile::new(
+            "f.kilter",
+            once.clone(),
+        ))
+        .unwrap();
+        assert_eq!(again, once, "{text:?}");
+    }
+}

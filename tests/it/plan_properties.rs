@@ -665,6 +665,38 @@ fn identical_inputs_give_byte_identical_plans() {
         .unwrap();
 }
 
+/// The JSON fast path and the spanned reader agree on every generated cluster, written as
+/// pretty and as one-line JSON: both accept it, with the model it was written from.
+#[test]
+fn fast_and_spanned_snapshot_readers_give_equal_models() {
+    let accepted = RefCell::new(0u32);
+    let mut runner = TestRunner::new(Config {
+        cases: 2_000,
+        ..config()
+    });
+    runner
+        .run(&(cluster(), any::<bool>()), |(s, pretty)| {
+            let json = if pretty {
+                serde_json::to_string_pretty(&s).unwrap()
+            } else {
+                serde_json::to_string(&s).unwrap()
+            };
+            let file = kilter::syntax::source::SourceFile::new("snapshot.json", json.clone());
+            let fast = load_json_fast(&json);
+            let spanned = load_spanned(&file);
+            prop_assert_eq!(fast.is_some(), spanned.is_ok(), "{:?}", spanned.err());
+            if let Some(fast) = fast {
+                prop_assert_eq!(&fast, spanned.as_ref().unwrap());
+                prop_assert_eq!(&fast, &s);
+                *accepted.borrow_mut() += 1;
+            }
+            Ok(())
+        })
+        .unwrap();
+    // The generator's clusters are valid snapshots: nearly all must take the fast path.
+    assert!(*accepted.borrow() > 1_900, "{} accepted", accepted.borrow());
+}
+
 #[test]
 fn unreadable_pdb_selectors_protect_their_namespace() {
     // Consistency between the generator's unreadable selectors and the fail-closed rule.

@@ -32,6 +32,42 @@ pub fn chunks(text: &str) -> Vec<Chunk<'_>> {
     chunks_with(text, true)
 }
 
+/// Whether a CEL expression (between backticks) is still open at the end of `line`, given
+/// whether one was open at its start. Backticks inside strings and comments do not count:
+/// a comment line with one backtick must not hide the object keyword below it.
+fn cel_open_after(line: &str, mut in_cel: bool) -> bool {
+    let mut in_string = false;
+    // `//` inside a word (`a//b`) is part of it, as in the grammar.
+    let mut in_word = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        let after_word = std::mem::replace(
+            &mut in_word,
+            c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'),
+        );
+        if in_cel {
+            in_cel = c != '`';
+        } else if in_string {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match c {
+                '`' => in_cel = true,
+                '"' => in_string = true,
+                '#' => break,
+                '/' if !after_word && chars.peek() == Some(&'/') => break,
+                _ => {}
+            }
+        }
+    }
+    in_cel
+}
+
 /// [`chunks`]; with `track_cel` false, an object keyword starts a chunk even inside what
 /// looks like a multi-line CEL expression (recovery from a lone backtick).
 fn chunks_with(text: &str, track_cel: bool) -> Vec<Chunk<'_>> {
@@ -41,8 +77,8 @@ fn chunks_with(text: &str, track_cel: bool) -> Vec<Chunk<'_>> {
     let mut in_cel = false;
     for line in text.split_inclusive('\n') {
         let was_in_cel = in_cel;
-        if track_cel && line.matches('`').count() % 2 == 1 {
-            in_cel = !in_cel;
+        if track_cel {
+            in_cel = cel_open_after(line, in_cel);
         }
         let starts_item = !was_in_cel
             && ["policy", "budget", "probe", "scalingTarget"]
