@@ -61,11 +61,12 @@ fn cel_node_filter_one_evaluation(bencher: divan::Bencher) {
     });
 }
 
-#[divan::bench(sample_count = 5, sample_size = 1)]
-fn plan_5000_nodes_150000_pods(bencher: divan::Bencher) {
+/// A full plan at 50, 500 and 5,000 nodes (30 pods each): the growth with the fleet.
+#[divan::bench(args = [50, 500, 5000], sample_count = 5, sample_size = 1)]
+fn plan_nodes_30_pods_each(bencher: divan::Bencher, nodes: usize) {
     let b = policies();
-    let s = cluster(5000, 30, false);
-    bencher.bench(|| plan(&b, &s, now()).actions.len());
+    let s = cluster(nodes, 30, false);
+    bencher.bench(|| plan(&b, &s, now()));
 }
 
 /// The methods alone, without the verifier's gate (`plan` = this + verification).

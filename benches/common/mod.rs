@@ -1,129 +1,15 @@
-//! The generated fleet the planner and simulation benchmarks share: 64-core nodes in two
-//! pools, 30 pods a node (one a DaemonSet pod), 50 ScalingTargets over a quarter of the pods,
-//! and a bundle with a governor, a consolidation and a resize policy. Deterministic.
+//! The generated fleet the planner and simulation benchmarks share (`kilter::sim::fleet`).
 #![allow(dead_code)]
 
-use std::fmt::Write as _;
-
-use kilter::model::{CpuQuantity, MemoryQuantity};
 use kilter::plan::Bundle;
-use kilter::state::{ClusterState, Container, Node, Owner, Pod, Resources};
-
-pub const TARGETS: usize = 50;
+pub use kilter::sim::fleet::{TARGETS, cluster};
 
 pub fn policies() -> Bundle {
-    let mut dsl = String::from(
-        "budget all { disruption { maxUnavailable: 10%, minNodes: 100, maxDrainsPerHour: 10 }\n cpu { reserve: 500m, namespaceWeights { ns0: 3, ns1: 2 } } }\n\
-         policy night { priority: 10\n mode: Enforce\n nodeSelector { matchLabels { pool: a } }\n nodeFilter: `node.cpu.utilization < 0.5 && node.labels['zone'] != 'z3'`\n action { governor { name: powersave, fallback: [schedutil] } } }\n\
-         policy squeeze { priority: 5\n mode: Enforce\n nodeSelector { matchLabels { pool: b } }\n action { consolidate { utilizationBelow: 0.2, maxNodesPerCycle: 3 } } }\n\
-         policy market { priority: 10\n mode: Enforce\n action { resize { targetSelector { matchLabels { market: yes } } } } }\n",
-    );
-    for t in 0..TARGETS {
-        let _ = writeln!(
-            dsl,
-            "scalingTarget ns{}/d{t} {{ metadata {{ labels {{ market: yes }} }}\n workloadRef {{ kind: Deployment, name: d{t} }}\n weight: {}\n demand: `min(1.0, pod.cpu.usage / (pod.cpu.limit + 0.001))`\n resizePolicy: Both\n containers: [{{ name: app, cpu: {{ min: 100m, max: 4, maxStep: 250m }} }}] }}",
-            t % 10,
-            1 + t % 3
-        );
-    }
-    let out = kilter::lint::lint_text("bench.kilter", &dsl);
+    let out = kilter::lint::lint_text("bench.kilter", &kilter::sim::fleet::policies());
     assert!(
         !out.has_errors(),
         "{:?}",
         out.diagnostics.first().map(|d| &d.message)
     );
     Bundle::from_documents(&out.documents)
-}
-
-/// A deterministic pseudo-random sequence (no dependency, reproducible figures).
-pub struct Lcg(u64);
-impl Lcg {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-}
-
-pub fn cluster(nodes: usize, pods_per_node: usize, participants_only: bool) -> ClusterState {
-    let mut r = Lcg(42);
-    let mut s = ClusterState {
-        time: Some("2026-11-23T22:30:00Z".into()),
-        ..Default::default()
-    };
-    for i in 0..nodes {
-        s.nodes.push(Node {
-            name: format!("node-{i}"),
-            labels: [
-                (
-                    "pool".to_string(),
-                    if i % 2 == 0 { "a" } else { "b" }.to_string(),
-                ),
-                ("zone".into(), format!("z{}", i % 5)),
-            ]
-            .into(),
-            allocatable: Resources {
-                cpu: Some(CpuQuantity(64_000)),
-                memory: Some(MemoryQuantity(256 << 30)),
-            },
-            governor: Some("schedutil".into()),
-            available_governors: vec!["performance".into(), "powersave".into(), "schedutil".into()],
-            cpu_utilization: (r.next() % 100) as f64 / 100.0,
-            memory_utilization: 0.5,
-            power_watts: 200.0,
-            ready: true,
-            ..Default::default()
-        });
-        for j in 0..pods_per_node {
-            let d = if participants_only {
-                j % TARGETS
-            } else {
-                (r.next() % 200) as usize
-            };
-            let daemon = !participants_only && j == 0;
-            let req = 100 + (r.next() % 900) as i64;
-            s.pods.push(Pod {
-                namespace: if daemon {
-                    "kube-system".into()
-                } else {
-                    format!("ns{}", d % 10)
-                },
-                name: format!("p-{i}-{j}"),
-                node: format!("node-{i}"),
-                labels: [("app".to_string(), format!("d{d}"))].into(),
-                owner: Some(if daemon {
-                    Owner {
-                        kind: "DaemonSet".into(),
-                        name: "proxy".into(),
-                    }
-                } else {
-                    Owner {
-                        kind: "Deployment".into(),
-                        name: format!("d{d}"),
-                    }
-                }),
-                phase: "Running".into(),
-                containers: vec![Container {
-                    name: "app".into(),
-                    requests: Resources {
-                        cpu: Some(CpuQuantity(req)),
-                        memory: Some(MemoryQuantity(256 << 20)),
-                    },
-                    limits: Resources {
-                        cpu: Some(CpuQuantity(req * 2)),
-                        memory: Some(MemoryQuantity(512 << 20)),
-                    },
-                    usage: Resources {
-                        cpu: Some(CpuQuantity((r.next() % 1500) as i64)),
-                        memory: None,
-                    },
-                }],
-                demand: Some(0.5),
-                ..Default::default()
-            });
-        }
-    }
-    s
 }

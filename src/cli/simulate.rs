@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{EXIT_FINDINGS, EXIT_OK, emit, fail, files};
+use super::{EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, emit, fail, files};
 use crate::sim::run::{Options, Report};
 use crate::sim::trace::{Checked, Usage};
 use crate::state::ClusterState;
@@ -59,6 +59,24 @@ enum Sub {
     /// Write a synthetic usage trace for a snapshot's pods (diurnal and weekly pattern, a
     /// spike, a noisy neighbour), deterministic for a seed.
     GenTrace(GenArgs),
+    /// Write a generated fleet (a JSON snapshot and a bundle of policies, optionally
+    /// Kubernetes manifests for fake kwok nodes), for benchmarks and scale runs.
+    GenFleet(FleetArgs),
+}
+
+#[derive(clap::Args)]
+struct FleetArgs {
+    /// How many nodes.
+    #[arg(long)]
+    nodes: usize,
+    #[arg(long, default_value_t = 30)]
+    pods_per_node: usize,
+    /// The directory to write `snapshot.json` and `policies.kilter` into.
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write `manifests.yaml`: namespaces, kwok Nodes and Pods bound to them.
+    #[arg(long)]
+    manifests: bool,
 }
 
 #[derive(clap::Args)]
@@ -189,8 +207,10 @@ fn run_one(bundle: &crate::plan::Bundle, l: &Loaded, opts: &Options, label: &str
 }
 
 pub fn run(a: Args) -> u8 {
-    if let Some(Sub::GenTrace(g)) = a.command {
-        return gen_trace(g);
+    match a.command {
+        Some(Sub::GenTrace(g)) => return gen_trace(g),
+        Some(Sub::GenFleet(f)) => return gen_fleet(f),
+        None => {}
     }
     if !a.scenario.is_empty() {
         return scenarios(&a.scenario);
@@ -364,6 +384,56 @@ fn scenarios(paths: &[PathBuf]) -> u8 {
         }
     }
     if failed > 0 { EXIT_FINDINGS } else { EXIT_OK }
+}
+
+fn gen_fleet(f: FleetArgs) -> u8 {
+    const MAX_NODES: usize = 100_000;
+    if f.nodes == 0 || f.nodes > MAX_NODES || f.pods_per_node > 1_000 {
+        return fail(format!(
+            "--nodes must be 1 to {MAX_NODES} and --pods-per-node at most 1000"
+        ));
+    }
+    let state = crate::sim::fleet::cluster(f.nodes, f.pods_per_node, false);
+    let write = |name: &str, text: &[u8]| {
+        std::fs::write(f.out.join(name), text).map_err(|e| {
+            eprintln!("error: cannot write {}: {e}", f.out.join(name).display());
+            EXIT_ERROR
+        })
+    };
+    let written = std::fs::create_dir_all(&f.out)
+        .map_err(|e| {
+            eprintln!("error: cannot create {}: {e}", f.out.display());
+            EXIT_ERROR
+        })
+        .and_then(|()| {
+            write(
+                "snapshot.json",
+                &serde_json::to_vec(&state).expect("a snapshot serializes"),
+            )
+        })
+        .and_then(|()| write("policies.kilter", crate::sim::fleet::policies().as_bytes()))
+        .and_then(|()| {
+            if f.manifests {
+                write(
+                    "manifests.yaml",
+                    crate::sim::fleet::manifests(&state).as_bytes(),
+                )
+            } else {
+                Ok(())
+            }
+        });
+    match written {
+        Ok(()) => {
+            println!(
+                "wrote {} nodes and {} pods to {}",
+                state.nodes.len(),
+                state.pods.len(),
+                f.out.display()
+            );
+            EXIT_OK
+        }
+        Err(code) => code,
+    }
 }
 
 fn gen_trace(g: GenArgs) -> u8 {

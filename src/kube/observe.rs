@@ -49,22 +49,41 @@ pub async fn observe(client: &Client) -> Result<ClusterState> {
     let rss: Api<ReplicaSet> = Api::all(client.clone());
     let pdbs: Api<PodDisruptionBudget> = Api::all(client.clone());
     let lp = ListParams::default();
-    let (node_list, pod_list, rs_list, pdb_list) = tokio::try_join!(
-        nodes.list(&lp),
-        pods.list(&lp),
-        rss.list(&lp),
-        pdbs.list(&lp)
-    )?;
-    let mut state = to_state(
-        &node_list.items,
-        &pod_list.items,
-        &rs_list.items,
-        &pdb_list.items,
-    );
+    let (rs_list, pdb_list) = tokio::try_join!(rss.list(&lp), pdbs.list(&lp))?;
+    let rs_owner = replica_set_owners(&rs_list.items);
+    drop(rs_list);
+    // Pods and nodes are read a page at a time and each page converted before the next is
+    // fetched: a whole list of Kubernetes objects at fleet scale is gigabytes.
+    let pods = list_paged(&pods, |p| pod_of(p, &rs_owner)).await?;
+    let requested = requested_by_node(&pods);
+    let nodes = list_paged(&nodes, |n| {
+        let name = n.metadata.name.as_deref().unwrap_or_default();
+        node_of(n, requested.get(name).copied().unwrap_or(0))
+    })
+    .await?;
+    let pdbs = pdb_list.items.iter().map(pdb_of).collect();
+    let mut state = assemble(nodes, pods, pdbs);
     if let Some(m) = metrics(client).await? {
         apply_metrics(&mut state, &m);
     }
     Ok(state)
+}
+
+/// Lists every object of `api`, 500 per request, keeping only what `f` makes of each.
+async fn list_paged<K, T>(api: &Api<K>, mut f: impl FnMut(&K) -> T) -> Result<Vec<T>>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut out = Vec::new();
+    let mut lp = ListParams::default().limit(500);
+    loop {
+        let page = api.list(&lp).await?;
+        out.extend(page.items.iter().map(&mut f));
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => lp = lp.continue_token(&token),
+            _ => return Ok(out),
+        }
+    }
 }
 
 /// The snapshot of Kubernetes objects: pure, so that it is tested without a cluster and shared
@@ -77,32 +96,45 @@ where
     B: Borrow<PodDisruptionBudget>,
 {
     let rs_owner = replica_set_owners(replica_sets);
-    let mut state = ClusterState {
-        pods: pods.iter().map(|p| pod_of(p.borrow(), &rs_owner)).collect(),
-        ..Default::default()
-    };
-    let pods_by_node = {
-        let mut m: BTreeMap<&str, i64> = BTreeMap::new();
-        for p in state.pods.iter().filter(|p| !p.is_terminal()) {
-            *m.entry(p.node.as_str()).or_default() += p.cpu_request();
-        }
-        m
-    };
-    state.nodes = nodes
+    let pods: Vec<Pod> = pods.iter().map(|p| pod_of(p.borrow(), &rs_owner)).collect();
+    let requested = requested_by_node(&pods);
+    let nodes = nodes
         .iter()
         .map(|n| {
             let n = n.borrow();
             let name = n.metadata.name.as_deref().unwrap_or_default();
-            node_of(n, pods_by_node.get(name).copied().unwrap_or(0))
+            node_of(n, requested.get(name).copied().unwrap_or(0))
         })
         .collect();
-    state.pdbs = pdbs.iter().map(|b| pdb_of(b.borrow())).collect();
-    state.nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    state.pods.sort_by_key(Pod::key);
-    state
-        .pdbs
-        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    state
+    let pdbs = pdbs.iter().map(|b| pdb_of(b.borrow())).collect();
+    assemble(nodes, pods, pdbs)
+}
+
+/// CPU requested on each node by its pods that have not finished.
+fn requested_by_node(pods: &[Pod]) -> BTreeMap<String, i64> {
+    let mut m: BTreeMap<String, i64> = BTreeMap::new();
+    for p in pods.iter().filter(|p| !p.is_terminal()) {
+        match m.get_mut(p.node.as_str()) {
+            Some(v) => *v += p.cpu_request(),
+            None => {
+                m.insert(p.node.clone(), p.cpu_request());
+            }
+        }
+    }
+    m
+}
+
+/// The snapshot in its canonical order: nodes by name, pods and PDBs by namespace and name.
+fn assemble(mut nodes: Vec<Node>, mut pods: Vec<Pod>, mut pdbs: Vec<Pdb>) -> ClusterState {
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    pods.sort_by_cached_key(Pod::key);
+    pdbs.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    ClusterState {
+        nodes,
+        pods,
+        pdbs,
+        ..Default::default()
+    }
 }
 
 /// ReplicaSet → its controlling Deployment, so pods report their top-level owner.

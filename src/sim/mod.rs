@@ -10,6 +10,7 @@
 //! [`compare`]; [`tracegen`] writes the lab's synthetic trace.
 
 pub mod compare;
+pub mod fleet;
 pub mod forecast;
 pub mod recommend;
 pub mod report;

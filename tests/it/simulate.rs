@@ -507,3 +507,60 @@ fn lint_knows_the_forecast_variables_and_field() {
     let out = kilter::lint::lint_text("t.kilter", &good);
     assert!(out.diagnostics.is_empty(), "{:#?}", out.diagnostics);
 }
+
+/// `gen-fleet` writes a snapshot the fast reader takes, a lint-clean bundle that plans on it,
+/// and manifests with one object per node and pod; the same arguments give the same files.
+#[test]
+fn gen_fleet_writes_a_fleet_that_plans() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let generate = |out: &str| {
+        let o = kilter(&[
+            "simulate",
+            "gen-fleet",
+            "--nodes",
+            "20",
+            "--pods-per-node",
+            "5",
+            "--out",
+            out,
+            "--manifests",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    generate(out);
+    let snapshot = std::fs::read_to_string(dir.path().join("snapshot.json")).unwrap();
+    let state = kilter::state::load_json_fast(&snapshot).expect("the fast reader takes it");
+    assert_eq!((state.nodes.len(), state.pods.len()), (20, 100));
+    let plan = json(&kilter(&[
+        "plan",
+        "--state",
+        &format!("{out}/snapshot.json"),
+        &format!("{out}/policies.kilter"),
+        "--format",
+        "json",
+    ]));
+    assert!(!plan["actions"].as_array().unwrap().is_empty(), "{plan}");
+    let manifests = std::fs::read_to_string(dir.path().join("manifests.yaml")).unwrap();
+    let kinds: Vec<String> = manifests
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| {
+            serde_json::from_str::<serde_json::Value>(d).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "Node").count(), 20);
+    assert_eq!(kinds.iter().filter(|k| *k == "Pod").count(), 100);
+    let again = tempfile::tempdir().unwrap();
+    generate(again.path().to_str().unwrap());
+    for f in ["snapshot.json", "policies.kilter", "manifests.yaml"] {
+        assert_eq!(
+            std::fs::read(dir.path().join(f)).unwrap(),
+            std::fs::read(again.path().join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
