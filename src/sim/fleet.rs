@@ -33,9 +33,9 @@ pub fn policies() -> String {
 }
 
 /// A deterministic pseudo-random sequence (no dependency, reproducible figures).
-pub struct Lcg(u64);
+struct Lcg(u64);
 impl Lcg {
-    pub fn next(&mut self) -> u64 {
+    fn draw(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
@@ -69,7 +69,7 @@ pub fn cluster(nodes: usize, pods_per_node: usize, participants_only: bool) -> C
             },
             governor: Some("schedutil".into()),
             available_governors: vec!["performance".into(), "powersave".into(), "schedutil".into()],
-            cpu_utilization: (r.next() % 100) as f64 / 100.0,
+            cpu_utilization: (r.draw() % 100) as f64 / 100.0,
             memory_utilization: 0.5,
             power_watts: 200.0,
             ready: true,
@@ -79,10 +79,10 @@ pub fn cluster(nodes: usize, pods_per_node: usize, participants_only: bool) -> C
             let d = if participants_only {
                 j % TARGETS
             } else {
-                (r.next() % 200) as usize
+                (r.draw() % 200) as usize
             };
             let daemon = !participants_only && j == 0;
-            let req = 100 + (r.next() % 900) as i64;
+            let req = 100 + (r.draw() % 900) as i64;
             s.pods.push(Pod {
                 namespace: if daemon {
                     "kube-system".into()
@@ -115,7 +115,7 @@ pub fn cluster(nodes: usize, pods_per_node: usize, participants_only: bool) -> C
                         memory: Some(MemoryQuantity(512 << 20)),
                     },
                     usage: Resources {
-                        cpu: Some(CpuQuantity((r.next() % 1500) as i64)),
+                        cpu: Some(CpuQuantity((r.draw() % 1500) as i64)),
                         memory: None,
                     },
                 }],
