@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use kilter::plan::Bundle;
-pub use kilter::sim::fleet::{TARGETS, cluster};
+pub use kilter::sim::fleet::cluster;
 
 pub fn policies() -> Bundle {
     let out = kilter::lint::lint_text("bench.kilter", &kilter::sim::fleet::policies());
