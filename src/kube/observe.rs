@@ -56,11 +56,7 @@ pub async fn observe(client: &Client) -> Result<ClusterState> {
     // fetched: a whole list of Kubernetes objects at fleet scale is gigabytes.
     let pods = list_paged(&pods, |p| pod_of(p, &rs_owner)).await?;
     let requested = requested_by_node(&pods);
-    let nodes = list_paged(&nodes, |n| {
-        let name = n.metadata.name.as_deref().unwrap_or_default();
-        node_of(n, requested.get(name).copied().unwrap_or(0))
-    })
-    .await?;
+    let nodes = list_paged(&nodes, |n| node_requesting(n, &requested)).await?;
     let pdbs = pdb_list.items.iter().map(pdb_of).collect();
     let mut state = assemble(nodes, pods, pdbs);
     if let Some(m) = metrics(client).await? {
@@ -100,28 +96,25 @@ where
     let requested = requested_by_node(&pods);
     let nodes = nodes
         .iter()
-        .map(|n| {
-            let n = n.borrow();
-            let name = n.metadata.name.as_deref().unwrap_or_default();
-            node_of(n, requested.get(name).copied().unwrap_or(0))
-        })
+        .map(|n| node_requesting(n.borrow(), &requested))
         .collect();
     let pdbs = pdbs.iter().map(|b| pdb_of(b.borrow())).collect();
     assemble(nodes, pods, pdbs)
 }
 
 /// CPU requested on each node by its pods that have not finished.
-fn requested_by_node(pods: &[Pod]) -> BTreeMap<String, i64> {
-    let mut m: BTreeMap<String, i64> = BTreeMap::new();
+fn requested_by_node(pods: &[Pod]) -> BTreeMap<&str, i64> {
+    let mut m: BTreeMap<&str, i64> = BTreeMap::new();
     for p in pods.iter().filter(|p| !p.is_terminal()) {
-        match m.get_mut(p.node.as_str()) {
-            Some(v) => *v += p.cpu_request(),
-            None => {
-                m.insert(p.node.clone(), p.cpu_request());
-            }
-        }
+        *m.entry(p.node.as_str()).or_default() += p.cpu_request();
     }
     m
+}
+
+/// A node with the CPU its pods request (from [`requested_by_node`]).
+fn node_requesting(n: &KNode, requested: &BTreeMap<&str, i64>) -> Node {
+    let name = n.metadata.name.as_deref().unwrap_or_default();
+    node_of(n, requested.get(name).copied().unwrap_or(0))
 }
 
 /// The snapshot in its canonical order: nodes by name, pods and PDBs by namespace and name.
