@@ -119,8 +119,33 @@ pub fn allowed_variables(field: &str) -> &'static [&'static str] {
     }
 }
 
+/// What parsing an expression gave; shared, since lint and the bundle read the same text.
+type Parsed = Result<std::sync::Arc<Program>, Vec<Finding>>;
+
+/// How many parsed expressions the process keeps; past it the cache starts over.
+const PARSED_LIMIT: usize = 4096;
+
 /// Compiles an expression, turning every failure (including a parser panic) into findings.
-pub fn compile(src: &str) -> Result<Program, Vec<Finding>> {
+/// Parsing is the costly part of CEL, and lint, the bundle and every plan of one revision
+/// read the same text, so results are remembered (per process, bounded).
+pub fn compile(src: &str) -> Parsed {
+    static PARSED: std::sync::LazyLock<std::sync::Mutex<foldhash::HashMap<String, Parsed>>> =
+        std::sync::LazyLock::new(Default::default);
+    let cached = |m: &foldhash::HashMap<String, Parsed>| m.get(src).cloned();
+    if let Some(hit) = PARSED.lock().ok().and_then(|m| cached(&m)) {
+        return hit;
+    }
+    let parsed = parse(src).map(std::sync::Arc::new);
+    if let Ok(mut m) = PARSED.lock() {
+        if m.len() >= PARSED_LIMIT {
+            m.clear();
+        }
+        m.insert(src.to_string(), parsed.clone());
+    }
+    parsed
+}
+
+fn parse(src: &str) -> Result<Program, Vec<Finding>> {
     let chars = src.chars().count();
     if chars > MAX_LEN {
         return Err(vec![Finding {
@@ -910,7 +935,7 @@ fn size(e: &cel::IdedExpr, n: u64) -> u64 {
 /// A compiled expression with the largest collection it can afford to read.
 #[derive(Debug)]
 pub struct Bounded {
-    pub program: Program,
+    pub program: std::sync::Arc<Program>,
     /// The most elements the collections it reads (labels) may hold for its cost to stay
     /// within [`MAX_COST`]; `u64::MAX` when its cost does not grow with them.
     pub max_range: u64,
@@ -918,7 +943,7 @@ pub struct Bounded {
 
 impl Bounded {
     /// Bounds a program: refused when it may cost more than [`MAX_COST`] at [`RANGE_BOUND`].
-    pub fn new(program: Program) -> Result<Bounded, String> {
+    pub fn new(program: std::sync::Arc<Program>) -> Result<Bounded, String> {
         let e = program.expression();
         let c = cost(e, RANGE_BOUND);
         if c > MAX_COST {
