@@ -8,7 +8,6 @@ use std::fmt::Write;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use serde_json::{Value, json};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -99,122 +98,112 @@ const KINDS: [&str; 4] = ["set_governor", "cordon", "drain", "uncordon"];
 const MAX: usize = 12;
 
 /// The cluster as a JSON snapshot, read on the fast path (the `snapshot` target fuzzes the
-/// readers themselves).
+/// readers themselves). Written with `write!` rather than built as a `serde_json::Value`:
+/// that took a sixth of each execution. Every name is plain ASCII, so nothing needs escaping.
 fn snapshot(i: &Input) -> Option<String> {
     let nodes = &i.nodes[..i.nodes.len().min(MAX)];
     if nodes.is_empty() {
         return None;
     }
-    let nodes_json: Vec<Value> = nodes
-        .iter()
-        .enumerate()
-        .map(|(k, n)| {
-            let mut node = json!({
-                "name": format!("n{k}"),
-                "labels": { "pool": format!("p{}", n.pool % 3) },
-                "allocatable": { "cpu": (1 + n.cpu % 16).to_string(), "memory": "64Gi" },
-                "governor": GOVERNORS[n.governor as usize % 4],
-                "availableGovernors": ["performance", "powersave", "schedutil"],
-                "cpuUtilization": f64::from(n.util % 101) / 100.0,
-                "powerWatts": n.watts % 1000,
-                "unschedulable": n.unschedulable,
-                "ready": !n.not_ready,
-            });
-            if n.tainted {
-                node["taints"] =
-                    json!([{ "key": "dedicated", "value": "x", "effect": "NoSchedule" }]);
+    let mut s = String::from(r#"{"time":"2026-11-23T12:00:00Z","nodes":["#);
+    for (k, n) in nodes.iter().enumerate() {
+        let _ = write!(
+            s,
+            r#"{}{{"name":"n{k}","labels":{{"pool":"p{}"}},"allocatable":{{"cpu":"{}","memory":"64Gi"}},"governor":"{}","availableGovernors":["performance","powersave","schedutil"],"cpuUtilization":{},"powerWatts":{},"unschedulable":{},"ready":{}"#,
+            if k == 0 { "" } else { "," },
+            n.pool % 3,
+            1 + n.cpu % 16,
+            GOVERNORS[n.governor as usize % 4],
+            f64::from(n.util % 101) / 100.0,
+            n.watts % 1000,
+            n.unschedulable,
+            !n.not_ready
+        );
+        if n.tainted {
+            s.push_str(r#","taints":[{"key":"dedicated","value":"x","effect":"NoSchedule"}]"#);
+        }
+        if n.protected {
+            s.push_str(r#","annotations":{"kilter.dev/do-not-disrupt":"true"}"#);
+        }
+        s.push('}');
+    }
+    s.push_str(r#"],"pods":["#);
+    for (k, p) in i.pods.iter().take(MAX * 4).enumerate() {
+        let cpu = 50 * (1 + u32::from(p.cpu % 40));
+        let limit = cpu + 50 * u32::from(p.limit % 20);
+        let _ = write!(
+            s,
+            r#"{}{{"namespace":"ns","name":"p{k}","node":"n{}","labels":{{"app":"app{}","market":"yes"}},"mirror":{},"emptyDir":{},"terminating":{},"containers":[{{"name":"app","requests":{{"cpu":"{cpu}m","memory":"1Gi"}},"limits":{{"cpu":"{limit}m"}},"usage":{{"cpu":"{}m"}}}}]"#,
+            if k == 0 { "" } else { "," },
+            p.node as usize % nodes.len(),
+            p.app % 4,
+            p.mirror,
+            p.empty_dir,
+            p.terminating,
+            u32::from(p.usage) * 20
+        );
+        match p.owner % 5 {
+            0 => {}
+            1 => {
+                _ = write!(
+                    s,
+                    r#","owner":{{"kind":"DaemonSet","name":"d{}"}}"#,
+                    p.app % 3
+                )
             }
-            if n.protected {
-                node["annotations"] = json!({ "kilter.dev/do-not-disrupt": "true" });
+            2 => {
+                _ = write!(
+                    s,
+                    r#","owner":{{"kind":"StatefulSet","name":"s{}"}}"#,
+                    p.app % 3
+                )
             }
-            node
-        })
-        .collect();
-    let pods: Vec<Value> = i
-        .pods
-        .iter()
-        .take(MAX * 4)
-        .enumerate()
-        .map(|(k, p)| {
-            let cpu = 50 * (1 + u32::from(p.cpu % 40));
-            let limit = cpu + 50 * u32::from(p.limit % 20);
-            let mut pod = json!({
-                "namespace": "ns",
-                "name": format!("p{k}"),
-                "node": format!("n{}", p.node as usize % nodes.len()),
-                "labels": { "app": format!("app{}", p.app % 4), "market": "yes" },
-                "mirror": p.mirror,
-                "emptyDir": p.empty_dir,
-                "terminating": p.terminating,
-                "containers": [{
-                    "name": "app",
-                    "requests": { "cpu": format!("{cpu}m"), "memory": "1Gi" },
-                    "limits": { "cpu": format!("{limit}m") },
-                    "usage": { "cpu": format!("{}m", u32::from(p.usage) * 20) },
-                }],
-            });
-            let owner = match p.owner % 5 {
-                0 => None,
-                1 => Some(("DaemonSet", format!("d{}", p.app % 3))),
-                2 => Some(("StatefulSet", format!("s{}", p.app % 3))),
-                _ => Some(("Deployment", format!("app{}", p.app % 4))),
-            };
-            if let Some((kind, name)) = owner {
-                pod["owner"] = json!({ "kind": kind, "name": name });
+            _ => {
+                _ = write!(
+                    s,
+                    r#","owner":{{"kind":"Deployment","name":"app{}"}}"#,
+                    p.app % 4
+                )
             }
-            if p.protected {
-                pod["annotations"] = json!({ "kilter.dev/do-not-disrupt": "true" });
-            }
-            if p.tolerates {
-                pod["tolerations"] = json!([{ "key": "dedicated", "operator": "Exists" }]);
-            }
-            if let Some(pool) = p.pinned {
-                pod["nodeSelector"] = json!({ "pool": format!("p{}", pool % 3) });
-            }
-            pod
-        })
-        .collect();
-    let pdbs: Vec<Value> = i
-        .pdbs
-        .iter()
-        .take(4)
-        .enumerate()
-        .map(|(k, b)| {
-            json!({
-                "namespace": "ns",
-                "name": format!("b{k}"),
-                "selector": { "matchLabels": { "app": format!("app{}", b.app % 4) } },
-                "minAvailable": b.min_available % 5,
-                "currentHealthy": b.healthy % 6,
-                "expectedPods": b.healthy % 6,
-            })
-        })
-        .collect();
-    let recent: Vec<Value> = i
-        .recent
-        .iter()
-        .take(6)
-        .map(|r| {
-            json!({
-                "kind": KINDS[r.kind as usize % 4],
-                "policy": format!("x{}", r.kind % 3),
-                "node": format!("n{}", r.node as usize % nodes.len()),
-                "time": format!(
-                    "2026-11-23T{:02}:{:02}:00Z",
-                    11 - (r.minutes_ago % 120) / 60,
-                    59 - (r.minutes_ago % 60)
-                ),
-            })
-        })
-        .collect();
-    let snapshot = json!({
-        "time": "2026-11-23T12:00:00Z",
-        "nodes": nodes_json,
-        "pods": pods,
-        "pdbs": pdbs,
-        "recentActions": recent,
-    });
-    Some(snapshot.to_string())
+        }
+        if p.protected {
+            s.push_str(r#","annotations":{"kilter.dev/do-not-disrupt":"true"}"#);
+        }
+        if p.tolerates {
+            s.push_str(r#","tolerations":[{"key":"dedicated","operator":"Exists"}]"#);
+        }
+        if let Some(pool) = p.pinned {
+            let _ = write!(s, r#","nodeSelector":{{"pool":"p{}"}}"#, pool % 3);
+        }
+        s.push('}');
+    }
+    s.push_str(r#"],"pdbs":["#);
+    for (k, b) in i.pdbs.iter().take(4).enumerate() {
+        let _ = write!(
+            s,
+            r#"{}{{"namespace":"ns","name":"b{k}","selector":{{"matchLabels":{{"app":"app{}"}}}},"minAvailable":{},"currentHealthy":{},"expectedPods":{}}}"#,
+            if k == 0 { "" } else { "," },
+            b.app % 4,
+            b.min_available % 5,
+            b.healthy % 6,
+            b.healthy % 6
+        );
+    }
+    s.push_str(r#"],"recentActions":["#);
+    for (k, r) in i.recent.iter().take(6).enumerate() {
+        let _ = write!(
+            s,
+            r#"{}{{"kind":"{}","policy":"x{}","node":"n{}","time":"2026-11-23T{:02}:{:02}:00Z"}}"#,
+            if k == 0 { "" } else { "," },
+            KINDS[r.kind as usize % 4],
+            r.kind % 3,
+            r.node as usize % nodes.len(),
+            11 - (r.minutes_ago % 120) / 60,
+            59 - (r.minutes_ago % 60)
+        );
+    }
+    s.push_str("]}");
+    Some(s)
 }
 
 fn bundle(i: &Input) -> String {
