@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cluster::{fake_nodes, kubectl, ok};
-use crate::sync::git;
+use crate::sync::{git, keygen};
 
 /// A running `kilter run`, stopped (SIGTERM) when dropped.
 pub(crate) struct Controller {
@@ -473,6 +473,97 @@ fn a_git_commit_acts_and_an_invalid_commit_is_rejected() {
     let good = commit(&policy(pool, "cordon-b", ""), "fixed");
     c.wait_for("ctl-git-2 cordoned", Duration::from_secs(30), || {
         cordoned("ctl-git-2")
+    });
+    assert!(
+        c.get("/metrics")
+            .unwrap()
+            .contains(&format!("revision=\"main@sha1:{good}\""))
+    );
+    assert!(c.stop().success());
+}
+
+#[test]
+#[ignore = "needs the test control plane: scripts/testenv start"]
+fn with_signatures_required_only_a_commit_signed_by_an_allowed_key_acts() {
+    let pool = "ctl-sig";
+    target_nodes(
+        pool,
+        &[("ctl-sig-1", "cordon-a"), ("ctl-sig-2", "cordon-b")],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let (bare, work) = git_remote(tmp.path());
+    let (allowed_key, allowed_pub) = keygen(tmp.path(), "allowed");
+    let (other_key, _) = keygen(tmp.path(), "other");
+    let signers = tmp.path().join("allowed_signers");
+    std::fs::write(&signers, format!("ops@example.com {allowed_pub}\n")).unwrap();
+    let commit = |text: &str, key: Option<&Path>| {
+        std::fs::write(work.join("cordon.yaml"), text).unwrap();
+        git(&work, &["add", "-A"]);
+        let signing = key.map(|k| format!("user.signingkey={}", k.display()));
+        let mut args = vec!["-c", "gpg.format=ssh"];
+        if let Some(s) = &signing {
+            args.extend(["-c", s, "commit", "-q", "-S"]);
+        } else {
+            args.extend(["commit", "-q"]);
+        }
+        args.extend(["-m", "change"]);
+        git(&work, &args);
+        git(&work, &["push", "-q", "origin", "main"]);
+        git(&work, &["rev-parse", "HEAD"]).trim().to_string()
+    };
+    let rejected = |c: &Controller, commit: &str, why: &str| {
+        c.wait_for("the rejection", Duration::from_secs(30), || {
+            c.get("/api/v1/revisions").is_some_and(|r| {
+                let all: serde_json::Value = serde_json::from_str(&r).unwrap();
+                all.as_array().into_iter().flatten().any(|rev| {
+                    rev["id"] == format!("main@sha1:{commit}")
+                        && rev["accepted"] == false
+                        && rev["diagnostics"].to_string().contains(why)
+                })
+            })
+        });
+    };
+    // Signed by the allowed key: accepted, and it acts.
+    let first = commit(&policy(pool, "cordon-a", ""), Some(&allowed_key));
+    let c = Controller::start(&[
+        "--git",
+        &format!("file://{}", bare.display()),
+        "--branch",
+        "main",
+        "--interval",
+        "1s",
+        "--verify-signatures",
+        signers.to_str().unwrap(),
+        "--git-cache",
+        tmp.path().join("cache").to_str().unwrap(),
+    ]);
+    c.wait_for("ctl-sig-1 cordoned", Duration::from_secs(30), || {
+        cordoned("ctl-sig-1")
+    });
+    // Unsigned: rejected, and nothing of it acts.
+    let unsigned = commit(&policy(pool, "cordon-b", ""), None);
+    rejected(&c, &unsigned, "is not signed");
+    // Signed, but by a key that is not an allowed signer: rejected too.
+    let other = commit(
+        &(policy(pool, "cordon-b", "") + "# signed elsewhere\n"),
+        Some(&other_key),
+    );
+    rejected(&c, &other, "not an allowed signer");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!cordoned("ctl-sig-2"), "a rejected commit acted");
+    assert!(
+        c.get("/metrics")
+            .unwrap()
+            .contains(&format!("revision=\"main@sha1:{first}\"")),
+        "the last good revision keeps running"
+    );
+    // Signed by the allowed key again: accepted, and it acts.
+    let good = commit(
+        &(policy(pool, "cordon-b", "") + "# approved\n"),
+        Some(&allowed_key),
+    );
+    c.wait_for("ctl-sig-2 cordoned", Duration::from_secs(30), || {
+        cordoned("ctl-sig-2")
     });
     assert!(
         c.get("/metrics")

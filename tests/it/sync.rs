@@ -55,7 +55,7 @@ fn commit(repo: &Path, text: &str, sign: Option<&Path>) -> String {
     git(repo, &["rev-parse", "HEAD"]).trim().to_string()
 }
 
-fn keygen(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
+pub(crate) fn keygen(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
     let key = dir.join(name);
     run(
         dir,
