@@ -488,6 +488,42 @@ async fn a_drain_blocked_by_a_pdb_stops_at_the_timeout_and_reports_it() {
     wait_ready("pdb", "app=web", 1);
 }
 
+/// The pod of the one-replica `web` Deployment of `ns` (requests 500m/256Mi, limits 1/256Mi),
+/// made resizable in place. kwok's kubelet does not report container resources, which the
+/// API server takes as a node without resize support; they are reported as a resize-capable
+/// kubelet does.
+pub(crate) fn resize_capable(ns: &str) -> String {
+    let pod = ok(kubectl(
+        &[
+            "-n",
+            ns,
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={.items[0].metadata.name}",
+        ],
+        None,
+    ));
+    let status = r#"{"status":{"containerStatuses":[{"name":"app","ready":true,"restartCount":0,"image":"fake","imageID":"","started":true,"state":{"running":{"startedAt":"2026-11-23T10:00:00Z"}},"resources":{"requests":{"cpu":"500m","memory":"256Mi"},"limits":{"cpu":"1","memory":"256Mi"}}}]}}"#;
+    ok(kubectl(
+        &[
+            "-n",
+            ns,
+            "patch",
+            "pod",
+            &pod,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            status,
+        ],
+        None,
+    ));
+    pod
+}
+
 #[tokio::test]
 #[ignore = "needs the test control plane: scripts/testenv start"]
 async fn resize_goes_through_the_subresource_and_a_qos_change_is_rejected() {
@@ -499,36 +535,7 @@ async fn resize_goes_through_the_subresource_and_a_qos_change_is_rejected() {
         1,
         "{ requests: { cpu: 500m, memory: 256Mi }, limits: { cpu: \"1\", memory: 256Mi } }",
     );
-    let pod = ok(kubectl(
-        &[
-            "-n",
-            "rsz",
-            "get",
-            "pods",
-            "-l",
-            "app=web",
-            "-o",
-            "jsonpath={.items[0].metadata.name}",
-        ],
-        None,
-    ));
-    // kwok's kubelet does not report container resources, which the API server takes as a
-    // node without resize support; report them as a resize-capable kubelet does.
-    let status = r#"{"status":{"containerStatuses":[{"name":"app","ready":true,"restartCount":0,"image":"fake","imageID":"","started":true,"state":{"running":{"startedAt":"2026-11-23T10:00:00Z"}},"resources":{"requests":{"cpu":"500m","memory":"256Mi"},"limits":{"cpu":"1","memory":"256Mi"}}}]}}"#;
-    ok(kubectl(
-        &[
-            "-n",
-            "rsz",
-            "patch",
-            "pod",
-            &pod,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            status,
-        ],
-        None,
-    ));
+    let pod = resize_capable("rsz");
     let c = client().await;
     let out = kilter::kube::resize(&c, "rsz", &pod, "app", Some("750m"), Some("1500m"))
         .await

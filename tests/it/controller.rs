@@ -25,13 +25,53 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A kubeconfig that authenticates as the `deploy/` ServiceAccount (its Namespace, role and
+/// binding applied once per test run), so that every controller test runs with the
+/// permissions operators grant it, not the admin's.
+pub(crate) fn service_account_kubeconfig() -> &'static Path {
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        crate::cluster::install_crds();
+        for file in [
+            "deploy/controller/namespace.yaml",
+            "deploy/controller/rbac.yaml",
+        ] {
+            ok(kubectl(&["apply", "-f", file], None));
+        }
+        let token = ok(kubectl(
+            &[
+                "-n",
+                "kilter-system",
+                "create",
+                "token",
+                "kilter",
+                "--duration=2h",
+            ],
+            None,
+        ));
+        let dir = tempfile::tempdir().unwrap().keep();
+        token_kubeconfig(&dir, token.trim())
+    })
+}
+
 impl Controller {
+    /// Starts `kilter run` with `args`, as the deploy/ ServiceAccount unless `args` names
+    /// a `--kubeconfig`.
     pub(crate) fn start(args: &[&str]) -> Controller {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
+        let kubeconfig = if args.contains(&"--kubeconfig") {
+            vec![]
+        } else {
+            vec![
+                "--kubeconfig".to_string(),
+                service_account_kubeconfig().display().to_string(),
+            ]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_kilter"))
             .arg("run")
             .args(args)
+            .args(kubeconfig)
             .args(["--listen", &listen, "--resync", "2s"])
             // Other tests leave kilter objects in the cluster; each test reads only its own.
             .args(if args.contains(&"--object-selector") {
@@ -573,6 +613,67 @@ fn with_signatures_required_only_a_commit_signed_by_an_allowed_key_acts() {
     assert!(c.stop().success());
 }
 
+#[test]
+#[ignore = "needs the test control plane: scripts/testenv start"]
+fn a_market_policy_resizes_a_pod_in_place() {
+    let ns = "ctl-rz";
+    crate::cluster::namespace(ns);
+    fake_nodes(ns, &["ctl-rz-1"]);
+    crate::cluster::deployment(
+        ns,
+        ns,
+        1,
+        "{ requests: { cpu: 500m, memory: 256Mi }, limits: { cpu: \"1\", memory: 256Mi } }",
+    );
+    let pod = crate::cluster::resize_capable(ns);
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    write(
+        &policies.join("market.yaml"),
+        &format!(
+            "apiVersion: kilter.dev/v1alpha1\nkind: Policy\nmetadata: {{ name: {ns}-market }}\nspec:\n  mode: Enforce\n  nodeSelector: {{ matchLabels: {{ pool: {ns} }} }}\n  action:\n    resize:\n      targetSelector: {{ matchLabels: {{ market: {ns} }} }}\n---\napiVersion: kilter.dev/v1alpha1\nkind: ScalingTarget\nmetadata: {{ name: web, namespace: {ns}, labels: {{ market: {ns} }} }}\nspec:\n  workloadRef: {{ kind: Deployment, name: web }}\n  demand: '1.0'\n  resizePolicy: Limits\n  cooldown: 1h\n  containers:\n    - name: app\n      cpu: {{ min: 250m, max: \"2\", maxStep: 500m }}\n"
+        ),
+    );
+    let audit = dir.path().join("audit.jsonl");
+    let c = Controller::start(&[
+        "--dir",
+        policies.to_str().unwrap(),
+        "--audit-log",
+        audit.to_str().unwrap(),
+    ]);
+    let limit = || {
+        ok(kubectl(
+            &[
+                "-n",
+                ns,
+                "get",
+                "pod",
+                &pod,
+                "-o",
+                "jsonpath={.spec.containers[0].resources.limits.cpu}",
+            ],
+            None,
+        ))
+    };
+    // Demand 1.0 alone on a 4-CPU node: the limit grows by at most one step (500m).
+    c.wait_for("the resize", Duration::from_secs(30), || limit() == "1500m");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        limit(),
+        "1500m",
+        "the target's cooldown holds the next step"
+    );
+    let resizes: Vec<_> = audit_records(&audit)
+        .into_iter()
+        .filter(|r| r["kind"] == "resize")
+        .collect();
+    assert_eq!(resizes.len(), 1, "{resizes:?}");
+    assert_eq!(resizes[0]["result"], "executed");
+    assert!(c.stop().success());
+    ok(kubectl(&["delete", "namespace", ns, "--wait=false"], None));
+}
+
 pub(crate) fn audit_records(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -586,7 +687,6 @@ pub(crate) fn audit_records(path: &Path) -> Vec<serde_json::Value> {
 fn of_two_replicas_only_the_leader_acts_and_a_killed_leader_hands_over() {
     let pool = "ctl-le";
     target_nodes(pool, &[("ctl-le-1", "cordon-a"), ("ctl-le-2", "cordon-b")]);
-    crate::cluster::namespace("kilter-le-test");
     let dir = tempfile::tempdir().unwrap();
     let policies = dir.path().join("policies");
     std::fs::create_dir(&policies).unwrap();
@@ -601,7 +701,7 @@ fn of_two_replicas_only_the_leader_acts_and_a_killed_leader_hands_over() {
             audit.to_str().unwrap(),
             "--leader-elect",
             "--lease-namespace",
-            "kilter-le-test",
+            "kilter-system",
             "--lease-name",
             "ctl-le",
             "--lease-duration",
@@ -626,7 +726,7 @@ fn of_two_replicas_only_the_leader_acts_and_a_killed_leader_hands_over() {
     let holder = ok(kubectl(
         &[
             "-n",
-            "kilter-le-test",
+            "kilter-system",
             "get",
             "lease",
             "ctl-le",
@@ -832,28 +932,8 @@ fn token_kubeconfig(dir: &Path, token: &str) -> std::path::PathBuf {
 #[test]
 #[ignore = "needs the test control plane: scripts/testenv start"]
 fn the_controller_runs_with_the_deploy_service_account_and_nothing_more() {
-    crate::cluster::install_crds();
-    ok(kubectl(
-        &["apply", "-f", "deploy/controller/namespace.yaml"],
-        None,
-    ));
-    ok(kubectl(
-        &["apply", "-f", "deploy/controller/rbac.yaml"],
-        None,
-    ));
-    let token = ok(kubectl(
-        &[
-            "-n",
-            "kilter-system",
-            "create",
-            "token",
-            "kilter",
-            "--duration=1h",
-        ],
-        None,
-    ));
+    let kubeconfig = service_account_kubeconfig();
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = token_kubeconfig(dir.path(), token.trim());
     let as_kilter = |args: &[&str]| {
         let mut all = vec!["--kubeconfig", kubeconfig.to_str().unwrap()];
         all.extend_from_slice(args);
