@@ -90,6 +90,11 @@ pub struct Args {
     /// This replica's name in the Lease (default: POD_NAME or the host name, and a random suffix).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// The PolicySource, in the Lease's namespace, where the leader writes which revision of
+    /// --git or --dir is in use and why the latest was rejected (`Ready=False` with its
+    /// diagnostics). An empty name writes none.
+    #[arg(long, default_value = "kilter")]
+    source_name: String,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -160,6 +165,8 @@ pub fn run(a: Args) -> u8 {
             .ok()
             .filter(|n| !n.is_empty())
             .map(|n| (a.lease_namespace.clone(), n)),
+        policy_source: (!a.source_name.is_empty())
+            .then(|| (a.lease_namespace.clone(), a.source_name.clone())),
         leader_election: a.leader_elect.then(|| {
             let base = a.identity.clone().unwrap_or_else(|| {
                 std::fs::read_to_string("/etc/hostname")

@@ -102,7 +102,7 @@ pub fn combine(revision: &[Document], revision_id: &str, cluster: Vec<ClusterObj
     }
 }
 
-fn condition(
+pub(crate) fn condition(
     type_: &str,
     ok: bool,
     reason: &str,

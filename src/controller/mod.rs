@@ -13,6 +13,7 @@ pub mod leader;
 pub mod metrics;
 pub mod objects;
 pub mod rollback;
+pub mod source;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -58,6 +59,9 @@ pub struct Options {
     pub object_selector: Option<String>,
     /// Leader election: (namespace, lease name, identity, lease seconds). None: act alone.
     pub leader_election: Option<(String, String, String, u64)>,
+    /// The PolicySource (namespace, name) that shows which revision is in use and why the
+    /// latest was rejected. None: not written.
+    pub policy_source: Option<(String, String)>,
 }
 
 /// What the HTTP listener shows.
@@ -217,6 +221,8 @@ pub async fn run(o: Options) -> Result<(), String> {
     // The last plan's budget reports, for the Budgets' status.
     let mut budgets: Vec<crate::plan::BudgetReport> = Vec::new();
     let mut seen: Option<String> = None;
+    // The PolicySource's last status written, for its conditions' transition times.
+    let mut source_status = Json::Null;
     let mut router: Option<Arc<Router>> = None;
     let mut resync = tokio::time::interval(o.resync);
     let mut source_dirty = true;
@@ -259,7 +265,27 @@ pub async fn run(o: Options) -> Result<(), String> {
                 Ok(rev) if seen.as_deref() != Some(&rev.id) => {
                     seen = Some(rev.id.clone());
                     let id = rev.id.clone();
-                    match consider(&shared, rev) {
+                    let verdict = consider(&shared, rev);
+                    let leads = leader.as_ref().is_none_or(|l| l.is_leader());
+                    if let (Some((ns, name)), Some(spec), true) =
+                        (&o.policy_source, source::spec(&o), leads)
+                    {
+                        let errors: Vec<String> = match &verdict {
+                            Ok(_) => Vec::new(),
+                            Err(why) => why.lines().map(str::to_string).collect(),
+                        };
+                        let applied = match &verdict {
+                            Ok(acc) => Some(acc.id.as_str()),
+                            Err(_) => good.as_ref().map(|g| g.id.as_str()),
+                        };
+                        let status =
+                            source::status(&source_status, &id, applied, &errors, &now_rfc3339());
+                        match source::write(&client, ns, name, &spec, &status).await {
+                            Ok(()) => source_status = status,
+                            Err(e) => tracing::warn!(error = %e, "cannot write the PolicySource"),
+                        }
+                    }
+                    match verdict {
                         Ok(acc) => good = Some(acc),
                         Err(why) => {
                             if let Some((ns, pod)) = &o.pod {

@@ -556,6 +556,67 @@ pub struct ActionRecord {
     pub reason: String,
 }
 
+// ------------------------------------------------------------------ PolicySource
+
+/// Where a `kilter run` controller reads its policies from (a Git repository or a
+/// directory) and which revision of it is in use: the object `kubectl get policysources`
+/// shows, as Flux shows a GitRepository. The controller creates and writes it; it is not a
+/// policy, and `kilter lint` passes over one found in a repository.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
+#[kube(
+    crates(kube_core = "::kube_core"),
+    group = "kilter.dev",
+    version = "v1alpha1",
+    kind = "PolicySource",
+    plural = "policysources",
+    shortname = "ksrc",
+    namespaced,
+    status = "PolicySourceStatus",
+    derive = "PartialEq",
+    printcolumn = r#"{"name":"URL","type":"string","jsonPath":".spec.url"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Revision","type":"string","jsonPath":".status.lastAppliedRevision"}"#,
+    printcolumn = r#"{"name":"Status","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicySourceSpec {
+    /// `git` or `dir`.
+    pub source: String,
+    /// The repository's URL, or the directory's path.
+    pub url: String,
+    /// The branch, tag or commit followed (Git only), as `branch/main`, `tag/v1`, `commit/SHA`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The folder read inside the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Whether commits must be signed by an allowed SSH key.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verify_signatures: bool,
+}
+
+/// What the controller made of its source (written by the controller).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicySourceStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready` (the latest revision is in use) and, while a rejected revision is the latest,
+    /// `Stalled`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The revision in use (the last one that linted clean).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_revision: Option<String>,
+    /// The latest revision read, accepted or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempted_revision: Option<String>,
+    /// Why the latest revision was rejected: its errors as `file:line:column: code: message`
+    /// (at most 20).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<String>,
+}
+
 // ------------------------------------------------------------------ any object
 
 /// One validated object of any kind.

@@ -217,9 +217,16 @@ fn crd_json(kind: Kind) -> Json {
     serde_json::to_value(kind.crd()).expect("CRDs serialize")
 }
 
-/// All four CRDs, as `kilter crds` prints them.
+/// The CRDs of the four kinds and of `PolicySource` (the controller's status object), as
+/// `kilter crds` prints them.
 pub fn crds_yaml() -> String {
-    let values: Vec<Json> = Kind::ALL.iter().map(|k| crd_json(*k)).collect();
+    use kube_core::CustomResourceExt;
+    let source = serde_json::to_value(crate::model::PolicySource::crd()).expect("CRDs serialize");
+    let values: Vec<Json> = Kind::ALL
+        .iter()
+        .map(|k| crd_json(*k))
+        .chain(std::iter::once(source))
+        .collect();
     crate::syntax::emit::emit_all(&values)
 }
 

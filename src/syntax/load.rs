@@ -111,7 +111,14 @@ fn to_diag(file: &Arc<SourceFile>, fallback: Span, i: Issue) -> Diagnostic {
 }
 
 /// Documents kilter reads elsewhere (snapshots, tests, traces, scenarios), skipped by the object loader.
-pub const AUXILIARY_KINDS: [&str; 4] = ["ClusterSnapshot", "PolicyTest", "Scenario", "Trace"];
+/// A `PolicySource` is the controller's own status object, never a policy.
+pub const AUXILIARY_KINDS: [&str; 5] = [
+    "ClusterSnapshot",
+    "PolicyTest",
+    "Scenario",
+    "Trace",
+    "PolicySource",
+];
 
 /// Whether a YAML document is kilter's to validate. It is when its `apiVersion` names the
 /// `kilter.dev` group (or a near miss of it: a typo is reported, not skipped), or when it has

@@ -58,6 +58,7 @@ pub(crate) fn install_crds() {
                 "crd/budgets.kilter.dev",
                 "crd/probes.kilter.dev",
                 "crd/scalingtargets.kilter.dev",
+                "crd/policysources.kilter.dev",
             ],
             None,
         ));

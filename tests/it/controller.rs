@@ -79,9 +79,15 @@ impl Controller {
             } else {
                 &["--object-selector", "kilter-test=none"][..]
             })
+            // Each test's controller writes its own PolicySource.
+            .args(if args.contains(&"--source-name") {
+                vec![]
+            } else {
+                vec!["--source-name".to_string(), format!("kilter-test-{port}")]
+            })
             // As in the Deployment: rejected revisions are reported on the controller's pod.
             .env("POD_NAME", format!("kilter-test-{port}"))
-            .env("POD_NAMESPACE", "default")
+            .env("POD_NAMESPACE", "kilter-system")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -99,6 +105,23 @@ impl Controller {
             c.get("/readyz").is_some_and(|b| b.starts_with("ok"))
         });
         c
+    }
+
+    /// This controller's PolicySource, as the API server has it (Null: none).
+    pub(crate) fn policy_source(&self) -> serde_json::Value {
+        let out = kubectl(
+            &[
+                "-n",
+                "kilter-system",
+                "get",
+                "policysources.kilter.dev",
+                &format!("kilter-test-{}", self.port),
+                "-o",
+                "json",
+            ],
+            None,
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
     }
 
     /// GET on the controller's listener (None: not answering or not 200).
@@ -327,7 +350,7 @@ fn a_directory_edit_acts_and_a_broken_revision_changes_nothing() {
             "get",
             "events",
             "-n",
-            "default",
+            "kilter-system",
             "--field-selector",
             &format!(
                 "involvedObject.name=kilter-test-{},reason=RevisionRejected",
@@ -509,6 +532,35 @@ fn a_git_commit_acts_and_an_invalid_commit_is_rejected() {
         metrics.contains(&format!("revision=\"main@sha1:{first}\"")),
         "the last good revision keeps running: {metrics}"
     );
+    // Its PolicySource says so: Ready=False with the diagnostic, the good revision in use.
+    let source = c.policy_source();
+    let ready = source["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()
+        .clone();
+    assert_eq!(ready["status"], "False", "{source}");
+    assert_eq!(ready["reason"], "RevisionRejected");
+    let message = ready["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("main@sha1:{bad}"))
+            && message.contains(&format!("still using main@sha1:{first}"))
+            && message.contains("cordon.yaml:")
+            && message.contains("cordn"),
+        "{message}"
+    );
+    assert_eq!(
+        source["status"]["lastAppliedRevision"],
+        format!("main@sha1:{first}")
+    );
+    assert_eq!(
+        source["status"]["lastAttemptedRevision"],
+        format!("main@sha1:{bad}")
+    );
+    assert_eq!(source["spec"]["url"], url);
+    assert_eq!(source["spec"]["reference"], "branch/main");
     // The fix recovers.
     let good = commit(&policy(pool, "cordon-b", ""), "fixed");
     c.wait_for("ctl-git-2 cordoned", Duration::from_secs(30), || {
@@ -518,6 +570,16 @@ fn a_git_commit_acts_and_an_invalid_commit_is_rejected() {
         c.get("/metrics")
             .unwrap()
             .contains(&format!("revision=\"main@sha1:{good}\""))
+    );
+    c.wait_for(
+        "the PolicySource to recover",
+        Duration::from_secs(20),
+        || {
+            let s = c.policy_source();
+            s["status"]["lastAppliedRevision"] == format!("main@sha1:{good}")
+                && s["status"]["conditions"][0]["status"] == "True"
+                && s["status"]["diagnostics"].is_null()
+        },
     );
     assert!(c.stop().success());
 }
