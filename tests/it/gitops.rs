@@ -179,3 +179,13 @@ fn yaml_directives_belong_to_the_document_they_start() {
         "{got:?}"
     );
 }
+
+#[test]
+fn a_policy_source_in_a_repository_is_passed_over() {
+    // `kubectl get policysources -o yaml > source.yaml` committed by mistake: the controller's
+    // own status object, not a policy.
+    let text = "apiVersion: kilter.dev/v1alpha1\nkind: PolicySource\nmetadata: { name: kilter, namespace: kilter-system }\nspec: { source: git, url: file:///srv/p.git }\nstatus: { lastAppliedRevision: main@sha1:abc }\n";
+    let out = kilter::lint::lint_text("source.yaml", text);
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+    assert!(out.documents.is_empty());
+}
