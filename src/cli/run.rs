@@ -35,6 +35,11 @@ pub struct Args {
     /// allowed_signers format; an unsigned or wrongly signed commit is rejected.
     #[arg(long, requires = "git")]
     verify_signatures: Option<PathBuf>,
+    /// With --git: a directory holding the credentials for a remote repository, as the keys
+    /// of a mounted Secret: `username` and `password` (HTTPS; a token goes in `password`), or
+    /// `identity` (an SSH private key) and `known_hosts`.
+    #[arg(long, requires = "git")]
+    git_secret: Option<PathBuf>,
     /// With --git: how often to fetch (e.g. 30s, 1m).
     #[arg(long, default_value = "1m", value_parser = duration)]
     interval: Duration,
@@ -120,6 +125,13 @@ pub fn run(a: Args) -> u8 {
         },
         None => None,
     };
+    let credentials = match &a.git_secret {
+        Some(d) => match crate::sync::git::Credentials::read(d) {
+            Ok(c) => Some(c),
+            Err(e) => return fail(e),
+        },
+        None => None,
+    };
     let git = a.git.map(|url| {
         let reference = match (a.branch, a.tag, a.commit) {
             (_, Some(t), _) => Reference::Tag(t),
@@ -138,6 +150,7 @@ pub fn run(a: Args) -> u8 {
             path: a.path,
             cache,
             signers,
+            credentials,
         }
     });
     let probe_token = match &a.probe_token_file {

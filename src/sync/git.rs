@@ -1,10 +1,12 @@
 //! A Git repository: fetched into a local cache, each new commit checked out into its own
-//! directory and read as a directory is. Local paths and `file://` URLs need nothing more;
-//! remote HTTPS and SSH need git2's `https`/`ssh` features (see docs/controller.md).
+//! directory and read as a directory is. Local paths, `file://`, HTTP(S) and SSH URLs;
+//! credentials as Flux reads them from a Secret (see [`Credentials`]).
 
 use std::path::{Path, PathBuf};
 
-use git2::{FetchOptions, Oid, Repository};
+use git2::{
+    CertificateCheckStatus, Cred, CredentialType, FetchOptions, Oid, RemoteCallbacks, Repository,
+};
 
 use super::Revision;
 use super::signature::AllowedSigners;
@@ -30,6 +32,97 @@ pub struct Source {
     pub cache: PathBuf,
     /// When set, only commits signed by one of these keys are used.
     pub signers: Option<AllowedSigners>,
+    /// How to authenticate to a remote repository (None: anonymously).
+    pub credentials: Option<Credentials>,
+}
+
+/// Credentials for a remote repository, read from a directory holding the keys of a
+/// Kubernetes Secret (mounted as files), named as Flux names them: `username` and `password`
+/// for HTTP(S) basic authentication (a token goes in `password`), `identity` (an SSH private
+/// key, OpenSSH or PEM) with `known_hosts` (the host keys to trust, in OpenSSH's format) for
+/// SSH. An SSH host not in `known_hosts` is refused; there is no trust on first use.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub identity: Option<String>,
+    pub known_hosts: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secrets themselves.
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("identity", &self.identity.as_ref().map(|_| "…"))
+            .field("known_hosts", &self.known_hosts.is_some())
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// Reads the files present in `dir`; at least one of `password` and `identity` must be,
+    /// and `identity` needs `known_hosts`.
+    pub fn read(dir: &Path) -> Result<Credentials, String> {
+        let file = |name: &str| -> Result<Option<String>, String> {
+            let p = dir.join(name);
+            match std::fs::read_to_string(&p) {
+                Ok(t) => Ok(Some(t)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(format!("{}: {e}", p.display())),
+            }
+        };
+        let trimmed = |v: Option<String>| v.map(|t| t.trim().to_string());
+        let c = Credentials {
+            username: trimmed(file("username")?),
+            password: trimmed(file("password")?),
+            identity: file("identity")?,
+            known_hosts: file("known_hosts")?,
+        };
+        if c.password.is_none() && c.identity.is_none() {
+            return Err(format!(
+                "{}: no `password` (HTTP) or `identity` (SSH) file",
+                dir.display()
+            ));
+        }
+        if c.identity.is_some() && c.known_hosts.is_none() {
+            return Err(format!(
+                "{}: an SSH `identity` needs a `known_hosts` file",
+                dir.display()
+            ));
+        }
+        if let Some(k) = &c.known_hosts {
+            for entry in ssh_key::known_hosts::KnownHosts::new(k) {
+                entry.map_err(|e| format!("{}: {e}", dir.join("known_hosts").display()))?;
+            }
+        }
+        Ok(c)
+    }
+
+    /// Whether an SSH host key is one `known_hosts` trusts for `host` (plain host patterns,
+    /// `[host]:port` included; hashed entries are not matched).
+    fn trusts(&self, host: &str, key: &[u8]) -> bool {
+        let (Some(known), Ok(key)) = (&self.known_hosts, ssh_key::PublicKey::from_bytes(key))
+        else {
+            return false;
+        };
+        ssh_key::known_hosts::KnownHosts::new(known)
+            .flatten()
+            .filter(|e| e.marker().is_none())
+            .any(|e| {
+                let named = match e.host_patterns() {
+                    ssh_key::known_hosts::HostPatterns::Patterns(ps) => ps.iter().any(|p| {
+                        p == host
+                            || p.strip_prefix('[')
+                                .and_then(|r| r.split_once("]:"))
+                                .is_some_and(|(h, _)| h == host)
+                    }),
+                    ssh_key::known_hosts::HostPatterns::HashedName { .. } => false,
+                };
+                named && e.public_key().key_data() == key.key_data()
+            })
+    }
 }
 
 impl Source {
@@ -70,9 +163,20 @@ impl Source {
         if !self.local() && !matches!(self.reference, Reference::Commit(_)) {
             fo.depth(1);
         }
+        fo.remote_callbacks(self.callbacks());
         remote
             .fetch(&[self.refspec()], Some(&mut fo), None)
-            .map_err(|e| format!("fetching {} from {}: {e}", self.ref_name(), self.url))?;
+            .map_err(|e| {
+                // libgit2 replaces the callback's message with its own.
+                let why = if e.class() == git2::ErrorClass::Ssh
+                    && e.code() == git2::ErrorCode::Certificate
+                {
+                    "the server's SSH host key is not in known_hosts".to_string()
+                } else {
+                    e.message().to_string()
+                };
+                format!("fetching {} from {}: {why}", self.ref_name(), self.url)
+            })?;
         let spec = match &self.reference {
             Reference::Branch(b) => format!("refs/remotes/origin/{b}"),
             Reference::Tag(t) => format!("refs/tags/{t}^{{commit}}"),
@@ -85,6 +189,54 @@ impl Source {
             .peel_to_commit()
             .map_err(|e| format!("{} in {}: {e}", self.ref_name(), self.url))?;
         Ok(commit.id())
+    }
+
+    /// Authentication (each kind of credential offered once: libgit2 asks again after a
+    /// refusal) and SSH host keys checked against `known_hosts`; HTTPS certificates are
+    /// checked by libgit2 against the system's trusted authorities.
+    fn callbacks(&self) -> RemoteCallbacks<'static> {
+        let creds = self.credentials.clone().unwrap_or_default();
+        let mut cb = RemoteCallbacks::new();
+        let offered = std::cell::Cell::new(CredentialType::empty());
+        let for_auth = creds.clone();
+        cb.credentials(move |url, user_from_url, allowed| {
+            let user = user_from_url
+                .map(str::to_string)
+                .or_else(|| for_auth.username.clone())
+                .unwrap_or_else(|| "git".into());
+            let pick =
+                |kind: CredentialType| allowed.contains(kind) && !offered.get().contains(kind);
+            let refused = || git2::Error::from_str(&format!("authentication to {url} failed"));
+            if pick(CredentialType::SSH_KEY)
+                && let Some(key) = &for_auth.identity
+            {
+                offered.set(offered.get() | CredentialType::SSH_KEY);
+                return Cred::ssh_key_from_memory(&user, None, key, None);
+            }
+            if pick(CredentialType::USER_PASS_PLAINTEXT)
+                && let Some(password) = &for_auth.password
+            {
+                offered.set(offered.get() | CredentialType::USER_PASS_PLAINTEXT);
+                return Cred::userpass_plaintext(&user, password);
+            }
+            if pick(CredentialType::USERNAME) {
+                offered.set(offered.get() | CredentialType::USERNAME);
+                return Cred::username(&user);
+            }
+            Err(refused())
+        });
+        cb.certificate_check(move |cert, host| match cert.as_hostkey() {
+            Some(h) => match h.hostkey() {
+                Some(key) if creds.trusts(host, key) => Ok(CertificateCheckStatus::CertificateOk),
+                _ => Err(git2::Error::new(
+                    git2::ErrorCode::Certificate,
+                    git2::ErrorClass::Ssh,
+                    format!("the SSH host key of {host} is not in known_hosts"),
+                )),
+            },
+            None => Ok(CertificateCheckStatus::CertificatePassthrough),
+        });
+        cb
     }
 
     /// The signature and signed data of a commit (None: unsigned).

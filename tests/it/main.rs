@@ -15,6 +15,7 @@ mod plan;
 mod plan_properties;
 mod probe;
 mod properties;
+mod remote_git;
 mod restart;
 mod safety;
 mod sarif;

@@ -90,6 +90,7 @@ fn git_revisions_follow_the_branch_and_read_the_folder() {
         path: Some("policies".into()),
         cache: tmp.path().join("cache"),
         signers: None,
+        credentials: None,
     };
     let rev = src.revision().unwrap();
     assert_eq!(rev.id, format!("main@sha1:{first}"));
@@ -137,6 +138,7 @@ fn only_commits_signed_by_an_allowed_key_are_used() {
         path: None,
         cache: tmp.path().join("cache"),
         signers: Some(signers),
+        credentials: None,
     };
     // Unsigned: refused, and nothing of it is read.
     let unsigned = commit(&repo, POLICY, None);
