@@ -7,6 +7,9 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Node as KNode, Pod as KPod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use std::sync::Arc;
+
+use kube::api::ListParams;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
@@ -14,6 +17,7 @@ use serde::de::DeserializeOwned;
 
 use crate::state::ClusterState;
 
+#[derive(Clone)]
 pub struct Cache {
     nodes: Store<KNode>,
     pods: Store<KPod>,
@@ -60,6 +64,63 @@ impl Cache {
         self.pods.wait_until_ready().await.map_err(e)?;
         self.replica_sets.wait_until_ready().await.map_err(e)?;
         self.pdbs.wait_until_ready().await.map_err(e)
+    }
+
+    /// The cluster for re-checking actions on `targets` just before they run: those nodes,
+    /// the pods on them and every PodDisruptionBudget read again from the API server; the
+    /// other nodes and their pods (where a drain's pods would go) as the watches hold them.
+    /// A few requests per action, however large the cluster, instead of listing it all.
+    pub async fn reread(
+        &self,
+        client: &Client,
+        targets: &[&str],
+    ) -> Result<ClusterState, kube::Error> {
+        let name = |m: &kube::api::ObjectMeta| m.name.clone().unwrap_or_default();
+        let on_target = |p: &KPod| {
+            p.spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_deref())
+                .is_some_and(|n| targets.contains(&n))
+        };
+        let mut nodes: Vec<Arc<KNode>> = self
+            .nodes
+            .state()
+            .into_iter()
+            .filter(|n| !targets.contains(&name(&n.metadata).as_str()))
+            .collect();
+        let mut pods: Vec<Arc<KPod>> = self
+            .pods
+            .state()
+            .into_iter()
+            .filter(|p| !on_target(p))
+            .collect();
+        let node_api: Api<KNode> = Api::all(client.clone());
+        let pod_api: Api<KPod> = Api::all(client.clone());
+        for t in targets {
+            // A node that is gone stays gone: the verifier refuses actions on it.
+            if let Some(n) = node_api.get_opt(t).await? {
+                nodes.push(Arc::new(n));
+            }
+            let on_node = ListParams::default().fields(&format!("spec.nodeName={t}"));
+            pods.extend(
+                pod_api
+                    .list(&on_node)
+                    .await?
+                    .items
+                    .into_iter()
+                    .map(Arc::new),
+            );
+        }
+        let pdbs = Api::<PodDisruptionBudget>::all(client.clone())
+            .list(&ListParams::default())
+            .await?
+            .items;
+        Ok(crate::kube::to_state(
+            &nodes,
+            &pods,
+            &self.replica_sets.state(),
+            &pdbs,
+        ))
     }
 
     /// The cluster as the watches last saw it.

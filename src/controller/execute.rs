@@ -30,6 +30,8 @@ pub struct Outcome {
 
 pub struct Executor {
     pub client: Client,
+    /// The watches' view, which a re-check refreshes around the nodes acted on.
+    pub cache: super::cache::Cache,
     pub router: Option<Arc<Router>>,
     pub drain_timeout: Duration,
     /// Nodes acted on at once.
@@ -176,8 +178,9 @@ impl Executor {
         out
     }
 
-    /// Reads the cluster from the API server again and runs the plan verifier on the actions
-    /// alone: PDBs, placements, capacity, budgets and cooldowns as they are now.
+    /// Reads the nodes acted on, their pods and the PDBs from the API server again and runs
+    /// the plan verifier on the actions alone: PDBs, placements, capacity, budgets and
+    /// cooldowns as they are now.
     async fn recheck(
         &self,
         bundle: &Bundle,
@@ -185,7 +188,12 @@ impl Executor {
         now: DateTime<Utc>,
         prepare: &Prepare,
     ) -> Result<(), String> {
-        let mut fresh = crate::kube::observe(&self.client)
+        let mut targets: Vec<&str> = actions.iter().map(|a| a.action.node()).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        let mut fresh = self
+            .cache
+            .reread(&self.client, &targets)
             .await
             .map_err(|e| format!("cannot read the cluster again before acting: {e}"))?;
         prepare(&mut fresh);

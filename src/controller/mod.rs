@@ -356,6 +356,7 @@ pub async fn run(o: Options) -> Result<(), String> {
         let bundle = &now_combined.bundle;
         let executor = execute::Executor {
             client: client.clone(),
+            cache: cache.clone(),
             router: router.clone(),
             drain_timeout: o.drain_timeout,
             concurrency: o.concurrency,
@@ -537,10 +538,16 @@ async fn cycle(
 ) -> (bool, Vec<crate::plan::BudgetReport>) {
     let now = chrono::Utc::now();
     let mut state = cache.state();
-    match crate::kube::metrics(client).await {
-        Ok(Some(m)) => crate::kube::apply_metrics(&mut state, &m),
-        Ok(None) => {}
-        Err(e) => tracing::warn!(error = %e, "metrics.k8s.io"),
+    // Usage as read at the start of the cycle, for its plan and the re-checks before actions.
+    let usage = match crate::kube::metrics(client).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics.k8s.io");
+            None
+        }
+    };
+    if let Some(m) = &usage {
+        crate::kube::apply_metrics(&mut state, m);
     }
     let recent = audit.recent(now);
     let probes = probe_availability(executor.router.as_deref());
@@ -562,6 +569,9 @@ async fn cycle(
         .filter_map(|n| Some((n.name.clone(), n.cpu_forecast?)))
         .collect();
     let prepare: execute::Prepare = Arc::new(move |s: &mut ClusterState| {
+        if let Some(m) = &usage {
+            crate::kube::apply_metrics(s, m);
+        }
         for p in &mut s.pods {
             p.cpu_forecast = pod_forecast
                 .get(&(p.namespace.clone(), p.name.clone()))
