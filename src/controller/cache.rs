@@ -25,15 +25,23 @@ pub struct Cache {
     pdbs: Store<PodDisruptionBudget>,
 }
 
-fn watch<K>(client: &Client, changed: impl Fn() + Send + Sync + 'static) -> Store<K>
+/// A reflector store of every `K`, each object passed through `slim` before it is kept.
+fn watch<K>(
+    client: &Client,
+    slim: fn(&mut K),
+    changed: impl Fn() + Send + Sync + 'static,
+) -> Store<K>
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
 {
     let (reader, writer) = reflector::store();
     let api: Api<K> = Api::all(client.clone());
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
-        .default_backoff()
-        .touched_objects();
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, watcher::Config::default()).modify(slim),
+    )
+    .default_backoff()
+    .touched_objects();
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(ev) = stream.next().await {
@@ -49,11 +57,20 @@ where
 impl Cache {
     /// Starts the watches; `changed` is called on every change they see.
     pub fn start(client: &Client, changed: impl Fn() + Clone + Send + Sync + 'static) -> Cache {
+        use crate::kube::{slim_meta, slim_node, slim_pod};
         Cache {
-            nodes: watch(client, changed.clone()),
-            pods: watch(client, changed.clone()),
-            replica_sets: watch(client, changed.clone()),
-            pdbs: watch(client, changed),
+            nodes: watch(client, slim_node, changed.clone()),
+            pods: watch(client, slim_pod, changed.clone()),
+            replica_sets: watch(
+                client,
+                |r: &mut ReplicaSet| slim_meta(&mut r.metadata),
+                changed.clone(),
+            ),
+            pdbs: watch(
+                client,
+                |b: &mut PodDisruptionBudget| slim_meta(&mut b.metadata),
+                changed,
+            ),
         }
     }
 

@@ -7,7 +7,10 @@ mod observe;
 pub mod status;
 
 pub use act::{DrainReport, ResizeOutcome, cordon, drain, resize};
-pub use observe::{Metrics, apply_metrics, metrics, observe, parse_metrics, to_state};
+pub use observe::{
+    Metrics, apply_metrics, metrics, observe, parse_metrics, slim_meta, slim_node, slim_pod,
+    to_state,
+};
 
 use kube::Client;
 

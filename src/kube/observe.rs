@@ -102,6 +102,57 @@ where
     assemble(nodes, pods, pdbs)
 }
 
+/// What the controller's watch caches keep of a pod: only what [`to_state`] reads. The rest
+/// (managed fields, `kubectl apply`'s last-applied copy, environment, commands, probes,
+/// mounts, container statuses) is most of a pod's size and dropped as it arrives.
+pub fn slim_pod(p: &mut KPod) {
+    slim_meta(&mut p.metadata);
+    if let Some(spec) = &mut p.spec {
+        for c in &mut spec.containers {
+            *c = k8s_openapi::api::core::v1::Container {
+                name: std::mem::take(&mut c.name),
+                resources: c.resources.take(),
+                ..Default::default()
+            };
+        }
+        spec.init_containers = None;
+        spec.ephemeral_containers = None;
+        spec.affinity = None;
+        if let Some(v) = &mut spec.volumes {
+            v.retain(|v| v.empty_dir.is_some());
+        }
+    }
+    if let Some(status) = &mut p.status {
+        *status = k8s_openapi::api::core::v1::PodStatus {
+            phase: status.phase.take(),
+            ..Default::default()
+        };
+    }
+}
+
+/// What the watch caches keep of a node: its images, volumes and daemon endpoints go.
+pub fn slim_node(n: &mut KNode) {
+    slim_meta(&mut n.metadata);
+    if let Some(status) = &mut n.status {
+        status.images = None;
+        status.volumes_attached = None;
+        status.volumes_in_use = None;
+        status.daemon_endpoints = None;
+    }
+}
+
+/// `kubectl apply`'s copy of the object it applied: as large as the object, never read.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Managed fields and the last-applied annotation, which kilter never reads (snapshots leave
+/// the annotation out too).
+pub fn slim_meta(m: &mut kube::api::ObjectMeta) {
+    m.managed_fields = None;
+    if let Some(a) = &mut m.annotations {
+        a.remove(LAST_APPLIED);
+    }
+}
+
 /// CPU requested on each node by its pods that have not finished.
 fn requested_by_node(pods: &[Pod]) -> BTreeMap<&str, i64> {
     let mut m: BTreeMap<&str, i64> = BTreeMap::new();
@@ -176,7 +227,8 @@ fn pod_of(p: &KPod, rs_owner: &BTreeMap<(String, String), Owner>) -> Pod {
                     name: o.name.clone(),
                 })
         });
-    let annotations = meta.annotations.clone().unwrap_or_default();
+    let mut annotations = meta.annotations.clone().unwrap_or_default();
+    annotations.remove(LAST_APPLIED);
     Pod {
         cpu_forecast: None,
         namespace,
@@ -228,7 +280,8 @@ fn node_of(n: &KNode, requested: i64) -> Node {
     let meta = &n.metadata;
     let status = n.status.clone().unwrap_or_default();
     let allocatable = resources(status.allocatable.as_ref());
-    let annotations = meta.annotations.clone().unwrap_or_default();
+    let mut annotations = meta.annotations.clone().unwrap_or_default();
+    annotations.remove(LAST_APPLIED);
     let utilization = annotations
         .get("kilter.dev/cpu-utilization")
         .and_then(|v| v.parse().ok())
@@ -389,6 +442,59 @@ pub fn apply_metrics(state: &mut ClusterState, m: &Metrics) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn slimmed_objects_give_the_same_snapshot() {
+        let pod: KPod = serde_json::from_value(json!({
+            "metadata": {
+                "name": "web-1", "namespace": "prod",
+                "labels": { "app": "web" },
+                "annotations": { "kilter.dev/do-not-disrupt": "true", "kubectl.kubernetes.io/last-applied-configuration": "{…}" },
+                "ownerReferences": [{ "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7f", "uid": "u", "controller": true }],
+                "managedFields": [{ "manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": { "f:spec": {} } }]
+            },
+            "spec": {
+                "nodeName": "n1", "priorityClassName": "high", "nodeSelector": { "pool": "a" },
+                "tolerations": [{ "key": "dedicated", "operator": "Exists" }],
+                "volumes": [{ "name": "tmp", "emptyDir": {} }, { "name": "cfg", "configMap": { "name": "c" } }],
+                "initContainers": [{ "name": "init", "image": "busybox" }],
+                "containers": [{
+                    "name": "app", "image": "web:1", "command": ["/web"], "args": ["--port", "80"],
+                    "env": [{ "name": "A", "value": "1" }],
+                    "ports": [{ "containerPort": 80 }],
+                    "readinessProbe": { "httpGet": { "path": "/", "port": 80 } },
+                    "volumeMounts": [{ "name": "cfg", "mountPath": "/cfg" }],
+                    "resources": { "requests": { "cpu": "250m", "memory": "64Mi" }, "limits": { "cpu": "1" } }
+                }]
+            },
+            "status": { "phase": "Running", "podIP": "10.0.0.1", "conditions": [{ "type": "Ready", "status": "True" }] }
+        }))
+        .unwrap();
+        let node: KNode = serde_json::from_value(json!({
+            "metadata": { "name": "n1", "labels": { "pool": "a" }, "managedFields": [{ "manager": "kubelet" }] },
+            "spec": { "unschedulable": false, "taints": [{ "key": "dedicated", "value": "x", "effect": "NoSchedule" }] },
+            "status": {
+                "allocatable": { "cpu": "4", "memory": "8Gi" },
+                "conditions": [{ "type": "Ready", "status": "True" }],
+                "images": [{ "names": ["web:1"], "sizeBytes": 1000 }]
+            }
+        }))
+        .unwrap();
+        let (mut p2, mut n2) = (pod.clone(), node.clone());
+        slim_pod(&mut p2);
+        slim_node(&mut n2);
+        let none: [ReplicaSet; 0] = [];
+        let pdbs: [PodDisruptionBudget; 0] = [];
+        assert_eq!(
+            to_state(&[node], std::slice::from_ref(&pod), &none, &pdbs),
+            to_state(&[n2], &[p2.clone()], &none, &pdbs)
+        );
+        let (full, slim) = (
+            serde_json::to_string(&pod).unwrap().len(),
+            serde_json::to_string(&p2).unwrap().len(),
+        );
+        assert!(slim * 3 < full * 2, "{slim} of {full} bytes kept");
+    }
 
     #[test]
     fn metrics_documents_become_usage_and_utilization() {
