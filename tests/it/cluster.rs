@@ -525,6 +525,22 @@ pub(crate) fn resize_capable(ns: &str) -> String {
     pod
 }
 
+/// The CPU limit of a pod's first container, as its spec has it.
+pub(crate) fn cpu_limit(ns: &str, pod: &str) -> String {
+    ok(kubectl(
+        &[
+            "-n",
+            ns,
+            "get",
+            "pod",
+            pod,
+            "-o",
+            "jsonpath={.spec.containers[0].resources.limits.cpu}",
+        ],
+        None,
+    ))
+}
+
 #[tokio::test]
 #[ignore = "needs the test control plane: scripts/testenv start"]
 async fn resize_goes_through_the_subresource_and_a_qos_change_is_rejected() {
@@ -543,19 +559,7 @@ async fn resize_goes_through_the_subresource_and_a_qos_change_is_rejected() {
         .unwrap();
     assert_eq!(out.request.as_deref(), Some("750m"));
     assert_eq!(out.limit.as_deref(), Some("1500m"));
-    let spec = ok(kubectl(
-        &[
-            "-n",
-            "rsz",
-            "get",
-            "pod",
-            &pod,
-            "-o",
-            "jsonpath={.spec.containers[0].resources.limits.cpu}",
-        ],
-        None,
-    ));
-    assert_eq!(spec, "1500m");
+    assert_eq!(cpu_limit("rsz", &pod), "1500m");
     // requests == limits for CPU and memory would make the pod Guaranteed: refused.
     let err = kilter::kube::resize(&c, "rsz", &pod, "app", Some("1500m"), Some("1500m"))
         .await

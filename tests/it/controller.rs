@@ -688,36 +688,13 @@ fn a_market_policy_resizes_a_pod_in_place() {
         "{ requests: { cpu: 500m, memory: 256Mi }, limits: { cpu: \"1\", memory: 256Mi } }",
     );
     let pod = crate::cluster::resize_capable(ns);
-    let dir = tempfile::tempdir().unwrap();
-    let policies = dir.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    write(
-        &policies.join("market.yaml"),
+    let (_dir, c, audit) = on_policies(
+        "market.yaml",
         &format!(
             "apiVersion: kilter.dev/v1alpha1\nkind: Policy\nmetadata: {{ name: {ns}-market }}\nspec:\n  mode: Enforce\n  nodeSelector: {{ matchLabels: {{ pool: {ns} }} }}\n  action:\n    resize:\n      targetSelector: {{ matchLabels: {{ market: {ns} }} }}\n---\napiVersion: kilter.dev/v1alpha1\nkind: ScalingTarget\nmetadata: {{ name: web, namespace: {ns}, labels: {{ market: {ns} }} }}\nspec:\n  workloadRef: {{ kind: Deployment, name: web }}\n  demand: '1.0'\n  resizePolicy: Limits\n  cooldown: 1h\n  containers:\n    - name: app\n      cpu: {{ min: 250m, max: \"2\", maxStep: 500m }}\n"
         ),
     );
-    let audit = dir.path().join("audit.jsonl");
-    let c = Controller::start(&[
-        "--dir",
-        policies.to_str().unwrap(),
-        "--audit-log",
-        audit.to_str().unwrap(),
-    ]);
-    let limit = || {
-        ok(kubectl(
-            &[
-                "-n",
-                ns,
-                "get",
-                "pod",
-                &pod,
-                "-o",
-                "jsonpath={.spec.containers[0].resources.limits.cpu}",
-            ],
-            None,
-        ))
-    };
+    let limit = || crate::cluster::cpu_limit(ns, &pod);
     // Demand 1.0 alone on a 4-CPU node: the limit grows by at most one step (500m).
     c.wait_for("the resize", Duration::from_secs(30), || limit() == "1500m");
     std::thread::sleep(Duration::from_secs(3));
@@ -734,6 +711,26 @@ fn a_market_policy_resizes_a_pod_in_place() {
     assert_eq!(resizes[0]["result"], "executed");
     assert!(c.stop().success());
     ok(kubectl(&["delete", "namespace", ns, "--wait=false"], None));
+}
+
+/// A controller on a policy directory holding `file` with `text`, its audit log beside it
+/// (the directory lives as long as the returned guard).
+pub(crate) fn on_policies(
+    file: &str,
+    text: &str,
+) -> (tempfile::TempDir, Controller, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    write(&policies.join(file), text);
+    let audit = dir.path().join("audit.jsonl");
+    let c = Controller::start(&[
+        "--dir",
+        policies.to_str().unwrap(),
+        "--audit-log",
+        audit.to_str().unwrap(),
+    ]);
+    (dir, c, audit)
 }
 
 pub(crate) fn audit_records(path: &Path) -> Vec<serde_json::Value> {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::cluster::{kubectl, ok};
-use crate::controller::{Controller, audit_records, cordoned, target_nodes, write};
+use crate::controller::{audit_records, cordoned, on_policies, target_nodes};
 
 fn pod_names(ns: &str) -> Vec<String> {
     let out = ok(kubectl(
@@ -56,22 +56,12 @@ fn an_api_server_restart_loses_nothing_and_repeats_no_eviction() {
     crate::cluster::deployment(ns, pool, 3, "{ requests: { cpu: 100m, memory: 64Mi } }");
     ok(kubectl(&["uncordon", "ctl-rs-2"], None));
     assert_eq!(crate::cluster::pod_nodes(ns, "app=web"), ["ctl-rs-1"; 3]);
-    let dir = tempfile::tempdir().unwrap();
-    let policies = dir.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    write(
-        &policies.join("drain.yaml"),
+    let (_dir, c, audit) = on_policies(
+        "drain.yaml",
         &format!(
             "apiVersion: kilter.dev/v1alpha1\nkind: Policy\nmetadata:\n  name: {pool}-drain\nspec:\n  mode: Enforce\n  nodeSelector:\n    matchLabels: {{ pool: {pool}, drain-me: \"yes\" }}\n  action:\n    drain: {{ timeout: 2m }}\n---\napiVersion: kilter.dev/v1alpha1\nkind: Budget\nmetadata:\n  name: {pool}\nspec:\n  nodeSelector:\n    matchLabels: {{ pool: {pool} }}\n  disruption:\n    maxUnavailable: 1\n"
         ),
     );
-    let audit = dir.path().join("audit.jsonl");
-    let c = Controller::start(&[
-        "--dir",
-        policies.to_str().unwrap(),
-        "--audit-log",
-        audit.to_str().unwrap(),
-    ]);
     // Restart as soon as the drain has begun (the node cordoned as its first step).
     c.wait_for("the drain to begin", Duration::from_secs(30), || {
         cordoned("ctl-rs-1")
