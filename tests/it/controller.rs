@@ -107,6 +107,27 @@ impl Controller {
         c
     }
 
+    /// The type and message (`type|message`) of the first RevisionRejected event on this
+    /// controller's pod.
+    pub(crate) fn rejection_event(&self) -> String {
+        ok(kubectl(
+            &[
+                "get",
+                "events",
+                "-n",
+                "kilter-system",
+                "--field-selector",
+                &format!(
+                    "involvedObject.name=kilter-test-{},reason=RevisionRejected",
+                    self.port
+                ),
+                "-o",
+                "jsonpath={.items[0].type}|{.items[0].message}",
+            ],
+            None,
+        ))
+    }
+
     /// This controller's PolicySource, as the API server has it (Null: none).
     pub(crate) fn policy_source(&self) -> serde_json::Value {
         let out = kubectl(
@@ -345,22 +366,7 @@ fn a_directory_edit_acts_and_a_broken_revision_changes_nothing() {
         "{}",
         c.log_text()
     );
-    let event = ok(kubectl(
-        &[
-            "get",
-            "events",
-            "-n",
-            "kilter-system",
-            "--field-selector",
-            &format!(
-                "involvedObject.name=kilter-test-{},reason=RevisionRejected",
-                c.port
-            ),
-            "-o",
-            "jsonpath={.items[0].type}|{.items[0].message}",
-        ],
-        None,
-    ));
+    let event = c.rejection_event();
     assert!(event.starts_with("Warning|revision dir@"), "{event}");
     assert!(event.contains("cordon.yaml:9:22: K012"), "{event}");
 
@@ -532,7 +538,14 @@ fn a_git_commit_acts_and_an_invalid_commit_is_rejected() {
         metrics.contains(&format!("revision=\"main@sha1:{first}\"")),
         "the last good revision keeps running: {metrics}"
     );
-    // Its PolicySource says so: Ready=False with the diagnostic, the good revision in use.
+    // A Warning event says so, and its PolicySource: Ready=False with the diagnostic, the good
+    // revision in use.
+    let event = c.rejection_event();
+    assert!(
+        event.starts_with(&format!("Warning|revision main@sha1:{bad} rejected")),
+        "{event}"
+    );
+    assert!(event.contains("cordon.yaml:"), "{event}");
     let source = c.policy_source();
     let ready = source["status"]["conditions"]
         .as_array()
