@@ -210,7 +210,8 @@ fn replica_set_owners<R: Borrow<ReplicaSet>>(rss: &[R]) -> BTreeMap<(String, Str
 
 fn pod_of(p: &KPod, rs_owner: &BTreeMap<(String, String), Owner>) -> Pod {
     let meta = &p.metadata;
-    let spec = p.spec.clone().unwrap_or_default();
+    let no_spec = k8s_openapi::api::core::v1::PodSpec::default();
+    let spec = p.spec.as_ref().unwrap_or(&no_spec);
     let namespace = meta.namespace.clone().unwrap_or_default();
     let owner = meta
         .owner_references
@@ -278,7 +279,8 @@ fn pod_of(p: &KPod, rs_owner: &BTreeMap<(String, String), Owner>) -> Pod {
 /// A node, with `requested` the CPU its pods request (utilization when nothing better is known).
 fn node_of(n: &KNode, requested: i64) -> Node {
     let meta = &n.metadata;
-    let status = n.status.clone().unwrap_or_default();
+    let no_status = k8s_openapi::api::core::v1::NodeStatus::default();
+    let status = n.status.as_ref().unwrap_or(&no_status);
     let allocatable = resources(status.allocatable.as_ref());
     let mut annotations = meta.annotations.clone().unwrap_or_default();
     annotations.remove(LAST_APPLIED);
