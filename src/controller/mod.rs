@@ -221,8 +221,8 @@ pub async fn run(o: Options) -> Result<(), String> {
     // The last plan's budget reports, for the Budgets' status.
     let mut budgets: Vec<crate::plan::BudgetReport> = Vec::new();
     let mut seen: Option<String> = None;
-    // The PolicySource's last status written, for its conditions' transition times.
-    let mut source_status = Json::Null;
+    // What the PolicySource should say.
+    let mut source_status = source::Tracker::default();
     let mut router: Option<Arc<Router>> = None;
     let mut resync = tokio::time::interval(o.resync);
     let mut source_dirty = true;
@@ -266,25 +266,14 @@ pub async fn run(o: Options) -> Result<(), String> {
                     seen = Some(rev.id.clone());
                     let id = rev.id.clone();
                     let verdict = consider(&shared, rev);
-                    let leads = leader.as_ref().is_none_or(|l| l.is_leader());
-                    if let (Some((ns, name)), Some(spec), true) =
-                        (&o.policy_source, source::spec(&o), leads)
-                    {
-                        let errors: Vec<String> = match &verdict {
-                            Ok(_) => Vec::new(),
-                            Err(why) => why.lines().map(str::to_string).collect(),
-                        };
-                        let applied = match &verdict {
-                            Ok(acc) => Some(acc.id.as_str()),
-                            Err(_) => good.as_ref().map(|g| g.id.as_str()),
-                        };
-                        let status =
-                            source::status(&source_status, &id, applied, &errors, &now_rfc3339());
-                        match source::write(&client, ns, name, &spec, &status).await {
-                            Ok(()) => source_status = status,
-                            Err(e) => tracing::warn!(error = %e, "cannot write the PolicySource"),
-                        }
-                    }
+                    let (applied, errors) = match &verdict {
+                        Ok(acc) => (Some(acc.id.as_str()), Vec::new()),
+                        Err(why) => (
+                            good.as_ref().map(|g| g.id.as_str()),
+                            why.lines().map(str::to_string).collect(),
+                        ),
+                    };
+                    source_status.revision(&id, applied, errors, &now_rfc3339());
                     match verdict {
                         Ok(acc) => good = Some(acc),
                         Err(why) => {
@@ -309,10 +298,21 @@ pub async fn run(o: Options) -> Result<(), String> {
                         }
                     }
                 }
-                Ok(_) => {}
+                Ok(_) => source_status.fetched(&now_rfc3339()),
                 Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the source; keeping the last good revision")
+                    tracing::warn!(error = %e, "cannot read the source; keeping the last good revision");
+                    source_status.fetch_failed(&e, &now_rfc3339());
                 }
+            }
+        }
+        // The leader shows the source's state on its PolicySource (retried until written).
+        if let (Some(status), Some((ns, name)), Some(spec)) =
+            (&source_status.pending, &o.policy_source, source::spec(&o))
+            && leader.as_ref().is_none_or(|l| l.is_leader())
+        {
+            match source::write(&client, ns, name, &spec, status).await {
+                Ok(()) => source_status.written(),
+                Err(e) => tracing::warn!(error = %e, "cannot write the PolicySource"),
             }
         }
         let Some(acc) = &good else {

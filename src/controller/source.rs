@@ -34,47 +34,122 @@ pub fn spec(o: &Options) -> Option<Json> {
     Some(spec)
 }
 
-/// The status after a revision was read: `attempted` is its id, `applied` the revision in
-/// use, `errors` the rejected revision's errors (empty when it was accepted). The
-/// conditions follow kstatus: `Ready`, and `Stalled` while the latest revision is rejected;
-/// a transition time moves only when its status does (`previous` is the last status written).
+/// What the PolicySource should say, kept across cycles by every replica (so a replica that
+/// becomes leader writes it at once), and the status still to be written.
+#[derive(Default)]
+pub struct Tracker {
+    /// The last status written (its conditions' transition times carry over).
+    written: Json,
+    /// The latest revision read: its id, the revision in use after it, its errors.
+    revision: Option<(String, Option<String>, Vec<String>)>,
+    /// Why the source could not be read, while it cannot.
+    fetch_error: Option<String>,
+    /// A status not yet written.
+    pub pending: Option<Json>,
+}
+
+impl Tracker {
+    /// A revision was read and accepted (`errors` empty) or rejected.
+    pub fn revision(
+        &mut self,
+        attempted: &str,
+        applied: Option<&str>,
+        errors: Vec<String>,
+        now: &str,
+    ) {
+        self.fetch_error = None;
+        self.revision = Some((attempted.into(), applied.map(Into::into), errors));
+        self.pending = Some(self.current(now));
+    }
+
+    /// Reading the source failed; a new error (not the one already shown) is shown.
+    pub fn fetch_failed(&mut self, error: &str, now: &str) {
+        if self.fetch_error.as_deref() != Some(error) {
+            self.fetch_error = Some(error.into());
+            self.pending = Some(self.current(now));
+        }
+    }
+
+    /// Reading the source works again, with no new revision: the last verdict is shown again.
+    pub fn fetched(&mut self, now: &str) {
+        if self.fetch_error.take().is_some() {
+            self.pending = Some(self.current(now));
+        }
+    }
+
+    /// The pending status was written.
+    pub fn written(&mut self) {
+        if let Some(s) = self.pending.take() {
+            self.written = s;
+        }
+    }
+
+    fn current(&self, now: &str) -> Json {
+        let (attempted, applied, errors) = match &self.revision {
+            Some((a, u, e)) => (Some(a.as_str()), u.as_deref(), e.as_slice()),
+            None => (None, None, &[][..]),
+        };
+        status(
+            &self.written,
+            attempted,
+            applied,
+            errors,
+            self.fetch_error.as_deref(),
+            now,
+        )
+    }
+}
+
+/// The status: `attempted` is the latest revision read, `applied` the revision in use,
+/// `errors` the latest revision's errors (empty when it was accepted), `fetch_error` why the
+/// source cannot be read now. The conditions follow kstatus: `Ready`, and `Stalled` while the
+/// latest revision is rejected (a fetch error may pass by itself: not stalled); a transition
+/// time moves only when its status does (`previous` is the last status written).
 pub fn status(
     previous: &Json,
-    attempted: &str,
+    attempted: Option<&str>,
     applied: Option<&str>,
     errors: &[String],
+    fetch_error: Option<&str>,
     now: &str,
 ) -> Json {
-    let rejected = !errors.is_empty();
-    let (reason, message) = if rejected {
+    let in_use = applied.map_or("no revision in use".into(), |a| format!("still using {a}"));
+    let (ready, stalled, reason, message) = if let Some(e) = fetch_error {
+        (
+            false,
+            false,
+            "FetchFailed",
+            format!("cannot read the source; {in_use}: {e}"),
+        )
+    } else if let Some(first) = errors.first() {
         let mut m = format!(
-            "revision {attempted} rejected; {}: {}",
-            applied.map_or("no revision in use".into(), |a| format!("still using {a}")),
-            errors[0]
+            "revision {} rejected; {in_use}: {first}",
+            attempted.unwrap_or_default()
         );
         if errors.len() > 1 {
             m.push_str(&format!(" (and {} more)", errors.len() - 1));
         }
-        ("RevisionRejected", m)
+        (false, true, "RevisionRejected", m)
     } else {
-        ("Reconciled", format!("revision {attempted} in use"))
+        let m = format!("revision {} in use", attempted.unwrap_or_default());
+        (true, false, "Reconciled", m)
     };
     let mut conditions = vec![super::combine::condition(
-        "Ready", !rejected, reason, &message, previous, now,
+        "Ready", ready, reason, &message, previous, now,
     )];
-    if rejected {
+    if stalled {
         conditions.push(super::combine::condition(
             "Stalled", true, reason, &message, previous, now,
         ));
     }
-    let mut s = json!({
-        "conditions": conditions,
-        "lastAttemptedRevision": attempted,
-    });
+    let mut s = json!({ "conditions": conditions });
+    if let Some(a) = attempted {
+        s["lastAttemptedRevision"] = json!(a);
+    }
     if let Some(a) = applied {
         s["lastAppliedRevision"] = json!(a);
     }
-    if rejected {
+    if !errors.is_empty() {
         s["diagnostics"] = json!(&errors[..errors.len().min(DIAGNOSTICS_KEPT)]);
     }
     s
@@ -121,12 +196,13 @@ mod tests {
     fn a_rejection_says_why_and_what_stays_in_use_and_acceptance_clears_it() {
         let rejected = status(
             &Json::Null,
-            "main@sha1:b",
+            Some("main@sha1:b"),
             Some("main@sha1:a"),
             &[
                 "p.yaml:3:5: K012: unknown field `cordn`".into(),
                 "two".into(),
             ],
+            None,
             "2026-11-27T10:00:00Z",
         );
         let ready = &rejected["conditions"][0];
@@ -143,9 +219,10 @@ mod tests {
         assert_eq!(rejected["diagnostics"].as_array().unwrap().len(), 2);
         let fixed = status(
             &rejected,
-            "main@sha1:c",
+            Some("main@sha1:c"),
             Some("main@sha1:c"),
             &[],
+            None,
             "2026-11-27T10:05:00Z",
         );
         assert_eq!(fixed["conditions"].as_array().unwrap().len(), 1);
@@ -158,9 +235,10 @@ mod tests {
         // Rejected again: the time it became False is kept while it stays False.
         let again = status(
             &rejected,
-            "main@sha1:d",
+            Some("main@sha1:d"),
             None,
             &["x".into()],
+            None,
             "2026-11-27T11:00:00Z",
         );
         assert_eq!(
@@ -168,5 +246,38 @@ mod tests {
             "2026-11-27T10:00:00Z"
         );
         assert!(again.get("lastAppliedRevision").is_none());
+    }
+
+    #[test]
+    fn a_fetch_error_is_shown_once_and_cleared_when_reading_works_again() {
+        let mut t = Tracker::default();
+        t.revision("main@sha1:a", Some("main@sha1:a"), Vec::new(), "t0");
+        t.written();
+        t.fetch_failed("authentication to https://git.example/p.git failed", "t1");
+        let failed = t.pending.clone().unwrap();
+        assert_eq!(failed["conditions"][0]["status"], "False");
+        assert_eq!(failed["conditions"][0]["reason"], "FetchFailed");
+        assert_eq!(
+            failed["conditions"][0]["message"],
+            "cannot read the source; still using main@sha1:a: authentication to https://git.example/p.git failed"
+        );
+        assert_eq!(
+            failed["conditions"].as_array().unwrap().len(),
+            1,
+            "not stalled"
+        );
+        assert_eq!(failed["lastAppliedRevision"], "main@sha1:a");
+        t.written();
+        // The same error again: nothing new to write.
+        t.fetch_failed("authentication to https://git.example/p.git failed", "t2");
+        assert!(t.pending.is_none());
+        // Readable again, same revision: Ready again.
+        t.fetched("t3");
+        let back = t.pending.clone().unwrap();
+        assert_eq!(back["conditions"][0]["status"], "True");
+        assert_eq!(back["conditions"][0]["lastTransitionTime"], "t3");
+        t.written();
+        t.fetched("t4");
+        assert!(t.pending.is_none());
     }
 }

@@ -594,6 +594,25 @@ fn a_git_commit_acts_and_an_invalid_commit_is_rejected() {
                 && s["status"]["diagnostics"].is_null()
         },
     );
+    // The repository goes away: Ready=False (FetchFailed), the good revision still in use;
+    // it comes back: Ready again.
+    let moved = tmp.path().join("moved.git");
+    std::fs::rename(&bare, &moved).unwrap();
+    c.wait_for("FetchFailed", Duration::from_secs(20), || {
+        let ready = c.policy_source()["status"]["conditions"][0].clone();
+        ready["status"] == "False"
+            && ready["reason"] == "FetchFailed"
+            && ready["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&format!("still using main@sha1:{good}")))
+    });
+    assert!(cordoned("ctl-git-2"));
+    std::fs::rename(&moved, &bare).unwrap();
+    c.wait_for(
+        "Ready after the fetch works again",
+        Duration::from_secs(20),
+        || c.policy_source()["status"]["conditions"][0]["status"] == "True",
+    );
     assert!(c.stop().success());
 }
 
