@@ -163,29 +163,27 @@ pub async fn write(
     name: &str,
     spec: &Json,
     status: &Json,
-) -> Result<(), kube::Error> {
+) -> crate::kube::Result<()> {
     let ar = kube::api::ApiResource::erase::<PolicySource>(&());
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &ar);
-    let params = PatchParams::apply("kilter").force();
-    let head = |extra: (&str, &Json)| {
-        let mut o = json!({
-            "apiVersion": crate::model::API_VERSION,
-            "kind": "PolicySource",
-            "metadata": { "name": name },
-        });
-        o[extra.0] = extra.1.clone();
-        o
-    };
+    let body = json!({
+        "apiVersion": ar.api_version,
+        "kind": ar.kind,
+        "metadata": { "name": name },
+        "spec": spec,
+    });
     let object = api
-        .patch(name, &params, &Patch::Apply(head(("spec", spec))))
+        .patch(
+            name,
+            &PatchParams::apply("kilter").force(),
+            &Patch::Apply(&body),
+        )
         .await?;
     let mut status = status.clone();
     if let Some(g) = object.metadata.generation {
         status["observedGeneration"] = json!(g);
     }
-    api.patch_status(name, &params, &Patch::Apply(head(("status", &status))))
-        .await?;
-    Ok(())
+    crate::kube::status::apply_status_of(client, &ar, Some(namespace), name, &status).await
 }
 
 #[cfg(test)]

@@ -29,14 +29,24 @@ pub async fn apply_status(
     name: &str,
     status: &Json,
 ) -> Result<()> {
-    let ar = api_resource(kind);
+    apply_status_of(client, &api_resource(kind), namespace, name, status).await
+}
+
+/// [`apply_status`] for any resource of kilter's group (the PolicySource too).
+pub async fn apply_status_of(
+    client: &Client,
+    ar: &ApiResource,
+    namespace: Option<&str>,
+    name: &str,
+    status: &Json,
+) -> Result<()> {
     let api: Api<DynamicObject> = match namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
-        None => Api::all_with(client.clone(), &ar),
+        Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
+        None => Api::all_with(client.clone(), ar),
     };
     let body = json!({
-        "apiVersion": crate::model::API_VERSION,
-        "kind": kind.name(),
+        "apiVersion": ar.api_version,
+        "kind": ar.kind,
         "metadata": { "name": name },
         "status": status,
     });
