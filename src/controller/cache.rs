@@ -92,7 +92,6 @@ impl Cache {
         client: &Client,
         targets: &[&str],
     ) -> Result<ClusterState, kube::Error> {
-        let name = |m: &kube::api::ObjectMeta| m.name.clone().unwrap_or_default();
         let on_target = |p: &KPod| {
             p.spec
                 .as_ref()
@@ -103,7 +102,7 @@ impl Cache {
             .nodes
             .state()
             .into_iter()
-            .filter(|n| !targets.contains(&name(&n.metadata).as_str()))
+            .filter(|n| !targets.contains(&n.metadata.name.as_deref().unwrap_or_default()))
             .collect();
         let mut pods: Vec<Arc<KPod>> = self
             .pods

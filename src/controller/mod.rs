@@ -569,9 +569,6 @@ async fn cycle(
         .filter_map(|n| Some((n.name.clone(), n.cpu_forecast?)))
         .collect();
     let prepare: execute::Prepare = Arc::new(move |s: &mut ClusterState| {
-        if let Some(m) = &usage {
-            crate::kube::apply_metrics(s, m);
-        }
         for p in &mut s.pods {
             p.cpu_forecast = pod_forecast
                 .get(&(p.namespace.clone(), p.name.clone()))
@@ -589,6 +586,13 @@ async fn cycle(
         }
     });
     prepare(&mut state);
+    // A re-check's fresh reading gets this cycle's usage too (the cycle's state has it).
+    let recheck: execute::Prepare = Arc::new(move |s: &mut ClusterState| {
+        if let Some(m) = &usage {
+            crate::kube::apply_metrics(s, m);
+        }
+        prepare(s);
+    });
     let t = Instant::now();
     let plan = crate::plan::plan(bundle, &state, now);
     shared.metrics.planned(t.elapsed().as_secs_f64());
@@ -613,7 +617,7 @@ async fn cycle(
     let mut ok = true;
     let revision = revision.to_string();
     executor
-        .run(bundle, &plan, &wanted, now, prepare, |o| {
+        .run(bundle, &plan, &wanted, now, recheck, |o| {
             let a = &o.action;
             let target = serde_json::to_value(a.target()).unwrap_or_default();
             match o.result {
