@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cluster::{fake_nodes, kubectl, ok};
-use crate::sync::{git, keygen};
+use crate::sync::{commit_file, git, keygen};
 
 /// A running `kilter run`, stopped (SIGTERM) when dropped.
 pub(crate) struct Controller {
@@ -631,19 +631,9 @@ fn with_signatures_required_only_a_commit_signed_by_an_allowed_key_acts() {
     let signers = tmp.path().join("allowed_signers");
     std::fs::write(&signers, format!("ops@example.com {allowed_pub}\n")).unwrap();
     let commit = |text: &str, key: Option<&Path>| {
-        std::fs::write(work.join("cordon.yaml"), text).unwrap();
-        git(&work, &["add", "-A"]);
-        let signing = key.map(|k| format!("user.signingkey={}", k.display()));
-        let mut args = vec!["-c", "gpg.format=ssh"];
-        if let Some(s) = &signing {
-            args.extend(["-c", s, "commit", "-q", "-S"]);
-        } else {
-            args.extend(["commit", "-q"]);
-        }
-        args.extend(["-m", "change"]);
-        git(&work, &args);
+        let sha = commit_file(&work, "cordon.yaml", text, key);
         git(&work, &["push", "-q", "origin", "main"]);
-        git(&work, &["rev-parse", "HEAD"]).trim().to_string()
+        sha
     };
     let rejected = |c: &Controller, commit: &str, why: &str| {
         c.wait_for("the rejection", Duration::from_secs(30), || {

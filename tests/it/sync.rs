@@ -29,11 +29,18 @@ pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
 
 const POLICY: &str = "apiVersion: kilter.dev/v1alpha1\nkind: Policy\nmetadata: { name: p }\nspec:\n  action: { cordon: {} }\n";
 
-/// A repository with `policies/p.yaml` committed by `sign` (None: unsigned); returns its URL
-/// and the commit.
+/// A repository with `policies/p.yaml` committed by `sign` (None: unsigned); returns the
+/// commit.
 fn commit(repo: &Path, text: &str, sign: Option<&Path>) -> String {
-    std::fs::create_dir_all(repo.join("policies")).unwrap();
-    std::fs::write(repo.join("policies/p.yaml"), text).unwrap();
+    commit_file(repo, "policies/p.yaml", text, sign)
+}
+
+/// Writes `file` (relative to `repo`) and commits everything, signed with the SSH key
+/// `sign` (None: unsigned); returns the commit.
+pub(crate) fn commit_file(repo: &Path, file: &str, text: &str, sign: Option<&Path>) -> String {
+    let path = repo.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
     git(repo, &["add", "-A"]);
     match sign {
         None => git(repo, &["commit", "-q", "-m", "change"]),
