@@ -1,7 +1,7 @@
 //! CEL in policies: compile with guards (no panic, bounded size) and check the variables
 //! and fields an expression reads against what its field may use (API.md, "CEL variables").
 
-use cel::Program;
+use cel::common::ast::SourceInfo;
 use cel::common::ast::{EntryExpr, Expr};
 
 /// The most characters and the deepest nesting an expression may have; keeps the parser
@@ -119,6 +119,32 @@ pub fn allowed_variables(field: &str) -> &'static [&'static str] {
     }
 }
 
+/// A parsed expression, with where each of its nodes was written.
+#[derive(Debug)]
+pub struct Program {
+    expression: cel::IdedExpr,
+    source_info: SourceInfo,
+}
+
+impl Program {
+    pub fn expression(&self) -> &cel::IdedExpr {
+        &self.expression
+    }
+
+    pub fn source_info(&self) -> &SourceInfo {
+        &self.source_info
+    }
+
+    pub fn execute(&self, ctx: &cel::Context<'_, '_>) -> cel::ResolveResult {
+        cel::Value::resolve(&self.expression, ctx)
+    }
+}
+
+/// How many times the parser may recover from a syntax error before it stops. Recovery is
+/// most of the parser's time on broken text, and past the first error what it reports is
+/// mostly consequences of that one.
+const RECOVERY_LIMIT: u32 = 1;
+
 /// What parsing an expression gave; shared, since lint and the bundle read the same text.
 type Parsed = Result<std::sync::Arc<Program>, Vec<Finding>>;
 
@@ -182,19 +208,39 @@ fn parse(src: &str) -> Result<Program, Vec<Finding>> {
         }
     }
     let owned = src.to_string();
-    let result = std::panic::catch_unwind(move || Program::compile(&owned));
+    let result = std::panic::catch_unwind(move || {
+        cel::parser::Parser::new()
+            .error_recovery_limit(RECOVERY_LIMIT)
+            .parse_with_source_info(&owned)
+    });
     match result {
-        Ok(Ok(p)) => Ok(p),
-        Ok(Err(errs)) => Err(errs
-            .errors
-            .iter()
-            .map(|e| Finding {
+        Ok(Ok((expression, source_info))) => Ok(Program {
+            expression,
+            source_info,
+        }),
+        Ok(Err(errs)) => {
+            let finding = |e: &cel::ParseError, message: String| Finding {
                 offset: offset_of(src, e.pos.0, e.pos.1),
                 len: 1,
-                message: tidy(&e.msg),
+                message,
                 help: None,
-            })
-            .collect()),
+            };
+            // The parser's note that it gave up is not the author's mistake: said only when
+            // nothing else was.
+            let gave_up = |e: &&cel::ParseError| e.msg.contains("recovery attempt limit");
+            let mut out: Vec<Finding> = (errs.errors.iter())
+                .filter(|e| !gave_up(e))
+                .map(|e| finding(e, tidy(&e.msg)))
+                .collect();
+            if out.is_empty() {
+                out.extend(
+                    errs.errors
+                        .first()
+                        .map(|e| finding(e, "invalid CEL syntax".into())),
+                );
+            }
+            Err(out)
+        }
         Err(_) => Err(vec![Finding {
             offset: 0,
             len: 1,
