@@ -61,6 +61,33 @@ fn cel_node_filter_one_evaluation(bencher: divan::Bencher) {
     });
 }
 
+/// The same filter as the planner evaluates it: on the fast path, reading the node in place.
+#[divan::bench]
+fn cel_node_filter_fast_path(bencher: divan::Bencher) {
+    use kilter::plan::values::{ClusterFacts, Vars};
+    let prog =
+        kilter::expr::compile_bounded("node.cpu.utilization < 0.5 && node.labels['zone'] != 'z3'")
+            .unwrap();
+    let state = kilter::state::ClusterState {
+        nodes: vec![kilter::state::Node {
+            name: "w1".into(),
+            labels: [("zone".to_string(), "z1".to_string())].into(),
+            cpu_utilization: 0.3,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let facts = ClusterFacts::of(&state);
+    bencher.bench(|| {
+        let vars = Vars {
+            cluster: &facts,
+            node: Some((divan::black_box(&state.nodes[0]), 1)),
+            pod: None,
+        };
+        prog.fast_bool(&vars, 1).unwrap().unwrap()
+    });
+}
+
 /// A full plan at 50, 500 and 5,000 nodes (30 pods each): the growth with the fleet.
 #[divan::bench(args = [50, 500, 5000], sample_count = 5, sample_size = 1)]
 fn plan_nodes_30_pods_each(bencher: divan::Bencher, nodes: usize) {

@@ -15,7 +15,7 @@ use super::budget::Budgets;
 use super::claims::Claims;
 use super::cooldown::{Cooldowns, Object};
 use super::schedule::{now_value, window_now};
-use super::values::{cluster_value, node_value};
+use super::values::{ClusterFacts, Vars, cluster_value, node_value};
 use super::{Bundle, Plan};
 use crate::model::{ActionKind, Duration, Mode, Policy, ScalingTarget};
 use crate::state::{ClusterState, Index, Node, Pod};
@@ -66,6 +66,8 @@ pub struct Cx<'a> {
     pub state: &'a ClusterState,
     pub now: DateTime<Utc>,
     pub env: Arc<Env>,
+    /// `cluster`, for the fast path and as a CEL value.
+    pub facts: ClusterFacts,
     pub cluster: CelValue,
     pub node_index: BTreeMap<&'a str, usize>,
     pub index: &'a Index<'a>,
@@ -111,12 +113,14 @@ impl<'a> Cx<'a> {
             .map(|(i, n)| (n.name.as_str(), i))
             .collect();
         let nodes = state.nodes.len();
+        let facts = ClusterFacts::of(state);
         let mut cx = Cx {
             bundle,
             state,
             now,
             env: stdlib(),
-            cluster: cluster_value(state),
+            facts,
+            cluster: cluster_value(&facts),
             node_index,
             index,
             workload_target: bundle.targets_of(index),
@@ -197,12 +201,19 @@ impl<'a> Cx<'a> {
                 Ok(prog) => prog,
                 Err(e) => return fail(self, format!("`when` cannot be evaluated: {e}")),
             };
-            let budget = self.policy_budget(p);
-            let mut ctx = crate::expr::context(&self.env);
-            ctx.add_variable_from_value("cluster", self.cluster.clone());
-            ctx.add_variable_from_value("now", now_value(self.now, tz));
-            ctx.add_variable_from_value("budget", budget);
-            match crate::expr::evaluate_bool(prog, &ctx, 0) {
+            let vars = Vars {
+                cluster: &self.facts,
+                node: None,
+                pod: None,
+            };
+            let holds = prog.fast_bool(&vars, 0).unwrap_or_else(|| {
+                let mut ctx = crate::expr::context(&self.env);
+                ctx.add_variable_from_value("cluster", self.cluster.clone());
+                ctx.add_variable_from_value("now", now_value(self.now, tz));
+                ctx.add_variable_from_value("budget", self.policy_budget(p));
+                crate::expr::evaluate_bool(prog, &ctx, 0)
+            });
+            match holds {
                 Ok(true) => why.push(format!("when `{src}` holds")),
                 Ok(false) => return None,
                 Err(e) => {
@@ -273,8 +284,17 @@ impl<'a> Cx<'a> {
         {
             return Ok(false);
         }
-        if self.active[a].node_filter.is_none() {
+        let Some(Ok(prog)) = self.active[a].node_filter.as_deref() else {
             return Ok(true);
+        };
+        let range = node.labels.len() as u64;
+        let vars = Vars {
+            cluster: &self.facts,
+            node: Some((node, self.index.pods_by_node[n].len())),
+            pod: None,
+        };
+        if let Some(holds) = prog.fast_bool(&vars, range) {
+            return holds.map_err(|e| format!("nodeFilter failed: {e}"));
         }
         let node_v = self.node_value(n);
         let budget = self.budgets.node_value(n);

@@ -16,7 +16,7 @@ mod nodes;
 mod render;
 mod resize;
 pub mod schedule;
-mod values;
+pub mod values;
 pub mod verify;
 
 use std::collections::BTreeMap;

@@ -84,14 +84,17 @@ type Programs = Vec<Option<std::sync::Arc<Result<crate::expr::Bounded, String>>>
 
 /// The CEL contexts a node's demand expressions run in: one root per policy (cluster, now,
 /// node), and a child scope per pod that adds only `pod`.
-struct DemandScopes {
-    node: cel::Value,
+struct DemandScopes<'s> {
+    /// The node, and how many pods run on it (the fast path's `node`).
+    node: (&'s crate::state::Node, usize),
+    /// `node` as a CEL value, built when the interpreter first needs it.
+    node_value: Option<cel::Value>,
     /// How many labels the node has: with the pod's, the most any collection in scope holds.
     node_labels: u64,
     roots: std::collections::BTreeMap<usize, cel::Context<'static, 'static>>,
 }
 
-impl DemandScopes {
+impl DemandScopes<'_> {
     /// A target's demand for a pod under policy `a`, smoothed with last cycle's.
     fn demand(
         &mut self,
@@ -104,23 +107,40 @@ impl DemandScopes {
             None => 1.0,
             Some(Err(e)) => return Err(e.clone()),
             Some(Ok(prog)) => {
+                let range = self.node_labels.max(pod.labels.len() as u64);
+                let vars = super::values::Vars {
+                    cluster: &cx.facts,
+                    node: Some(self.node),
+                    pod: Some(pod),
+                };
+                if let Some(d) = prog.fast_fraction(&vars, range) {
+                    return d.map(|measured| smooth(pod, measured));
+                }
+                let (node, pods) = self.node;
+                let node = (self.node_value)
+                    .get_or_insert_with(|| super::values::node_value(node, pods))
+                    .clone();
                 let root = self.roots.entry(a).or_insert_with(|| {
                     let mut ctx = crate::expr::context(&cx.env);
                     ctx.add_variable_from_value("cluster", cx.cluster.clone());
                     ctx.add_variable_from_value("now", now_value(cx.now, cx.active[a].tz));
-                    ctx.add_variable_from_value("node", self.node.clone());
+                    ctx.add_variable_from_value("node", node);
                     ctx
                 });
                 let mut ctx = root.new_inner_scope();
                 ctx.add_variable_from_value("pod", pod_value(pod));
-                let range = self.node_labels.max(pod.labels.len() as u64);
                 crate::expr::evaluate_fraction(prog, &ctx, range)?
             }
         };
-        Ok(pod.demand.map_or(measured, |prev| {
-            DEMAND_ALPHA * measured + (1.0 - DEMAND_ALPHA) * prev.clamp(0.0, 1.0)
-        }))
+        Ok(smooth(pod, measured))
     }
+}
+
+/// Demand smoothed with last cycle's.
+fn smooth(pod: &Pod, measured: f64) -> f64 {
+    pod.demand.map_or(measured, |prev| {
+        DEMAND_ALPHA * measured + (1.0 - DEMAND_ALPHA) * prev.clamp(0.0, 1.0)
+    })
 }
 
 /// The policy that resizes a pod (the first in planning order whose targetSelector selects
@@ -164,14 +184,16 @@ fn participants<'a>(
     programs: &Programs,
     budget: Option<&'a crate::model::Budget>,
 ) -> (Vec<Participant<'a>>, i64) {
+    let index = cx.index;
+    let state = cx.state;
     let mut scopes = DemandScopes {
-        node: cx.node_value(n),
-        node_labels: cx.state.nodes[n].labels.len() as u64,
+        node: (&state.nodes[n], index.pods_by_node[n].len()),
+        node_value: None,
+        node_labels: state.nodes[n].labels.len() as u64,
         roots: Default::default(),
     };
     let mut parts = Vec::new();
     let mut others = cx.ledger.placed_cpu[n];
-    let index = cx.index;
     for &i in &index.pods_by_node[n] {
         let pod = cx.pod(i);
         let Some((ti, t, a)) = resizing_policy(cx, policies, i) else {

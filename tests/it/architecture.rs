@@ -6,7 +6,7 @@ const CORE: [&str; 10] = [
     "model",
     "syntax",
     "check",
-    "expr.rs",
+    "expr",
     "state.rs",
     "plan",
     "sim",

@@ -2,6 +2,8 @@
 //! and fields an expression reads against what its field may use (API.md, "CEL variables").
 
 use cel::common::ast::SourceInfo;
+
+pub mod fast;
 use cel::common::ast::{EntryExpr, Expr};
 
 /// The most characters and the deepest nesting an expression may have; keeps the parser
@@ -985,6 +987,8 @@ pub struct Bounded {
     /// The most elements the collections it reads (labels) may hold for its cost to stay
     /// within [`MAX_COST`]; `u64::MAX` when its cost does not grow with them.
     pub max_range: u64,
+    /// The same expression on the native fast path, when it uses only forms that has.
+    pub fast: Option<fast::Fast>,
 }
 
 impl Bounded {
@@ -1012,7 +1016,48 @@ impl Bounded {
             }
             ok
         };
-        Ok(Bounded { program, max_range })
+        let fast = fast::compile(e);
+        Ok(Bounded {
+            program,
+            max_range,
+            fast,
+        })
+    }
+
+    /// The fast path's boolean result; `None` when the interpreter must evaluate (a form or
+    /// a value the fast path does not model, an error, or a result that is not a boolean).
+    pub fn fast_bool<'a>(
+        &'a self,
+        r: &dyn fast::Resolve<'a>,
+        range: u64,
+    ) -> Option<Result<bool, String>> {
+        let f = self.fast.as_ref()?;
+        if let Err(e) = self.admit(range) {
+            return Some(Err(e));
+        }
+        match f.eval(r)? {
+            fast::V::Bool(b) => Some(Ok(b)),
+            _ => None,
+        }
+    }
+
+    /// The fast path's result as a fraction, as [`evaluate_fraction`] gives it.
+    pub fn fast_fraction<'a>(
+        &'a self,
+        r: &dyn fast::Resolve<'a>,
+        range: u64,
+    ) -> Option<Result<f64, String>> {
+        let f = self.fast.as_ref()?;
+        if let Err(e) = self.admit(range) {
+            return Some(Err(e));
+        }
+        let v = match f.eval(r)? {
+            fast::V::Float(f) if !f.is_nan() => f,
+            fast::V::Int(i) => i as f64,
+            fast::V::UInt(u) => u as f64,
+            _ => return None,
+        };
+        Some(Ok(v.clamp(0.0, 1.0)))
     }
 
     /// Refuses to evaluate over collections larger than the program can afford: the step
