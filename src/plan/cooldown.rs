@@ -41,6 +41,11 @@ impl Cooldowns {
     }
 
     /// `Some(reason)` while `policy`'s cooldown on `object` runs at `now`.
+    /// Whether no policy acted on anything recently: no check can find a cooldown.
+    pub fn is_empty(&self) -> bool {
+        self.last.is_empty()
+    }
+
     pub fn check(
         &self,
         policy: &str,

@@ -16,7 +16,7 @@ use super::market::{Bidder, water_fill};
 use super::schedule::now_value;
 use super::values::pod_value;
 use crate::model::{ActionKind, CpuQuantity, CpuRange, ResizePolicy, ScalingTarget};
-use crate::state::{Pod, QosClass};
+use crate::state::{Pod, QosClass, Resources};
 
 pub struct Resize;
 
@@ -154,7 +154,6 @@ fn resizing_policy<'a>(
     let (ti, t) = cx.target_of(i)?;
     let pod = cx.pod(i);
     let a = policies.iter().copied().find(|&a| selects(cx, a, t))?;
-    let pod_target = Target::pod(&pod.namespace, &pod.name);
     let losers: Vec<usize> = policies
         .iter()
         .copied()
@@ -170,7 +169,8 @@ fn resizing_policy<'a>(
             &holder,
             cx.active[b].priority,
         );
-        cx.skip_for(b, pod_target.clone(), SkipCause::Conflict, r);
+        let pod_target = Target::pod(&pod.namespace, &pod.name);
+        cx.skip_for(b, pod_target, SkipCause::Conflict, r);
     }
     Some((ti, t, a))
 }
@@ -200,23 +200,23 @@ fn participants<'a>(
             others = others.saturating_add(pod.cpu_request());
             continue;
         };
-        let pod_target = Target::pod(&pod.namespace, &pod.name);
+        let pod_target = || Target::pod(&pod.namespace, &pod.name);
         if cx.ledger.evicted.contains(&i) {
             let r = "the pod is evicted in this plan; it keeps its CPU".to_string();
-            cx.skip_for(a, pod_target, SkipCause::PodEvicted, r);
+            cx.skip_for(a, pod_target(), SkipCause::PodEvicted, r);
             others = others.saturating_add(pod.cpu_request());
             continue;
         }
         if pod.qos() == QosClass::BestEffort {
             let r = "BestEffort pod: setting CPU would change its QoS class".to_string();
-            cx.skip_for(a, pod_target, SkipCause::QosClass, r);
+            cx.skip_for(a, pod_target(), SkipCause::QosClass, r);
             continue;
         }
         let demand = match scopes.demand(cx, a, programs[ti].as_deref(), pod) {
             Ok(d) => d,
             Err(e) => {
                 let r = format!("demand failed: {e}; the pod keeps its CPU");
-                cx.skip_for(a, pod_target, SkipCause::Expression, r);
+                cx.skip_for(a, pod_target(), SkipCause::Expression, r);
                 others = others.saturating_add(pod.cpu_request());
                 continue;
             }
@@ -340,7 +340,7 @@ fn moves(
     for (k, p) in parts.iter().enumerate() {
         let pod = cx.pod(p.pod);
         let c = &pod.containers[p.container];
-        let target = Target::container(&pod.namespace, &pod.name, &c.name);
+        let target = || Target::container(&pod.namespace, &pod.name, &c.name);
         let (req, lim) = (c.requests.cpu.map(|q| q.0), c.limits.cpu.map(|q| q.0));
         let field = if pod.qos() == QosClass::Guaranteed {
             Field::Both
@@ -362,7 +362,7 @@ fn moves(
                 "request"
             };
             let r = format!("the container has no CPU {what} to resize; kilter never adds one");
-            cx.skip_for(p.policy, target, SkipCause::NothingToResize, r);
+            cx.skip_for(p.policy, target(), SkipCause::NothingToResize, r);
             continue;
         };
         if field == Field::Both
@@ -370,7 +370,7 @@ fn moves(
             && pod.qos() != QosClass::Guaranteed
         {
             let r = "resizePolicy Both needs a CPU request and limit; kilter never adds one";
-            cx.skip_for(p.policy, target, SkipCause::NothingToResize, r.into());
+            cx.skip_for(p.policy, target(), SkipCause::NothingToResize, r.into());
             continue;
         }
         let step = p.range.max_step.map(|q| q.0.max(0));
@@ -379,13 +379,15 @@ fn moves(
         if delta == 0 {
             continue;
         }
-        let object = Object::Pod {
-            namespace: pod.namespace.clone(),
-            name: pod.name.clone(),
-        };
-        if let Some(r) = cx.cooling(p.policy, &object, p.target.spec.cooldown) {
-            cx.skip_for(p.policy, target, SkipCause::Cooldown, r);
-            continue;
+        if !cx.cooldowns.is_empty() {
+            let object = Object::Pod {
+                namespace: pod.namespace.clone(),
+                name: pod.name.clone(),
+            };
+            if let Some(r) = cx.cooling(p.policy, &object, p.target.spec.cooldown) {
+                cx.skip_for(p.policy, target(), SkipCause::Cooldown, r);
+                continue;
+            }
         }
         let new = current.saturating_add(delta).max(1);
         let (request, limit) = match field {
@@ -444,34 +446,43 @@ fn apply(
         })
         .fold(0, i64::saturating_add);
     changes.sort_by_key(|c| (c.counted().1.saturating_sub(c.counted().0), c.part));
-    // Each pod as the changes admitted so far leave it: the QoS class is a property of the
-    // whole pod, so a change is checked against its sibling containers' changes too.
-    let mut after: std::collections::BTreeMap<usize, Pod> = Default::default();
+    // Each pod's container resources as the changes admitted so far leave them: the QoS
+    // class is a property of the whole pod, so a change is checked against its sibling
+    // containers' changes too.
+    let mut after: std::collections::BTreeMap<usize, Vec<(Resources, Resources)>> =
+        Default::default();
     let market = Market { n, capacity };
     for ch in changes {
         let p = &parts[ch.part];
         let pod = cx.pod(p.pod);
         let c = &pod.containers[p.container];
-        let target = Target::container(&pod.namespace, &pod.name, &c.name);
+        let target = || Target::container(&pod.namespace, &pod.name, &c.name);
         let (old_req, new_req) = ch.counted();
         if new_req > old_req && total.saturating_sub(old_req).saturating_add(new_req) > capacity {
             let r = format!(
                 "would raise the node's market requests past {} (allocatable minus reserve and other pods)",
                 CpuQuantity(capacity)
             );
-            cx.skip_for(p.policy, target, SkipCause::MarketCapacity, r);
+            cx.skip_for(p.policy, target(), SkipCause::MarketCapacity, r);
             continue;
         }
-        let mut next = after.get(&p.pod).unwrap_or(pod).clone();
-        next.containers[p.container].requests.cpu = ch.request.map(CpuQuantity);
-        next.containers[p.container].limits.cpu = ch.limit.map(CpuQuantity);
-        if next.qos() != pod.qos() {
+        let mut next = match after.get(&p.pod) {
+            Some(r) => r.clone(),
+            None => pod
+                .containers
+                .iter()
+                .map(|c| (c.requests, c.limits))
+                .collect(),
+        };
+        next[p.container].0.cpu = ch.request.map(CpuQuantity);
+        next[p.container].1.cpu = ch.limit.map(CpuQuantity);
+        let qos = crate::state::qos_class(next.iter().copied());
+        if qos != pod.qos() {
             let r = format!(
-                "would change the pod's QoS class from {:?} to {:?}",
+                "would change the pod's QoS class from {:?} to {qos:?}",
                 pod.qos(),
-                next.qos()
             );
-            cx.skip_for(p.policy, target, SkipCause::QosClass, r);
+            cx.skip_for(p.policy, target(), SkipCause::QosClass, r);
             continue;
         }
         after.insert(p.pod, next);
