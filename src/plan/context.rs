@@ -314,16 +314,15 @@ impl<'a> Cx<'a> {
     /// Nodes an active policy applies to, by name; filter failures are reported as skipped.
     pub fn nodes_for(&mut self, a: usize) -> Vec<usize> {
         let mut out = Vec::new();
-        let names: Vec<(usize, String)> = self
-            .node_index
-            .iter()
-            .map(|(k, v)| (*v, k.to_string()))
-            .collect();
-        for (n, name) in names {
+        let by_name: Vec<usize> = self.node_index.values().copied().collect();
+        for n in by_name {
             match self.applies(a, n) {
                 Ok(true) => out.push(n),
                 Ok(false) => {}
-                Err(e) => self.skip_for(a, Target::node(&name), SkipCause::Expression, e),
+                Err(e) => {
+                    let t = Target::node(&self.state.nodes[n].name);
+                    self.skip_for(a, t, SkipCause::Expression, e)
+                }
             }
         }
         out
