@@ -1031,14 +1031,10 @@ impl Bounded {
         r: &dyn fast::Resolve<'a>,
         range: u64,
     ) -> Option<Result<bool, String>> {
-        let f = self.fast.as_ref()?;
-        if let Err(e) = self.admit(range) {
-            return Some(Err(e));
-        }
-        match f.eval(r)? {
-            fast::V::Bool(b) => Some(Ok(b)),
+        self.fast_value(r, range, |v| match v {
+            fast::V::Bool(b) => Some(b),
             _ => None,
-        }
+        })
     }
 
     /// The fast path's result as a fraction, as [`evaluate_fraction`] gives it.
@@ -1047,17 +1043,30 @@ impl Bounded {
         r: &dyn fast::Resolve<'a>,
         range: u64,
     ) -> Option<Result<f64, String>> {
+        self.fast_value(r, range, |v| {
+            let v = match v {
+                fast::V::Float(f) if !f.is_nan() => f,
+                fast::V::Int(i) => i as f64,
+                fast::V::UInt(u) => u as f64,
+                _ => return None,
+            };
+            Some(v.clamp(0.0, 1.0))
+        })
+    }
+
+    /// The fast path's value converted by `take`; the step limit is checked first, as for
+    /// the interpreter.
+    fn fast_value<'a, T>(
+        &'a self,
+        r: &dyn fast::Resolve<'a>,
+        range: u64,
+        take: impl FnOnce(fast::V<'a>) -> Option<T>,
+    ) -> Option<Result<T, String>> {
         let f = self.fast.as_ref()?;
         if let Err(e) = self.admit(range) {
             return Some(Err(e));
         }
-        let v = match f.eval(r)? {
-            fast::V::Float(f) if !f.is_nan() => f,
-            fast::V::Int(i) => i as f64,
-            fast::V::UInt(u) => u as f64,
-            _ => return None,
-        };
-        Some(Ok(v.clamp(0.0, 1.0)))
+        take(f.eval(r)?).map(Ok)
     }
 
     /// Refuses to evaluate over collections larger than the program can afford: the step
