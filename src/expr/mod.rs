@@ -1,10 +1,11 @@
 //! CEL in policies: compile with guards (no panic, bounded size) and check the variables
 //! and fields an expression reads against what its field may use (API.md, "CEL variables").
 
-use cel::common::ast::SourceInfo;
+use cel::common::ast::{EntryExpr, Expr, SourceInfo};
+
+use crate::syntax::de::one_of;
 
 pub mod fast;
-use cel::common::ast::{EntryExpr, Expr};
 
 /// The most characters and the deepest nesting an expression may have; keeps the parser
 /// (and later the evaluator) bounded on hostile input.
@@ -712,8 +713,8 @@ fn check_path(
     let len = root.chars().count();
     let Some((_, shape)) = VARIABLES.iter().find(|(n, _)| *n == root) else {
         let help = crate::syntax::de::did_you_mean(root, allowed.iter().copied())
-            .map(|c| format!("did you mean `{c}`? This field may use {}", list(allowed)))
-            .unwrap_or_else(|| format!("this field may use {}", list(allowed)));
+            .map(|c| format!("did you mean `{c}`? This field may use {}", one_of(allowed)))
+            .unwrap_or_else(|| format!("this field may use {}", one_of(allowed)));
         out.push(Finding {
             offset,
             len,
@@ -727,7 +728,7 @@ fn check_path(
             offset,
             len,
             message: format!("`{root}` is not available here"),
-            help: Some(format!("this field may use {}", list(allowed))),
+            help: Some(format!("this field may use {}", one_of(allowed))),
         });
         return;
     }
@@ -757,7 +758,7 @@ fn check_path(
                     let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
                     let help = crate::syntax::de::did_you_mean(field, names.iter().copied())
                         .map(|c| format!("did you mean `{so_far}.{c}`?"))
-                        .unwrap_or_else(|| format!("`{so_far}` has {}", list(&names)));
+                        .unwrap_or_else(|| format!("`{so_far}` has {}", one_of(&names)));
                     out.push(Finding {
                         offset: o,
                         len: field.chars().count(),
@@ -771,14 +772,6 @@ fn check_path(
         so_far.push('.');
         so_far.push_str(field);
     }
-}
-
-fn list(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|s| format!("`{s}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]

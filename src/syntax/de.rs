@@ -106,7 +106,8 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
-fn one_of(items: &[&str]) -> String {
+/// Names in backticks, separated by commas.
+pub(crate) fn one_of(items: &[&str]) -> String {
     items
         .iter()
         .map(|s| format!("`{s}`"))
