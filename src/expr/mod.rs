@@ -1036,15 +1036,13 @@ impl Bounded {
         r: &dyn fast::Resolve<'a>,
         range: u64,
     ) -> Option<Result<f64, String>> {
-        self.fast_value(r, range, |v| {
-            let v = match v {
-                fast::V::Float(f) if !f.is_nan() => f,
-                fast::V::Int(i) => i as f64,
-                fast::V::UInt(u) => u as f64,
-                _ => return None,
-            };
-            Some(v.clamp(0.0, 1.0))
-        })
+        let v = self.fast_value(r, range, |v| match v {
+            fast::V::Float(f) => Some(f),
+            fast::V::Int(i) => Some(i as f64),
+            fast::V::UInt(u) => Some(u as f64),
+            _ => None,
+        })?;
+        Some(v.and_then(fraction))
     }
 
     /// The fast path's value converted by `take`; the step limit is checked first, as for
@@ -1114,6 +1112,11 @@ pub fn evaluate_fraction(
         cel::Value::UInt(u) => u as f64,
         other => return Err(format!("expected a number, got {}", type_name(&other))),
     };
+    fraction(v)
+}
+
+/// A demand as a fraction: NaN refused, the rest clamped to [0, 1].
+fn fraction(v: f64) -> Result<f64, String> {
     if v.is_nan() {
         return Err("the result is not a number (NaN)".into());
     }
