@@ -79,7 +79,8 @@ pub struct Cx<'a> {
     pub claims: Claims,
     pub cooldowns: Cooldowns,
     pub ledger: Ledger,
-    node_values: Vec<Option<CelValue>>,
+    /// `node` as a CEL value for the interpreter, built at first use.
+    node_values: Vec<std::cell::OnceCell<CelValue>>,
     out: Plan,
 }
 
@@ -133,7 +134,7 @@ impl<'a> Cx<'a> {
                 placed_memory: vec![0; nodes],
                 ..Default::default()
             },
-            node_values: vec![None; nodes],
+            node_values: vec![std::cell::OnceCell::new(); nodes],
             out: Plan::default(),
         };
         for pdb in &state.pdbs {
@@ -201,18 +202,15 @@ impl<'a> Cx<'a> {
                 Ok(prog) => prog,
                 Err(e) => return fail(self, format!("`when` cannot be evaluated: {e}")),
             };
-            let vars = Vars {
-                cluster: &self.facts,
-                node: None,
-                pod: None,
-            };
-            let holds = prog.fast_bool(&vars, 0).unwrap_or_else(|| {
-                let mut ctx = crate::expr::context(&self.env);
-                ctx.add_variable_from_value("cluster", self.cluster.clone());
-                ctx.add_variable_from_value("now", now_value(self.now, tz));
-                ctx.add_variable_from_value("budget", self.policy_budget(p));
-                crate::expr::evaluate_bool(prog, &ctx, 0)
-            });
+            let holds = prog
+                .fast_bool(&self.vars(None, None), 0)
+                .unwrap_or_else(|| {
+                    let mut ctx = crate::expr::context(&self.env);
+                    ctx.add_variable_from_value("cluster", self.cluster.clone());
+                    ctx.add_variable_from_value("now", now_value(self.now, tz));
+                    ctx.add_variable_from_value("budget", self.policy_budget(p));
+                    crate::expr::evaluate_bool(prog, &ctx, 0)
+                });
             match holds {
                 Ok(true) => why.push(format!("when `{src}` holds")),
                 Ok(false) => return None,
@@ -259,13 +257,19 @@ impl<'a> Cx<'a> {
             .map_or_else(super::budget::no_budget, |b| b.cel_value())
     }
 
-    pub fn node_value(&mut self, n: usize) -> CelValue {
-        if let Some(v) = &self.node_values[n] {
-            return v.clone();
+    pub fn node_value(&self, n: usize) -> CelValue {
+        self.node_values[n]
+            .get_or_init(|| node_value(&self.state.nodes[n], self.index.pods_by_node[n].len()))
+            .clone()
+    }
+
+    /// The variables the fast path reads: `cluster`, node `n`'s and a pod's.
+    pub fn vars<'v>(&'v self, n: Option<usize>, pod: Option<&'v Pod>) -> Vars<'v> {
+        Vars {
+            cluster: &self.facts,
+            node: n.map(|n| (&self.state.nodes[n], self.index.pods_by_node[n].len())),
+            pod,
         }
-        let v = node_value(&self.state.nodes[n], self.index.pods_by_node[n].len());
-        self.node_values[n] = Some(v.clone());
-        v
     }
 
     /// Indexes of the active policies of some action kinds, in planning order.
@@ -288,27 +292,17 @@ impl<'a> Cx<'a> {
             return Ok(true);
         };
         let range = node.labels.len() as u64;
-        let vars = Vars {
-            cluster: &self.facts,
-            node: Some((node, self.index.pods_by_node[n].len())),
-            pod: None,
-        };
-        if let Some(holds) = prog.fast_bool(&vars, range) {
-            return holds.map_err(|e| format!("nodeFilter failed: {e}"));
-        }
-        let node_v = self.node_value(n);
-        let budget = self.budgets.node_value(n);
-        let a = &self.active[a];
-        let mut ctx = crate::expr::context(&self.env);
-        ctx.add_variable_from_value("cluster", self.cluster.clone());
-        ctx.add_variable_from_value("now", now_value(self.now, a.tz));
-        ctx.add_variable_from_value("budget", budget);
-        ctx.add_variable_from_value("node", node_v);
-        let Some(Ok(prog)) = a.node_filter.as_deref() else {
-            return Ok(true);
-        };
-        let range = self.state.nodes[n].labels.len() as u64;
-        crate::expr::evaluate_bool(prog, &ctx, range).map_err(|e| format!("nodeFilter failed: {e}"))
+        let holds = prog
+            .fast_bool(&self.vars(Some(n), None), range)
+            .unwrap_or_else(|| {
+                let mut ctx = crate::expr::context(&self.env);
+                ctx.add_variable_from_value("cluster", self.cluster.clone());
+                ctx.add_variable_from_value("now", now_value(self.now, self.active[a].tz));
+                ctx.add_variable_from_value("budget", self.budgets.node_value(n));
+                ctx.add_variable_from_value("node", self.node_value(n));
+                crate::expr::evaluate_bool(prog, &ctx, range)
+            });
+        holds.map_err(|e| format!("nodeFilter failed: {e}"))
     }
 
     /// Nodes an active policy applies to, by name; filter failures are reported as skipped.

@@ -84,17 +84,13 @@ type Programs = Vec<Option<std::sync::Arc<Result<crate::expr::Bounded, String>>>
 
 /// The CEL contexts a node's demand expressions run in: one root per policy (cluster, now,
 /// node), and a child scope per pod that adds only `pod`.
-struct DemandScopes<'s> {
-    /// The node, and how many pods run on it (the fast path's `node`).
-    node: (&'s crate::state::Node, usize),
-    /// `node` as a CEL value, built when the interpreter first needs it.
-    node_value: Option<cel::Value>,
-    /// How many labels the node has: with the pod's, the most any collection in scope holds.
-    node_labels: u64,
+struct DemandScopes {
+    /// The node.
+    n: usize,
     roots: std::collections::BTreeMap<usize, cel::Context<'static, 'static>>,
 }
 
-impl DemandScopes<'_> {
+impl DemandScopes {
     /// A target's demand for a pod under policy `a`, smoothed with last cycle's.
     fn demand(
         &mut self,
@@ -107,24 +103,17 @@ impl DemandScopes<'_> {
             None => 1.0,
             Some(Err(e)) => return Err(e.clone()),
             Some(Ok(prog)) => {
-                let range = self.node_labels.max(pod.labels.len() as u64);
-                let vars = super::values::Vars {
-                    cluster: &cx.facts,
-                    node: Some(self.node),
-                    pod: Some(pod),
-                };
-                if let Some(d) = prog.fast_fraction(&vars, range) {
+                // With the pod's labels, the most any collection in scope holds.
+                let node_labels = cx.node(self.n).labels.len();
+                let range = node_labels.max(pod.labels.len()) as u64;
+                if let Some(d) = prog.fast_fraction(&cx.vars(Some(self.n), Some(pod)), range) {
                     return d.map(|measured| smooth(pod, measured));
                 }
-                let (node, pods) = self.node;
-                let node = (self.node_value)
-                    .get_or_insert_with(|| super::values::node_value(node, pods))
-                    .clone();
                 let root = self.roots.entry(a).or_insert_with(|| {
                     let mut ctx = crate::expr::context(&cx.env);
                     ctx.add_variable_from_value("cluster", cx.cluster.clone());
                     ctx.add_variable_from_value("now", now_value(cx.now, cx.active[a].tz));
-                    ctx.add_variable_from_value("node", node);
+                    ctx.add_variable_from_value("node", cx.node_value(self.n));
                     ctx
                 });
                 let mut ctx = root.new_inner_scope();
@@ -185,11 +174,8 @@ fn participants<'a>(
     budget: Option<&'a crate::model::Budget>,
 ) -> (Vec<Participant<'a>>, i64) {
     let index = cx.index;
-    let state = cx.state;
     let mut scopes = DemandScopes {
-        node: (&state.nodes[n], index.pods_by_node[n].len()),
-        node_value: None,
-        node_labels: state.nodes[n].labels.len() as u64,
+        n,
         roots: Default::default(),
     };
     let mut parts = Vec::new();
