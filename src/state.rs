@@ -1,7 +1,6 @@
 //! `ClusterState`: what the planner knows of the cluster — nodes, pods, PodDisruptionBudgets,
 //! recent actions — and the snapshot file format (`docs/snapshot.md`) that carries it.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +12,8 @@ use crate::model::{CpuQuantity, IntOrPercent, MemoryQuantity};
 use crate::syntax::diag::Diagnostic;
 use crate::syntax::source::SourceFile;
 
-pub type Labels = BTreeMap<String, String>;
+mod labels;
+pub use labels::{LabelLookup, Labels};
 
 /// The annotation that keeps kilter from disrupting a pod or node.
 pub const DO_NOT_DISRUPT: &str = "kilter.dev/do-not-disrupt";
@@ -38,9 +38,9 @@ pub struct ClusterState {
 #[serde(rename_all = "camelCase")]
 pub struct Node {
     pub name: String,
-    #[serde(default, deserialize_with = "unique_keys")]
+    #[serde(default)]
     pub labels: Labels,
-    #[serde(default, deserialize_with = "unique_keys")]
+    #[serde(default)]
     pub annotations: Labels,
     #[serde(default)]
     pub taints: Vec<Taint>,
@@ -80,51 +80,20 @@ pub struct NodeProbe {
     pub reason: Option<String>,
 }
 
-/// A label map whose keys must differ. The spanned reader reports a duplicate key where it
-/// is; this keeps the JSON fast path from letting the last one win silently.
-fn unique_keys<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Labels, D::Error> {
-    UniqueKeys::deserialize(d).map(|u| u.0)
-}
-
-struct UniqueKeys(Labels);
-
-impl<'de> Deserialize<'de> for UniqueKeys {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Labels;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a map of strings")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Labels, A::Error> {
-                let mut out = Labels::new();
-                while let Some((k, v)) = m.next_entry::<String, String>()? {
-                    if out.contains_key(&k) {
-                        return Err(serde::de::Error::custom(format!("duplicate key `{k}`")));
-                    }
-                    out.insert(k, v);
-                }
-                Ok(out)
-            }
-        }
-        d.deserialize_map(V).map(UniqueKeys)
-    }
-}
-
-/// A PodDisruptionBudget's selector, its `matchLabels` read with [`unique_keys`].
+/// A PodDisruptionBudget's selector, its `matchLabels` read as [`Labels`] (no duplicate key).
 fn unique_selector<'de, D: serde::Deserializer<'de>>(d: D) -> Result<LabelSelector, D::Error> {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Selector {
         #[serde(default)]
-        match_labels: Option<UniqueKeys>,
+        match_labels: Option<Labels>,
         #[serde(default)]
         match_expressions: Option<Vec<LabelSelectorRequirement>>,
     }
     let s = Selector::deserialize(d)?;
     Ok(LabelSelector {
-        match_labels: s.match_labels.map(|u| u.0),
+        match_labels: s.match_labels.map(|l| l.into_iter().collect()),
         match_expressions: s.match_expressions,
     })
 }
@@ -194,9 +163,9 @@ pub struct Pod {
     /// The node it runs on; empty when pending.
     #[serde(default)]
     pub node: String,
-    #[serde(default, deserialize_with = "unique_keys")]
+    #[serde(default)]
     pub labels: Labels,
-    #[serde(default, deserialize_with = "unique_keys")]
+    #[serde(default)]
     pub annotations: Labels,
     /// The top-level controller (Deployment, StatefulSet, DaemonSet, Job, …); none for a bare pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,7 +174,7 @@ pub struct Pod {
     pub phase: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority_class_name: Option<String>,
-    #[serde(default, deserialize_with = "unique_keys")]
+    #[serde(default)]
     pub node_selector: Labels,
     #[serde(default)]
     pub tolerations: Vec<Toleration>,

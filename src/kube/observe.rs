@@ -235,10 +235,10 @@ fn pod_of(p: &KPod, rs_owner: &BTreeMap<(String, String), Owner>) -> Pod {
         namespace,
         name: meta.name.clone().unwrap_or_default(),
         node: spec.node_name.clone().unwrap_or_default(),
-        labels: meta.labels.clone().unwrap_or_default(),
+        labels: meta.labels.clone().unwrap_or_default().into(),
         mirror: annotations.contains_key("kubernetes.io/config.mirror"),
         terminating: meta.deletion_timestamp.is_some(),
-        annotations,
+        annotations: annotations.into(),
         owner,
         phase: p
             .status
@@ -246,7 +246,7 @@ fn pod_of(p: &KPod, rs_owner: &BTreeMap<(String, String), Owner>) -> Pod {
             .and_then(|s| s.phase.clone())
             .unwrap_or_else(|| "Pending".into()),
         priority_class_name: spec.priority_class_name.clone(),
-        node_selector: spec.node_selector.clone().unwrap_or_default(),
+        node_selector: spec.node_selector.clone().unwrap_or_default().into(),
         tolerations: spec
             .tolerations
             .iter()
@@ -297,7 +297,7 @@ fn node_of(n: &KNode, requested: i64) -> Node {
     Node {
         cpu_forecast: None,
         name: meta.name.clone().unwrap_or_default(),
-        labels: meta.labels.clone().unwrap_or_default(),
+        labels: meta.labels.clone().unwrap_or_default().into(),
         taints: spec
             .and_then(|s| s.taints.clone())
             .unwrap_or_default()
@@ -331,7 +331,7 @@ fn node_of(n: &KNode, requested: i64) -> Node {
             .get("kilter.dev/power-watts")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0.0),
-        annotations,
+        annotations: annotations.into(),
         probe: None,
     }
 }

@@ -51,19 +51,19 @@ impl SelectorError {
 }
 
 /// Whether `labels` satisfy the selector (an empty selector matches everything).
-pub fn matches(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+pub fn matches(sel: &LabelSelector, labels: &impl crate::state::LabelLookup) -> bool {
     let labels_ok = sel
         .match_labels
         .iter()
         .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
+        .all(|(k, v)| labels.label(k) == Some(v.as_str()));
     labels_ok
         && sel.match_expressions.iter().flatten().all(|e| {
             let values = e.values.as_deref().unwrap_or(&[]);
-            let got = labels.get(&e.key);
+            let got = labels.label(&e.key);
             match e.operator.as_str() {
-                "In" => got.is_some_and(|v| values.contains(v)),
-                "NotIn" => got.is_none_or(|v| !values.contains(v)),
+                "In" => got.is_some_and(|v| values.iter().any(|x| x == v)),
+                "NotIn" => got.is_none_or(|v| values.iter().all(|x| x != v)),
                 "Exists" => got.is_some(),
                 "DoesNotExist" => got.is_none(),
                 _ => false,

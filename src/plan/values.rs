@@ -413,6 +413,7 @@ mod tests {
             prop::sample::select(vec!["", "a", "z1", "z3", "web"]).prop_map(str::to_string),
             0..3,
         )
+        .prop_map(Labels::from)
     }
 
     fn number() -> impl Strategy<Value = f64> {

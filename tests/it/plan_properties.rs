@@ -20,7 +20,7 @@ use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 
 const CASES: u32 = 10_000;
 
-fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+fn labels<T: FromIterator<(String, String)>>(pairs: &[(&str, &str)]) -> T {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
