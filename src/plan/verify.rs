@@ -416,7 +416,7 @@ impl<'a> Verifier<'a> {
         if let Some((k, v)) = p
             .node_selector
             .iter()
-            .find(|(k, v)| node.labels.get(*k) != Some(v))
+            .find(|(k, v)| node.labels.get(k) != Some(v))
         {
             return Err(format!(
                 "{key} is placed on {}, which lacks its nodeSelector {k}={v}",
