@@ -92,7 +92,7 @@ impl Matcher {
     }
 
     pub fn matches_action(&self, a: &PlannedAction) -> bool {
-        self.matches_common(a.kind(), &a.target(), &a.policy, &a.reason)
+        self.matches_common(a.kind(), &a.target(), &a.policy, &a.reason())
             && self.enforce.is_none_or(|e| e == a.enforce)
             && self
                 .params
@@ -135,7 +135,7 @@ pub fn check(case: &Case, plan: &Plan) -> Vec<String> {
                 a.kind().as_str(),
                 a.target(),
                 a.policy,
-                a.reason
+                a.reason()
             ));
         }
     }

@@ -621,7 +621,7 @@ async fn cycle(
             let a = &o.action;
             let target = serde_json::to_value(a.target()).unwrap_or_default();
             match o.result {
-                "executed" => tracing::info!(kind = a.kind().as_str(), policy = %a.policy, target = %target, reason = %a.reason, "action executed"),
+                "executed" => tracing::info!(kind = a.kind().as_str(), policy = %a.policy, target = %target, reason = %a.reason(), "action executed"),
                 _ => tracing::warn!(kind = a.kind().as_str(), policy = %a.policy, target = %target, result = o.result, message = %o.message, "action not executed"),
             }
             ok &= o.result != "failed";
@@ -785,7 +785,7 @@ fn action_event(client: kube::Client, a: &crate::plan::PlannedAction, result: &s
             a.policy
         )
     } else {
-        format!("policy {}: {}", a.policy, a.reason)
+        format!("policy {}: {}", a.policy, a.reason())
     };
     let reason = reason.to_string();
     tokio::spawn(async move {

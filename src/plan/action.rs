@@ -270,16 +270,59 @@ impl Action {
     }
 }
 
+/// Why an action is planned. Most reasons are text; a market resize keeps its figures and
+/// is worded when shown ([`PlannedAction::reason`]): a large fleet's plan holds tens of
+/// thousands of them, and formatting their numbers up front was a sixth of planning.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reason {
+    Text(String),
+    /// The bid and the step limit; the rest is in the [`ResizeContainer`] it explains.
+    Market {
+        bid: f64,
+        max_step: Option<CpuQuantity>,
+    },
+}
+
+impl From<String> for Reason {
+    fn from(s: String) -> Self {
+        Reason::Text(s)
+    }
+}
+
+impl From<&str> for Reason {
+    fn from(s: &str) -> Self {
+        Reason::Text(s.to_string())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlannedAction {
     pub action: Action,
     pub policy: String,
-    pub reason: String,
+    pub why: Reason,
     /// False when the policy is DryRun: the action is shown, never applied.
     pub enforce: bool,
 }
 
 impl PlannedAction {
+    /// The reason as shown in plans and events.
+    pub fn reason(&self) -> std::borrow::Cow<'_, str> {
+        match (&self.why, &self.action) {
+            (Reason::Text(s), _) => std::borrow::Cow::Borrowed(s),
+            (Reason::Market { bid, max_step }, Action::Resize(r)) => format!(
+                "market on {}: allocation {}m of {}m (bid {bid:.2} = weight × namespace weight × demand {:.2}){}",
+                r.node,
+                r.allocation,
+                r.market_capacity,
+                r.demand,
+                max_step
+                    .map(|s| format!(", at most {s} per cycle"))
+                    .unwrap_or_default()
+            )
+            .into(),
+            (Reason::Market { .. }, a) => format!("market ({})", a.kind().as_str()).into(),
+        }
+    }
     pub fn kind(&self) -> ActionType {
         self.action.kind()
     }
@@ -295,7 +338,7 @@ impl Serialize for PlannedAction {
         st.serialize_field("target", &self.target())?;
         st.serialize_field("params", &self.action.params())?;
         st.serialize_field("policy", &self.policy)?;
-        st.serialize_field("reason", &self.reason)?;
+        st.serialize_field("reason", &self.reason())?;
         st.serialize_field("enforce", &self.enforce)?;
         st.end()
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use cel::{Env, Value as CelValue};
 use chrono::{DateTime, Utc};
 
-use super::action::{ActionType, PlannedAction, SkipCause, Skipped, Target};
+use super::action::{ActionType, PlannedAction, Reason, SkipCause, Skipped, Target};
 use super::budget::Budgets;
 use super::claims::Claims;
 use super::cooldown::{Cooldowns, Object};
@@ -372,14 +372,14 @@ impl<'a> Cx<'a> {
     }
 
     /// Adds an action for active policy `a`.
-    pub fn act_for(&mut self, a: usize, action: super::Action, reason: String) {
+    pub fn act_for(&mut self, a: usize, action: super::Action, why: impl Into<Reason>) {
         let act = &self.active[a];
         let policy = act.name.clone();
         let enforce = act.enforce;
         self.act(PlannedAction {
             action,
             policy,
-            reason,
+            why: why.into(),
             enforce,
         });
     }

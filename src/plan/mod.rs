@@ -31,7 +31,7 @@ use crate::syntax::load::Document;
 
 pub use action::{
     Action, ActionType, Change, DrainNode, GovernorChange, Invariant, Placement, PlannedAction,
-    PodRef, ResizeContainer, SkipCause, Skipped, Target,
+    PodRef, Reason, ResizeContainer, SkipCause, Skipped, Target,
 };
 pub use context::Cx;
 pub(crate) use nodes::tolerates_all;

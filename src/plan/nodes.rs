@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::action::{Action, DrainNode, Placement, PodRef, SkipCause, Target};
+use super::action::{Action, DrainNode, Placement, PodRef, Reason, SkipCause, Target};
 use super::claims::Knob;
 use super::context::Cx;
 use super::cooldown::Object;
@@ -128,19 +128,24 @@ fn place(cx: &Cx<'_>, from: usize, evict: &[usize]) -> Result<Vec<(usize, usize)
     let nodes = &cx.state.nodes;
     let (mut free_cpu, mut free_mem): (Vec<i64>, Vec<i64>) =
         (0..nodes.len()).map(|j| cx.free(j)).unzip();
+    // What does not depend on the pod, once per drain rather than once per pod and node.
+    let open: Vec<usize> = (0..nodes.len())
+        .filter(|&j| {
+            j != from
+                && nodes[j].ready
+                && !nodes[j].unschedulable
+                && !cx.ledger.disrupted.contains_key(&nodes[j].name)
+        })
+        .collect();
     let mut order = evict.to_vec();
     order.sort_by_key(|&i| (std::cmp::Reverse(cx.pod(i).cpu_request()), cx.pod(i).key()));
     let mut out = Vec::new();
     for i in order {
         let p = cx.pod(i);
         let (cpu, mem) = (p.cpu_request(), p.memory_request());
-        let best = (0..nodes.len())
-            .filter(|&j| {
-                j != from
-                    && nodes[j].ready
-                    && !nodes[j].unschedulable
-                    && !cx.ledger.disrupted.contains_key(&nodes[j].name)
-            })
+        let best = open
+            .iter()
+            .copied()
             .filter(|&j| {
                 p.node_selector
                     .iter()
@@ -473,7 +478,7 @@ impl Method for Uncordon {
                     node: node.to_string(),
                 },
                 policy: r.policy.clone(),
-                reason: format!("undo kilter's cordon of {}: {why}", r.time),
+                why: Reason::Text(format!("undo kilter's cordon of {}: {why}", r.time)),
                 enforce,
             });
         }

@@ -67,7 +67,7 @@ pub fn render_human(plan: &Plan, at: &str) -> String {
         for a in actions {
             let mode = if a.enforce { "enforce" } else { "dry-run" };
             let _ = writeln!(out, "  {}   [{}, {mode}]", describe(a), a.policy);
-            let _ = writeln!(out, "      {}", a.reason);
+            let _ = writeln!(out, "      {}", a.reason());
         }
         out.push('\n');
     }

@@ -9,7 +9,7 @@
 //! node's requests pass what the market may hand out.
 
 use super::Method;
-use super::action::{Action, Change as Moved, ResizeContainer, SkipCause, Target};
+use super::action::{Action, Change as Moved, Reason, ResizeContainer, SkipCause, Target};
 use super::context::Cx;
 use super::cooldown::Object;
 use super::market::{Bidder, water_fill};
@@ -481,16 +481,10 @@ fn emit(cx: &mut Cx<'_>, m: &Market, p: &Participant<'_>, ch: &Change, allocatio
     let pod = cx.pod(p.pod);
     let c = &pod.containers[p.container];
     let node = cx.node(m.n).name.clone();
-    let reason = format!(
-        "market on {node}: allocation {allocation}m of {}m (bid {:.2} = weight × namespace weight × demand {:.2}){}",
-        m.capacity,
-        p.bid,
-        p.demand,
-        p.range
-            .max_step
-            .map(|s| format!(", at most {s} per cycle"))
-            .unwrap_or_default()
-    );
+    let reason = Reason::Market {
+        bid: p.bid,
+        max_step: p.range.max_step,
+    };
     let action = Action::Resize(ResizeContainer {
         node,
         namespace: pod.namespace.clone(),

@@ -59,7 +59,7 @@ fn governor_falls_back_to_what_the_node_offers() {
     );
     assert_eq!(p.actions.len(), 1);
     assert_eq!(p.actions[0].action.params()["governor"], "powersave");
-    assert!(p.actions[0].reason.contains("fallback"));
+    assert!(p.actions[0].reason().contains("fallback"));
     assert!(p.actions[0].enforce);
 }
 
@@ -528,7 +528,11 @@ fn the_bundled_example_plans_and_is_byte_identical_twice() {
     assert_eq!(count(ActionType::SetGovernor), 4, "{p:#?}");
     assert_eq!(count(ActionType::Resize), 5, "{p:#?}");
     assert_eq!(p.actions.len(), 9);
-    assert!(p.actions.iter().all(|a| a.enforce && !a.reason.is_empty()));
+    assert!(
+        p.actions
+            .iter()
+            .all(|a| a.enforce && !a.reason().is_empty())
+    );
     assert!(p.skipped.iter().all(|s| !s.reason.is_empty()));
     // The methods' own plan passes the verifier: nothing was held back by the gate.
     let raw = kilter::plan::plan_unverified(&b, &s, t);

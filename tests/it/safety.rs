@@ -64,7 +64,7 @@ fn act(policy: &str, enforce: bool, action: Action) -> PlannedAction {
     PlannedAction {
         action,
         policy: policy.into(),
-        reason: "by hand".into(),
+        why: "by hand".into(),
         enforce,
     }
 }
