@@ -629,7 +629,7 @@ async fn cycle(
             let record = audit::Record {
                 time: now_rfc3339(),
                 revision: revision.clone(),
-                policy: a.policy.clone(),
+                policy: a.policy.to_string(),
                 kind: a.kind().as_str().to_string(),
                 target,
                 before: o.before,

@@ -298,7 +298,8 @@ impl From<&str> for Reason {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlannedAction {
     pub action: Action,
-    pub policy: String,
+    /// Shared by every action of the policy: a fleet's plan holds tens of thousands.
+    pub policy: std::sync::Arc<str>,
     pub why: Reason,
     /// False when the policy is DryRun: the action is shown, never applied.
     pub enforce: bool,
@@ -337,7 +338,7 @@ impl Serialize for PlannedAction {
         st.serialize_field("kind", &self.kind())?;
         st.serialize_field("target", &self.target())?;
         st.serialize_field("params", &self.action.params())?;
-        st.serialize_field("policy", &self.policy)?;
+        st.serialize_field("policy", &*self.policy)?;
         st.serialize_field("reason", &self.reason())?;
         st.serialize_field("enforce", &self.enforce)?;
         st.end()

@@ -23,7 +23,7 @@ use crate::state::{ClusterState, Index, Node, Pod};
 /// A policy that is active now: in a schedule window (or unscheduled) and `when` true.
 pub struct Active<'a> {
     pub policy: &'a Policy,
-    pub name: String,
+    pub name: Arc<str>,
     pub priority: i32,
     pub kind: ActionKind,
     pub enforce: bool,
@@ -232,7 +232,7 @@ impl<'a> Cx<'a> {
         }
         Some(Active {
             policy: p,
-            name: name.clone(),
+            name: name.as_str().into(),
             priority: p.spec.priority(),
             kind,
             enforce,
@@ -394,7 +394,7 @@ impl<'a> Cx<'a> {
         let s = Skipped {
             kind: act.action_type(),
             target,
-            policy: act.name.clone(),
+            policy: act.name.to_string(),
             cause,
             reason,
             enforce: act.enforce,

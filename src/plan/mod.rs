@@ -251,7 +251,7 @@ impl Plan {
             .actions
             .iter()
             .enumerate()
-            .map(|(k, a)| ((a.action.target_key(), a.kind(), a.policy.as_str()), k))
+            .map(|(k, a)| ((a.action.target_key(), a.kind(), a.policy.as_ref()), k))
             .collect();
         order.sort_unstable();
         let order: Vec<usize> = order.into_iter().map(|(_, k)| k).collect();

@@ -179,7 +179,7 @@ fn gate(cx: &mut Cx<'_>, a: usize, n: usize) -> bool {
     let node = cx.node(n).name.clone();
     let target = Target::node(&node);
     if let Some(by) = cx.ledger.disrupted.get(&node) {
-        if *by != cx.active[a].name {
+        if **by != *cx.active[a].name {
             let r = format!("node is already cordoned or drained by `{by}` in this plan");
             cx.skip_for(a, target, SkipCause::PlanOrder, r);
         }
@@ -257,7 +257,7 @@ fn emit_drain(cx: &mut Cx<'_>, a: usize, d: PlannedDrain<'_>) {
         cx.ledger
             .received
             .entry(j)
-            .or_insert_with(|| policy.clone());
+            .or_insert_with(|| policy.to_string());
     }
     for &i in &d.ev.evict {
         cx.ledger.evicted.insert(i);
@@ -268,7 +268,7 @@ fn emit_drain(cx: &mut Cx<'_>, a: usize, d: PlannedDrain<'_>) {
             }
         }
     }
-    cx.ledger.disrupted.insert(name, policy);
+    cx.ledger.disrupted.insert(name, policy.to_string());
 }
 
 /// Checks a drain of node `n` for policy `a` and plans it; skips with the reason otherwise.
@@ -401,7 +401,7 @@ fn cordon(cx: &mut Cx<'_>, a: usize) {
         };
         cx.act_for(a, action, reason);
         let policy = cx.active[a].name.clone();
-        cx.ledger.disrupted.insert(name, policy);
+        cx.ledger.disrupted.insert(name, policy.to_string());
     }
 }
 
@@ -454,7 +454,7 @@ impl Method for Uncordon {
             if policy.is_some_and(|p| p.spec.action.cordon.is_none()) {
                 continue; // cordoned as part of a drain or consolidation: the node is meant to go
             }
-            let still = cx.active.iter().position(|a| a.name == r.policy);
+            let still = cx.active.iter().position(|a| *a.name == *r.policy);
             if let Some(a) = still
                 && cx.applies(a, n).unwrap_or(true)
             {
@@ -477,7 +477,7 @@ impl Method for Uncordon {
                 action: Action::Uncordon {
                     node: node.to_string(),
                 },
-                policy: r.policy.clone(),
+                policy: r.policy.as_str().into(),
                 why: Reason::Text(format!("undo kilter's cordon of {}: {why}", r.time)),
                 enforce,
             });

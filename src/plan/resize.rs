@@ -150,7 +150,7 @@ fn resizing_policy<'a>(
         .collect();
     for b in losers {
         let holder = super::claims::Holder {
-            policy: cx.active[a].name.clone(),
+            policy: cx.active[a].name.to_string(),
             priority: cx.active[a].priority,
         };
         let r = super::claims::conflict_reason(

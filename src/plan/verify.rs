@@ -97,7 +97,7 @@ pub fn gate(
                 Some(v) => plan.skipped.push(Skipped {
                     kind: a.kind(),
                     target: a.target(),
-                    policy: a.policy.clone(),
+                    policy: a.policy.to_string(),
                     cause: SkipCause::Invariant(v.invariant),
                     reason: format!(
                         "rejected by the plan verifier ({}): {}; not executed",
@@ -160,7 +160,7 @@ pub fn verify_actions(
             (_, None, Some(n)) => Acted::Node(n),
             _ => continue,
         };
-        let e = last_acted.entry((r.policy.as_str(), object)).or_insert(at);
+        let e = last_acted.entry((r.policy.as_ref(), object)).or_insert(at);
         *e = (*e).max(at);
     }
     let v = Verifier {
@@ -256,13 +256,13 @@ impl<'a> Verifier<'a> {
         let mut last: Option<(&str, bool)> = None;
         for (k, a) in self.indexed().filter(|(_, a)| a.enforce) {
             let enforce = match last {
-                Some((name, e)) if name == a.policy => e,
+                Some((name, e)) if *name == *a.policy => e,
                 _ => {
                     let e = self
                         .policies
-                        .get(a.policy.as_str())
+                        .get(a.policy.as_ref())
                         .is_some_and(|p| p.spec.mode() == Mode::Enforce);
-                    last = Some((a.policy.as_str(), e));
+                    last = Some((a.policy.as_ref(), e));
                     e
                 }
             };
@@ -296,7 +296,7 @@ impl<'a> Verifier<'a> {
             }
             let allow_empty_dir = self
                 .policies
-                .get(self.actions[k].policy.as_str())
+                .get(self.actions[k].policy.as_ref())
                 .and_then(|p| p.spec.action.consolidate.as_ref())
                 .and_then(|c| c.allow_empty_dir)
                 .unwrap_or(false);
@@ -829,7 +829,7 @@ impl<'a> Verifier<'a> {
             return;
         }
         for (k, a) in self.indexed() {
-            let Some(policy) = self.policies.get(a.policy.as_str()) else {
+            let Some(policy) = self.policies.get(a.policy.as_ref()) else {
                 continue;
             };
             let (object, target_cd) = match &a.action {
@@ -847,7 +847,7 @@ impl<'a> Verifier<'a> {
             let Ok(cd) = chrono::TimeDelta::from_std(cd.0) else {
                 continue;
             };
-            let last = self.last_acted.get(&(a.policy.as_str(), object)).copied();
+            let last = self.last_acted.get(&(a.policy.as_ref(), object)).copied();
             if let Some(last) = last
                 && last
                     .checked_add_signed(cd)
@@ -899,7 +899,7 @@ impl<'a> Verifier<'a> {
             let knob = ["governor", "schedulability", "pod CPU"][knob as usize];
             let policies: BTreeSet<&str> = ks
                 .iter()
-                .map(|&k| self.actions[k].policy.as_str())
+                .map(|&k| self.actions[k].policy.as_ref())
                 .collect();
             let kinds: Vec<&Action> = ks.iter().map(|&k| &self.actions[k].action).collect();
             let repeated = match knob {

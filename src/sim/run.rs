@@ -617,7 +617,7 @@ pub fn simulate(
             let t = a.target();
             next.recent_actions.push(RecentAction {
                 kind: a.kind().as_str().into(),
-                policy: a.policy.clone(),
+                policy: a.policy.to_string(),
                 node: Some(a.action.node().to_string()),
                 namespace: t.namespace,
                 pod: t.pod,

@@ -89,7 +89,7 @@ fn higher_priority_wins_and_ties_are_reported() {
                policy c { priority: 9\n action { governor { name: powersave } } }";
     let p = run(dsl, &workers(1, ""), NOON);
     assert_eq!(p.actions.len(), 1);
-    assert_eq!(p.actions[0].policy, "b");
+    assert_eq!(&*p.actions[0].policy, "b");
     let reasons: Vec<_> = p
         .skipped
         .iter()
@@ -182,7 +182,7 @@ fn a_failing_expression_skips_only_its_policy() {
         "{:?}",
         p.skipped
     );
-    assert_eq!(p.actions.iter().filter(|a| a.policy == "fine").count(), 2);
+    assert_eq!(p.actions.iter().filter(|a| &*a.policy == "fine").count(), 2);
 }
 
 #[test]

@@ -190,7 +190,7 @@ fn consolidation_never_drains_a_node_it_moves_pods_onto() {
 fn no_placement_on_a_node_a_higher_priority_policy_cordons() {
     let (_, _, p) = run("cordon-then-place");
     assert!(drained(&p).is_empty(), "{p:#?}");
-    assert!(p.actions.iter().any(|a| a.policy == "retire-spare"));
+    assert!(p.actions.iter().any(|a| &*a.policy == "retire-spare"));
     let skip = p.skipped.iter().find(|s| s.policy == "squeeze").unwrap();
     assert_eq!(skip.cause, SkipCause::NoPlacement);
 }
@@ -244,7 +244,7 @@ fn dry_run_never_takes_the_budget_enforce_needs() {
     let cordon = p
         .actions
         .iter()
-        .find(|a| a.policy == "retire-spare")
+        .find(|a| &*a.policy == "retire-spare")
         .unwrap();
     assert!(cordon.enforce);
     let skip = p
