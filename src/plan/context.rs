@@ -49,9 +49,9 @@ impl Active<'_> {
 #[derive(Default)]
 pub struct Ledger {
     /// Nodes cordoned or drained in this plan, and by which policy.
-    pub disrupted: BTreeMap<String, String>,
+    pub disrupted: BTreeMap<String, Arc<str>>,
     /// Nodes that receive pods moved in this plan, and the policy that moves them.
-    pub received: BTreeMap<usize, String>,
+    pub received: BTreeMap<usize, Arc<str>>,
     /// CPU and memory requests placed on each node by evictions planned this cycle.
     pub placed_cpu: Vec<i64>,
     pub placed_memory: Vec<i64>,

@@ -179,7 +179,7 @@ fn gate(cx: &mut Cx<'_>, a: usize, n: usize) -> bool {
     let node = cx.node(n).name.clone();
     let target = Target::node(&node);
     if let Some(by) = cx.ledger.disrupted.get(&node) {
-        if **by != *cx.active[a].name {
+        if *by != cx.active[a].name {
             let r = format!("node is already cordoned or drained by `{by}` in this plan");
             cx.skip_for(a, target, SkipCause::PlanOrder, r);
         }
@@ -257,7 +257,7 @@ fn emit_drain(cx: &mut Cx<'_>, a: usize, d: PlannedDrain<'_>) {
         cx.ledger
             .received
             .entry(j)
-            .or_insert_with(|| policy.to_string());
+            .or_insert_with(|| policy.clone());
     }
     for &i in &d.ev.evict {
         cx.ledger.evicted.insert(i);
@@ -268,7 +268,7 @@ fn emit_drain(cx: &mut Cx<'_>, a: usize, d: PlannedDrain<'_>) {
             }
         }
     }
-    cx.ledger.disrupted.insert(name, policy.to_string());
+    cx.ledger.disrupted.insert(name, policy);
 }
 
 /// Checks a drain of node `n` for policy `a` and plans it; skips with the reason otherwise.
@@ -401,7 +401,7 @@ fn cordon(cx: &mut Cx<'_>, a: usize) {
         };
         cx.act_for(a, action, reason);
         let policy = cx.active[a].name.clone();
-        cx.ledger.disrupted.insert(name, policy.to_string());
+        cx.ledger.disrupted.insert(name, policy);
     }
 }
 

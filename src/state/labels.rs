@@ -16,10 +16,6 @@ use serde::{Deserialize, Serialize};
 pub struct Labels(Vec<(String, String)>);
 
 impl Labels {
-    pub const fn new() -> Self {
-        Labels(Vec::new())
-    }
-
     fn find(&self, k: &str) -> Result<usize, usize> {
         self.0.binary_search_by(|(key, _)| key.as_str().cmp(k))
     }
@@ -43,10 +39,6 @@ impl Labels {
         }
     }
 
-    pub fn remove(&mut self, k: &str) -> Option<String> {
-        self.find(k).ok().map(|i| self.0.remove(i).1)
-    }
-
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -57,35 +49,25 @@ impl Labels {
 
     /// The pairs in key order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &String)> + Clone {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.into_iter()
     }
 
-    pub fn keys(&self) -> impl ExactSizeIterator<Item = &String> + Clone {
-        self.0.iter().map(|(k, _)| k)
-    }
-
-    pub fn values(&self) -> impl ExactSizeIterator<Item = &String> + Clone {
-        self.0.iter().map(|(_, v)| v)
-    }
-
-    /// Sorted pairs with their duplicate keys, each duplicate once, in key order.
-    fn sorted(mut pairs: Vec<(String, String)>) -> (Self, Vec<String>) {
+    /// Sorted pairs (of equal keys the last given wins), and the first key given twice.
+    fn sorted(mut pairs: Vec<(String, String)>) -> (Self, Option<String>) {
         // Stable, so of equal keys the last one given stays last.
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut dups: Vec<String> = Vec::new();
+        let mut dup = None;
         let mut out: Vec<(String, String)> = Vec::with_capacity(pairs.len());
         for (k, v) in pairs {
             match out.last_mut() {
                 Some(last) if last.0 == k => {
-                    if dups.last() != Some(&k) {
-                        dups.push(k);
-                    }
+                    dup.get_or_insert(k);
                     last.1 = v;
                 }
                 _ => out.push((k, v)),
             }
         }
-        (Labels(out), dups)
+        (Labels(out), dup)
     }
 }
 
@@ -148,17 +130,15 @@ impl<'de> Deserialize<'de> for Labels {
                 while let Some(kv) = m.next_entry::<String, String>()? {
                     pairs.push(kv);
                 }
-                let (labels, dups) = Labels::sorted(pairs);
-                match dups.first() {
-                    Some(k) => Err(serde::de::Error::custom(format!("duplicate key `{k}`"))),
-                    None => Ok(labels),
+                match Labels::sorted(pairs) {
+                    (_, Some(k)) => Err(serde::de::Error::custom(format!("duplicate key `{k}`"))),
+                    (labels, None) => Ok(labels),
                 }
             }
         }
         d.deserialize_map(V)
     }
 }
-
 impl JsonSchema for Labels {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         <BTreeMap<String, String>>::schema_name()
@@ -211,15 +191,13 @@ mod tests {
             prop_assert_eq!(l.len(), m.len());
             prop_assert_eq!(serde_json::to_string(&l).unwrap(), serde_json::to_string(&m).unwrap());
             prop_assert_eq!(Labels::from(m.clone()), l.clone());
-            prop_assert_eq!(l.remove(&probe), m.remove(&probe));
-            prop_assert_eq!(l.iter().collect::<Vec<_>>(), m.iter().collect::<Vec<_>>());
         }
     }
 
     #[test]
     fn a_duplicate_key_is_refused_and_order_does_not_matter() {
         let l: Labels = serde_json::from_str(r#"{"b":"2","a":"1"}"#).unwrap();
-        assert_eq!(l.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(l.iter().map(|(k, _)| k).collect::<Vec<_>>(), ["a", "b"]);
         let e = serde_json::from_str::<Labels>(r#"{"a":"1","b":"2","a":"3"}"#).unwrap_err();
         assert!(e.to_string().contains("duplicate key `a`"), "{e}");
     }
