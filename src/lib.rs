@@ -7,16 +7,21 @@
 //! [`sync`] (Git and directories), [`controller`] (the loop) and [`cli`].
 
 pub mod check;
+#[cfg(feature = "shell")]
 pub mod cli;
+#[cfg(feature = "shell")]
 pub mod controller;
 pub mod expr;
+#[cfg(feature = "shell")]
 pub mod kube;
 pub mod lint;
 pub mod model;
 pub mod plan;
 pub mod policytest;
+#[cfg(feature = "shell")]
 pub mod probe;
 pub mod sim;
 pub mod state;
+#[cfg(feature = "shell")]
 pub mod sync;
 pub mod syntax;
