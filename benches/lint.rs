@@ -1,6 +1,8 @@
 //! Linting a generated repository of 10,000 policy files (half YAML, half DSL), on one thread
 //! and on all cores. Run: `cargo bench --bench lint`.
 
+mod common;
+
 use std::sync::Arc;
 
 use divan::counter::{BytesCount, ItemsCount};

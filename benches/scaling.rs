@@ -7,6 +7,8 @@
 //! - policies: n Enforce policies on distinct pools, through the single-writer check;
 //! - CEL map size: a `nodeFilter` that walks a node's n labels, over one node.
 
+mod common;
+
 use std::sync::Arc;
 
 use divan::counter::ItemsCount;
