@@ -52,7 +52,7 @@ impl Labels {
         self.into_iter()
     }
 
-    /// Sorted pairs (of equal keys the last given wins), and the first key given twice.
+    /// Sorted pairs (of equal keys the last given wins), and the least key given twice.
     fn sorted(mut pairs: Vec<(String, String)>) -> (Self, Option<String>) {
         // Stable, so of equal keys the last one given stays last.
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
@@ -139,6 +139,7 @@ impl<'de> Deserialize<'de> for Labels {
         d.deserialize_map(V)
     }
 }
+
 impl JsonSchema for Labels {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         <BTreeMap<String, String>>::schema_name()
@@ -191,6 +192,7 @@ mod tests {
             prop_assert_eq!(l.len(), m.len());
             prop_assert_eq!(serde_json::to_string(&l).unwrap(), serde_json::to_string(&m).unwrap());
             prop_assert_eq!(Labels::from(m.clone()), l.clone());
+            prop_assert_eq!(l.iter().collect::<Vec<_>>(), m.iter().collect::<Vec<_>>());
         }
     }
 
