@@ -246,15 +246,23 @@ pub fn plan_unverified_indexed(
 impl Plan {
     /// Puts actions and skips in their stable output order (by target, kind, policy).
     pub fn sort(&mut self) {
-        // Keys borrowed from the actions: a plan holds tens of thousands of them.
-        let mut order: Vec<(_, usize)> = self
+        // Keys borrowed from the actions: a plan holds tens of thousands of them. Each key's
+        // first bytes, packed in an integer, settle most comparisons without reading a name.
+        let mut order: Vec<(u128, _, usize)> = self
             .actions
             .iter()
             .enumerate()
-            .map(|(k, a)| ((a.action.target_key(), a.kind(), a.policy.as_ref()), k))
+            .map(|(k, a)| {
+                let target = a.action.target_key();
+                (
+                    key_prefix(&target),
+                    (target, a.kind(), a.policy.as_ref()),
+                    k,
+                )
+            })
             .collect();
         order.sort_unstable();
-        let order: Vec<usize> = order.into_iter().map(|(_, k)| k).collect();
+        let order: Vec<usize> = order.into_iter().map(|(_, _, k)| k).collect();
         let mut slots: Vec<Option<PlannedAction>> = std::mem::take(&mut self.actions)
             .into_iter()
             .map(Some)
@@ -269,5 +277,68 @@ impl Plan {
                 .then(a.reason.cmp(&b.reason))
         });
         self.skipped.dedup();
+    }
+}
+
+/// The first 16 bytes of an order-preserving encoding of `key`, as a big-endian integer:
+/// `None` is 0; `Some(s)` is 1, then `s` with each 0 byte written 0 255, then 0 1. The
+/// encoding of a key is never a prefix of another's, and its bytes order as the keys do, so
+/// `key_prefix(a) < key_prefix(b)` implies `a < b`; equal prefixes say nothing.
+fn key_prefix(key: &[Option<&str>]) -> u128 {
+    let mut out = [0u8; 16];
+    let mut at = 0;
+    let mut put = |b: u8| {
+        if at < out.len() {
+            out[at] = b;
+            at += 1;
+        }
+    };
+    for part in key {
+        match part {
+            None => put(0),
+            Some(s) => {
+                put(1);
+                // Each byte writes at least one: past 16 the prefix is full.
+                for &b in s.as_bytes().iter().take(16) {
+                    put(b);
+                    if b == 0 {
+                        put(255);
+                    }
+                }
+                put(0);
+                put(1);
+            }
+        }
+    }
+    u128::from_be_bytes(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_prefix;
+    use proptest::prelude::*;
+
+    fn part() -> impl Strategy<Value = Option<String>> {
+        // Names over small alphabets with NUL, so that keys often share prefixes: short ones
+        // that end inside the prefix, long ones that run past it.
+        proptest::option::of(prop_oneof!["[a\\x00\\x01]{0,4}", "[ab\\x00\\u{e9}]{0,20}"])
+    }
+
+    proptest! {
+        #[test]
+        fn key_prefixes_order_as_the_keys_do(
+            a in proptest::collection::vec(part(), 4),
+            b in proptest::collection::vec(part(), 4),
+        ) {
+            let a: Vec<Option<&str>> = a.iter().map(|s| s.as_deref()).collect();
+            let b: Vec<Option<&str>> = b.iter().map(|s| s.as_deref()).collect();
+            let (pa, pb) = (key_prefix(&a), key_prefix(&b));
+            if pa != pb {
+                prop_assert_eq!(pa.cmp(&pb), a.cmp(&b));
+            }
+            if a == b {
+                prop_assert_eq!(pa, pb);
+            }
+        }
     }
 }
