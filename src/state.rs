@@ -574,7 +574,8 @@ pub const RECENT_ACTION_KINDS: [&str; 5] =
 /// refuses such a snapshot rather than guess (a dropped recent action would bypass its cooldown).
 pub fn check(s: &ClusterState) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut names: foldhash::HashMap<&str, usize> = Default::default();
+    let mut names: foldhash::HashMap<&str, usize> =
+        foldhash::HashMapExt::with_capacity(s.nodes.len());
     for (i, n) in s.nodes.iter().enumerate() {
         let at = |f: &str| format!("nodes[{i}].{f}");
         if let Some(first) = names.insert(n.name.as_str(), i) {
@@ -621,7 +622,10 @@ pub fn check(s: &ClusterState) -> Vec<(String, String)> {
             ));
         }
     }
-    let mut pods: foldhash::HashMap<(&str, &str), usize> = Default::default();
+    let mut pods: foldhash::HashMap<(&str, &str), usize> =
+        foldhash::HashMapExt::with_capacity(s.pods.len());
+    // Snapshots usually list a node's pods together: the last node found needs no lookup.
+    let mut last_node = None;
     for (i, p) in s.pods.iter().enumerate() {
         let at = |f: &str| format!("pods[{i}].{f}");
         if let Some(first) = pods.insert((p.namespace.as_str(), p.name.as_str()), i) {
@@ -630,7 +634,11 @@ pub fn check(s: &ClusterState) -> Vec<(String, String)> {
                 format!("pod `{}` is listed twice (first as pods[{first}])", p.key()),
             ));
         }
-        if !p.node.is_empty() && !names.contains_key(p.node.as_str()) {
+        let known = last_node == Some(p.node.as_str()) || names.contains_key(p.node.as_str());
+        if known {
+            last_node = Some(p.node.as_str());
+        }
+        if !p.node.is_empty() && !known {
             out.push((
                 at("node"),
                 format!(
@@ -640,9 +648,16 @@ pub fn check(s: &ClusterState) -> Vec<(String, String)> {
                 ),
             ));
         }
+        // Most pods have a container or two: compare names pairwise (no set to allocate)
+        // up to a handful, and keep a set beyond.
         let mut containers = std::collections::BTreeSet::new();
         for (c, container) in p.containers.iter().enumerate() {
-            if !containers.insert(container.name.as_str()) {
+            let twice = if p.containers.len() <= 8 {
+                p.containers[..c].iter().any(|o| o.name == container.name)
+            } else {
+                !containers.insert(container.name.as_str())
+            };
+            if twice {
                 out.push((
                     format!("pods[{i}].containers[{c}].name"),
                     format!(
@@ -798,6 +813,49 @@ mod tests {
         assert_eq!(
             p(Some(IntOrPercent::Percent(50)), None, 4, 4).disruptions_allowed(),
             2
+        );
+    }
+
+    #[test]
+    fn check_finds_repeated_containers_and_unknown_nodes() {
+        let pod = |name: &str, node: &str, containers: &[&str]| Pod {
+            namespace: "ns".into(),
+            name: name.into(),
+            node: node.into(),
+            containers: containers
+                .iter()
+                .map(|c| Container {
+                    name: (*c).into(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let many: Vec<String> = (0..12).map(|i| format!("c{}", i % 11)).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let s = ClusterState {
+            nodes: vec![Node {
+                name: "n1".into(),
+                ..Default::default()
+            }],
+            pods: vec![
+                pod("a", "n1", &["x", "y", "x"]),
+                pod("b", "n1", &many),
+                pod("c", "ghost", &["x"]),
+                pod("d", "n1", &["x", "y"]),
+                pod("e", "ghost", &["x"]),
+            ],
+            ..Default::default()
+        };
+        let paths: Vec<String> = check(&s).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(
+            paths,
+            [
+                "pods[0].containers[2].name",
+                "pods[1].containers[11].name",
+                "pods[2].node",
+                "pods[4].node",
+            ]
         );
     }
 
