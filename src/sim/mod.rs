@@ -77,15 +77,20 @@ impl<'a> After<'a> {
         actions: &[&'a PlannedAction],
     ) -> Self {
         let nodes = state.nodes.len();
+        // Sized once for the common plan, a resize or two per pod, instead of grown by copying.
+        let resizes = actions
+            .iter()
+            .filter(|a| matches!(a.action, Action::Resize(_)))
+            .count();
         let mut after = After {
             unschedulable: state.nodes.iter().map(|n| n.unschedulable).collect(),
             governor: state.nodes.iter().map(|n| n.governor.as_deref()).collect(),
             cursor: vec![0; nodes],
             moved: HashMap::new(),
-            resized_pods: Vec::new(),
-            resized_slot: HashMap::new(),
-            resources_before: Vec::new(),
-            resources_after: Vec::new(),
+            resized_pods: Vec::with_capacity(resizes),
+            resized_slot: HashMap::with_capacity(resizes),
+            resources_before: Vec::with_capacity(resizes),
+            resources_after: Vec::with_capacity(resizes),
             drained: BTreeSet::new(),
             evicted: BTreeSet::new(),
             unknown: Vec::new(),
