@@ -55,16 +55,49 @@ impl Method for Resize {
             .iter()
             .map(|t| t.spec.demand.as_deref().map(|src| cx.bundle.program(src)))
             .collect();
+        let selected = Selected::new(cx, &policies);
+        let plan = PerPlan { programs, selected };
         let order: Vec<usize> = cx.node_index.values().copied().collect();
         for n in order {
             if !applies[n].is_empty() {
-                plan_node(cx, n, &applies[n], &programs);
+                plan_node(cx, n, &applies[n], &plan);
             }
         }
     }
 }
 
-fn selects(cx: &Cx<'_>, a: usize, t: &ScalingTarget) -> bool {
+/// What every node's market reads the same way, worked out once per plan.
+struct PerPlan {
+    programs: Programs,
+    selected: Selected,
+}
+
+/// Whether each resize policy's targetSelector selects each ScalingTarget, matched once per
+/// plan instead of once per pod.
+struct Selected {
+    active: usize,
+    /// Indexed by target × active policy.
+    selects: Vec<bool>,
+}
+
+impl Selected {
+    fn new(cx: &Cx<'_>, policies: &[usize]) -> Self {
+        let active = cx.active.len();
+        let mut selects = vec![false; cx.bundle.targets.len() * active];
+        for (ti, t) in cx.bundle.targets.iter().enumerate() {
+            for &a in policies {
+                selects[ti * active + a] = selects_target(cx, a, t);
+            }
+        }
+        Selected { active, selects }
+    }
+
+    fn get(&self, a: usize, ti: usize) -> bool {
+        self.selects[ti * self.active + a]
+    }
+}
+
+fn selects_target(cx: &Cx<'_>, a: usize, t: &ScalingTarget) -> bool {
     let sel = &cx.active[a]
         .policy
         .spec
@@ -138,15 +171,16 @@ fn smooth(pod: &Pod, measured: f64) -> f64 {
 fn resizing_policy<'a>(
     cx: &mut Cx<'a>,
     policies: &[usize],
+    selected: &Selected,
     i: usize,
 ) -> Option<(usize, &'a ScalingTarget, usize)> {
     let (ti, t) = cx.target_of(i)?;
     let pod = cx.pod(i);
-    let a = policies.iter().copied().find(|&a| selects(cx, a, t))?;
+    let a = policies.iter().copied().find(|&a| selected.get(a, ti))?;
     let losers: Vec<usize> = policies
         .iter()
         .copied()
-        .filter(|&b| b != a && selects(cx, b, t))
+        .filter(|&b| b != a && selected.get(b, ti))
         .collect();
     for b in losers {
         let holder = super::claims::Holder {
@@ -170,7 +204,7 @@ fn participants<'a>(
     cx: &mut Cx<'a>,
     n: usize,
     policies: &[usize],
-    programs: &Programs,
+    plan: &PerPlan,
     budget: Option<&'a crate::model::Budget>,
 ) -> (Vec<Participant<'a>>, i64) {
     let index = cx.index;
@@ -182,7 +216,7 @@ fn participants<'a>(
     let mut others = cx.ledger.placed_cpu[n];
     for &i in &index.pods_by_node[n] {
         let pod = cx.pod(i);
-        let Some((ti, t, a)) = resizing_policy(cx, policies, i) else {
+        let Some((ti, t, a)) = resizing_policy(cx, policies, &plan.selected, i) else {
             others = others.saturating_add(pod.cpu_request());
             continue;
         };
@@ -198,7 +232,7 @@ fn participants<'a>(
             cx.skip_for(a, pod_target(), SkipCause::QosClass, r);
             continue;
         }
-        let demand = match scopes.demand(cx, a, programs[ti].as_deref(), pod) {
+        let demand = match scopes.demand(cx, a, plan.programs[ti].as_deref(), pod) {
             Ok(d) => d,
             Err(e) => {
                 let r = format!("demand failed: {e}; the pod keeps its CPU");
@@ -240,7 +274,7 @@ fn participants<'a>(
     (parts, others)
 }
 
-fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs) {
+fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], plan: &PerPlan) {
     let allocatable = cx.node(n).allocatable.cpu.map_or(0, |q| q.0);
     let budget = cx
         .budgets
@@ -251,7 +285,7 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], programs: &Programs)
     let reserve = budget
         .and_then(|b| b.spec.cpu.as_ref()?.reserve)
         .map_or(0, |q| q.0);
-    let (parts, others) = participants(cx, n, policies, programs, budget);
+    let (parts, others) = participants(cx, n, policies, plan, budget);
     if parts.is_empty() {
         return;
     }
