@@ -45,11 +45,19 @@ struct Week([u64; WEEK.div_ceil(64)]);
 impl Week {
     fn of(s: &Schedule) -> Week {
         let mut bits = [0u64; WEEK.div_ceil(64)];
-        for m in 0..WEEK {
-            let day = crate::model::Weekday::ALL[m / 1440];
-            let minute = (m % 1440) as u16;
-            if s.windows.iter().any(|w| w.holds(day, minute)) {
-                bits[m / 64] |= 1 << (m % 64);
+        for w in &s.windows {
+            // `holds` compares the minute with the window's start and end only, so it is the
+            // same from one of those to the next: ask once per stretch, not once per minute.
+            let mut cuts = [0, w.start.minutes.min(1440), w.end.minutes.min(1440), 1440];
+            cuts.sort_unstable();
+            for (d, &day) in crate::model::Weekday::ALL.iter().enumerate() {
+                for pair in cuts.windows(2) {
+                    let (from, to) = (pair[0], pair[1]);
+                    if from < to && w.holds(day, from) {
+                        let base = d * 1440;
+                        set_range(&mut bits, base + usize::from(from), base + usize::from(to));
+                    }
+                }
             }
         }
         Week(bits)
@@ -57,6 +65,18 @@ impl Week {
 
     fn meets(&self, other: &Week) -> bool {
         self.0.iter().zip(&other.0).any(|(a, b)| a & b != 0)
+    }
+}
+
+/// Sets bits `from..to`, a word at a time.
+fn set_range(bits: &mut [u64], from: usize, to: usize) {
+    let mut m = from;
+    while m < to {
+        let lo = m % 64;
+        let n = (64 - lo).min(to - m);
+        let ones = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+        bits[m / 64] |= ones << lo;
+        m += n;
     }
 }
 
@@ -209,6 +229,55 @@ fn check(docs: &[Document], out: &mut Vec<Diagnostic>) {
                 d.with_help(format!("`{a_name}` is at {}:{l}:{c}; {help}", da.file.path))
             };
             out.push(d);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{WEEK, Week};
+    use crate::model::{Schedule, TimeOfDay, Weekday, Window};
+    use proptest::prelude::*;
+
+    /// The week minute by minute, straight from `Window::holds`.
+    fn minute_by_minute(s: &Schedule) -> Week {
+        let mut bits = [0u64; WEEK.div_ceil(64)];
+        for m in 0..WEEK {
+            let day = Weekday::ALL[m / 1440];
+            if s.windows.iter().any(|w| w.holds(day, (m % 1440) as u16)) {
+                bits[m / 64] |= 1 << (m % 64);
+            }
+        }
+        Week(bits)
+    }
+
+    fn window() -> impl Strategy<Value = Window> {
+        // Minutes near the day's ends and the word boundaries are where stretches go wrong.
+        let minute = prop_oneof![
+            0u16..1440,
+            Just(0),
+            Just(1439),
+            Just(63),
+            Just(64),
+            Just(1408)
+        ];
+        (
+            proptest::collection::vec(0usize..7, 0..4),
+            minute.clone(),
+            minute,
+        )
+            .prop_map(|(days, start, end)| Window {
+                days: days.into_iter().map(|d| Weekday::ALL[d]).collect(),
+                start: TimeOfDay { minutes: start },
+                end: TimeOfDay { minutes: end },
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn weeks_by_stretches_equal_weeks_by_minutes(windows in proptest::collection::vec(window(), 0..4)) {
+            let s = Schedule { time_zone: None, windows };
+            prop_assert_eq!(Week::of(&s).0, minute_by_minute(&s).0);
         }
     }
 }
