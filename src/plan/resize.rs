@@ -73,27 +73,42 @@ struct PerPlan {
 }
 
 /// Whether each resize policy's targetSelector selects each ScalingTarget, matched once per
-/// plan instead of once per pod.
+/// plan instead of once per pod: a bit per target and resize policy.
 struct Selected {
-    active: usize,
-    /// Indexed by target × active policy.
-    selects: Vec<bool>,
+    /// Each active policy's place among the resize policies (None: not one).
+    place: Vec<Option<usize>>,
+    policies: usize,
+    bits: Vec<u64>,
 }
 
 impl Selected {
     fn new(cx: &Cx<'_>, policies: &[usize]) -> Self {
-        let active = cx.active.len();
-        let mut selects = vec![false; cx.bundle.targets.len() * active];
+        let mut place = vec![None; cx.active.len()];
+        for (k, &a) in policies.iter().enumerate() {
+            place[a] = Some(k);
+        }
+        let n = policies.len();
+        let mut bits = vec![0u64; (cx.bundle.targets.len() * n).div_ceil(64)];
         for (ti, t) in cx.bundle.targets.iter().enumerate() {
-            for &a in policies {
-                selects[ti * active + a] = selects_target(cx, a, t);
+            for (k, &a) in policies.iter().enumerate() {
+                if selects_target(cx, a, t) {
+                    let at = ti * n + k;
+                    bits[at / 64] |= 1 << (at % 64);
+                }
             }
         }
-        Selected { active, selects }
+        Selected {
+            place,
+            policies: n,
+            bits,
+        }
     }
 
     fn get(&self, a: usize, ti: usize) -> bool {
-        self.selects[ti * self.active + a]
+        self.place[a].is_some_and(|k| {
+            let at = ti * self.policies + k;
+            self.bits[at / 64] & (1 << (at % 64)) != 0
+        })
     }
 }
 
