@@ -151,6 +151,47 @@ fn load_snapshot_spanned_5000_nodes_150000_pods(bencher: divan::Bencher) {
         .bench(|| kilter::state::load_spanned(&file).unwrap());
 }
 
+/// The same snapshot as block YAML, on the YAML fast path (`state::load` tries it after the
+/// JSON one).
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn load_snapshot_yaml_5000_nodes_150000_pods(bencher: divan::Bencher) {
+    let file = yaml_snapshot();
+    bencher
+        .counter(divan::counter::BytesCount::new(file.text.len()))
+        .bench(|| kilter::state::load(&file).unwrap());
+}
+
+/// The YAML snapshot on the spanned reader: the path a snapshot the fast one refuses takes.
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn load_snapshot_yaml_spanned_5000_nodes_150000_pods(bencher: divan::Bencher) {
+    let file = yaml_snapshot();
+    bencher
+        .counter(divan::counter::BytesCount::new(file.text.len()))
+        .bench(|| kilter::state::load_spanned(&file).unwrap());
+}
+
+/// The YAML parser's events alone, read and dropped: how fast any YAML reader built on it
+/// can be.
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn yaml_parser_events_alone_5000_nodes(bencher: divan::Bencher) {
+    let file = yaml_snapshot();
+    bencher
+        .counter(divan::counter::BytesCount::new(file.text.len()))
+        .bench(|| {
+            let events = saphyr_parser::Parser::new_from_str(&file.text);
+            events
+                .map(|e| e.map(|_| 1usize))
+                .sum::<Result<usize, _>>()
+                .unwrap()
+        });
+}
+
+fn yaml_snapshot() -> std::sync::Arc<kilter::syntax::source::SourceFile> {
+    let json = serde_json::to_value(cluster(5000, 30, false)).unwrap();
+    let text = kilter::syntax::emit::emit(&json);
+    kilter::syntax::source::SourceFile::new("snapshot.yaml", text)
+}
+
 fn main() {
     divan::main();
 }

@@ -495,7 +495,7 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 /// Reads a snapshot (YAML or JSON) with the same diagnostics as policy files. The document
 /// may carry `apiVersion: kilter.dev/v1alpha1` and `kind: ClusterSnapshot`.
 pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
-    if let Some(state) = load_json_fast(&file.text) {
+    if let Some(state) = load_json_fast(&file.text).or_else(|| load_yaml_fast(&file.text)) {
         return Ok(state);
     }
     load_spanned(file)
@@ -522,16 +522,20 @@ pub fn load_json_fast(text: &str) -> Option<ClusterState> {
     })
     .ok()?;
     de.end().ok()?;
-    if unknown
-        || state
-            .time
-            .as_deref()
-            .is_some_and(|t| parse_time(t).is_none())
-        || !check(&state).is_empty()
-    {
-        return None;
-    }
-    Some(state)
+    (!unknown).then_some(state).and_then(checked)
+}
+
+/// The fast path for a YAML snapshot: the parser's events straight into the model
+/// (`syntax::yaml_fast`), no tree and no spans. Like the JSON fast path, it accepts only
+/// what the spanned reader accepts, with the same model; anything else returns `None`.
+pub fn load_yaml_fast(text: &str) -> Option<ClusterState> {
+    crate::syntax::yaml_fast::decode(text).and_then(checked)
+}
+
+/// A snapshot read on a fast path, if the spanned reader would find nothing wrong with it.
+fn checked(state: ClusterState) -> Option<ClusterState> {
+    let bad_time = (state.time.as_deref()).is_some_and(|t| parse_time(t).is_none());
+    (!bad_time && check(&state).is_empty()).then_some(state)
 }
 
 /// The spanned reader: every problem reported at its file, line and column.

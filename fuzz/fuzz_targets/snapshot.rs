@@ -1,5 +1,5 @@
-//! Any bytes as a cluster snapshot: reading it must not panic, the JSON fast path must accept
-//! only what the spanned reader reads to the same model, and a snapshot that reads must
+//! Any bytes as a cluster snapshot: reading it must not panic, the JSON and YAML fast paths
+//! must accept only what the spanned reader reads to the same model, and a snapshot that reads must
 //! plan under a bundle using every method without panicking and without the methods breaking
 //! an invariant the plan verifier checks.
 #![no_main]
@@ -49,14 +49,17 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let file = kilter::syntax::source::SourceFile::new("snapshot.yaml", text);
-    // What the JSON fast path accepts, the spanned reader accepts with the same model.
-    let fast = kilter::state::load_json_fast(text);
+    // What a fast path accepts, the spanned reader accepts with the same model.
     let spanned = kilter::state::load_spanned(&file);
-    if let Some(fast) = &fast {
+    let fast = [
+        kilter::state::load_json_fast(text),
+        kilter::state::load_yaml_fast(text),
+    ];
+    for fast in fast.iter().flatten() {
         assert_eq!(
             Some(fast),
             spanned.as_ref().ok(),
-            "the fast reader accepted what the spanned reader reads differently"
+            "a fast reader accepted what the spanned reader reads differently"
         );
     }
     let Ok(state) = spanned else {

@@ -77,6 +77,9 @@ struct FleetArgs {
     /// Also write `manifests.yaml`: namespaces, kwok Nodes and Pods bound to them.
     #[arg(long)]
     manifests: bool,
+    /// Also write `snapshot.yaml`: the same snapshot as block YAML.
+    #[arg(long)]
+    yaml: bool,
 }
 
 #[derive(clap::Args)]
@@ -412,6 +415,14 @@ fn gen_fleet(f: FleetArgs) -> u8 {
             )
         })
         .and_then(|()| write("policies.kilter", crate::sim::fleet::policies().as_bytes()))
+        .and_then(|()| {
+            if f.yaml {
+                let json = serde_json::to_value(&state).expect("a snapshot serializes");
+                write("snapshot.yaml", crate::syntax::emit::emit(&json).as_bytes())
+            } else {
+                Ok(())
+            }
+        })
         .and_then(|()| {
             if f.manifests {
                 write(

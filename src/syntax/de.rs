@@ -117,8 +117,15 @@ pub(crate) fn one_of(items: &[&str]) -> String {
 
 struct Ctx {
     notes: RefCell<Vec<Issue>>,
-    poisoned: HashSet<Span>,
+    /// Values set aside after an error; empty on a clean decode, which then never hashes.
+    poisoned: foldhash::HashSet<Span>,
     skipped_keys: RefCell<HashSet<String>>,
+}
+
+impl Ctx {
+    fn set_aside(&self, span: &Span) -> bool {
+        !self.poisoned.is_empty() && self.poisoned.contains(span)
+    }
 }
 
 /// Reads the first non-empty YAML (or JSON) document of `file` and decodes it as `T` (an
@@ -165,7 +172,7 @@ pub fn decode_file<T: DeserializeOwned>(
 pub fn decode<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<Issue>) {
     let mut ctx = Ctx {
         notes: RefCell::new(Vec::new()),
-        poisoned: HashSet::new(),
+        poisoned: Default::default(),
         skipped_keys: RefCell::new(HashSet::new()),
     };
     let mut errors: Vec<Issue> = Vec::new();
@@ -247,6 +254,7 @@ impl<'a> De<'a> {
             entries: self.node.entries().iter(),
             value: None,
             fields,
+            next_field: 0,
             ctx: self.ctx,
         }
     }
@@ -486,7 +494,7 @@ impl<'de> SeqAccess<'de> for Seq<'_> {
         seed: T,
     ) -> Result<Option<T::Value>, Issue> {
         for node in self.items.by_ref() {
-            if self.ctx.poisoned.contains(&node.span) {
+            if self.ctx.set_aside(&node.span) {
                 continue;
             }
             return seed
@@ -505,7 +513,23 @@ struct Map<'a> {
     entries: std::slice::Iter<'a, crate::syntax::tree::Entry>,
     value: Option<&'a Node>,
     fields: Option<&'static [&'static str]>,
+    /// Where the next key is looked for first: keys mostly come in the fields' order.
+    next_field: usize,
     ctx: &'a Ctx,
+}
+
+/// Whether `key` is one of `fields`, looked for from `next` on first.
+pub(crate) fn known(fields: &[&str], next: &mut usize, key: &str) -> bool {
+    let (passed, ahead) = fields.split_at((*next).min(fields.len()));
+    let found = (ahead
+        .iter()
+        .position(|f| *f == key)
+        .map(|i| i + passed.len()))
+    .or_else(|| passed.iter().position(|f| *f == key));
+    if let Some(i) = found {
+        *next = i + 1;
+    }
+    found.is_some()
 }
 
 impl<'de> MapAccess<'de> for Map<'_> {
@@ -517,7 +541,7 @@ impl<'de> MapAccess<'de> for Map<'_> {
     ) -> Result<Option<K::Value>, Issue> {
         for entry in self.entries.by_ref() {
             if let Some(fields) = self.fields
-                && !fields.contains(&entry.key.as_str())
+                && !known(fields, &mut self.next_field, &entry.key)
             {
                 let merge = (entry.key == "<<").then(|| {
                     "`<<` merge keys belong to YAML 1.1, not 1.2, and readers disagree on \
@@ -543,7 +567,7 @@ impl<'de> MapAccess<'de> for Map<'_> {
                 );
                 continue;
             }
-            if self.ctx.poisoned.contains(&entry.value.span) {
+            if self.ctx.set_aside(&entry.value.span) {
                 self.ctx.skipped_keys.borrow_mut().insert(entry.key.clone());
                 continue;
             }

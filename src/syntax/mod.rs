@@ -12,3 +12,4 @@ pub mod load;
 pub mod source;
 pub mod tree;
 pub mod yaml;
+pub mod yaml_fast;

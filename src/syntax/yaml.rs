@@ -141,7 +141,7 @@ fn node_count(n: &Node) -> usize {
 }
 
 /// Splits at lines that start with `---`, returning (byte offset, text) per chunk.
-fn split_documents(text: &str) -> Vec<(usize, &str)> {
+pub(crate) fn split_documents(text: &str) -> Vec<(usize, &str)> {
     let marker = |line: &str, m: &str| {
         line.starts_with(m) && line[3..].chars().next().is_none_or(char::is_whitespace)
     };
@@ -293,7 +293,7 @@ impl Builder<'_> {
                     let forced_str = tag.as_ref().is_some_and(|t| {
                         t.suffix == "str" || (t.handle.is_empty() && t.suffix == "!")
                     });
-                    let node = self.scalar(&text, style, forced_str, span);
+                    let node = self.scalar(text, style, forced_str, span);
                     self.push(node, anchor);
                 }
                 Event::SequenceStart(..) | Event::MappingStart(..)
@@ -411,8 +411,8 @@ impl Builder<'_> {
             }) => match key.take() {
                 None => *key = Some(node),
                 Some(k) => {
-                    let name = match &k.value {
-                        Value::Str(s) => s.clone(),
+                    let name = match k.value {
+                        Value::Str(s) => s,
                         Value::Int(i) => i.to_string(),
                         Value::Bool(b) => b.to_string(),
                         Value::Float(f) => f.to_string(),
@@ -463,17 +463,25 @@ impl Builder<'_> {
         }
     }
 
-    fn scalar(&self, text: &str, style: ScalarStyle, forced_str: bool, span: Span) -> Node {
-        let value = if style == ScalarStyle::Plain && !forced_str {
-            resolve_plain(text)
-        } else {
-            Value::Str(text.to_string())
-        };
-        let mut node = Node::new(value, span);
-        if matches!(node.value, Value::Str(_)) {
-            node.content_start = self.content_start(text, style, span);
+    fn scalar(
+        &self,
+        text: std::borrow::Cow<'_, str>,
+        style: ScalarStyle,
+        forced_str: bool,
+        span: Span,
+    ) -> Node {
+        let typed = (style == ScalarStyle::Plain && !forced_str)
+            .then(|| resolve_plain_typed(&text))
+            .flatten();
+        if let Some(value) = typed {
+            return Node::new(value, span);
         }
-        node
+        let content_start = self.content_start(&text, style, span);
+        Node {
+            value: Value::Str(text.into_owned()),
+            span,
+            content_start,
+        }
     }
 
     /// Where the string's characters start in the source, when they map one-to-one.
@@ -518,33 +526,43 @@ fn quoted_end(src: &str, span: Span) -> usize {
 
 /// YAML 1.2 core schema resolution of a plain scalar.
 pub(crate) fn resolve_plain(s: &str) -> Value {
+    resolve_plain_typed(s).unwrap_or_else(|| Value::Str(s.to_string()))
+}
+
+/// What a plain scalar resolves to when it is not a string (None: a string).
+pub(crate) fn resolve_plain_typed(s: &str) -> Option<Value> {
     match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
         _ => {}
+    }
+    // Most scalars are words, and every typed form below starts with a digit, a sign or a dot.
+    let first = s.as_bytes()[0];
+    if first.is_ascii_alphabetic() || first == b'_' || first == b'/' {
+        return None;
     }
     let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
     if !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit())
         && let Ok(i) = s.parse::<i64>()
     {
-        return Value::Int(i);
+        return Some(Value::Int(i));
     }
     if let Some(hex) = s.strip_prefix("0x")
         && let Ok(i) = i64::from_str_radix(hex, 16)
     {
-        return Value::Int(i);
+        return Some(Value::Int(i));
     }
     if let Some(oct) = s.strip_prefix("0o")
         && let Ok(i) = i64::from_str_radix(oct, 8)
     {
-        return Value::Int(i);
+        return Some(Value::Int(i));
     }
     match s {
-        ".inf" | ".Inf" | ".INF" | "+.inf" => return Value::Float(f64::INFINITY),
-        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        ".inf" | ".Inf" | ".INF" | "+.inf" => return Some(Value::Float(f64::INFINITY)),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(Value::Float(f64::NEG_INFINITY)),
+        ".nan" | ".NaN" | ".NAN" => return Some(Value::Float(f64::NAN)),
         _ => {}
     }
     let looks_float = digits
@@ -556,9 +574,9 @@ pub(crate) fn resolve_plain(s: &str) -> Value {
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
         && digits.bytes().any(|b| b.is_ascii_digit());
     if looks_float && let Ok(f) = s.parse::<f64>() {
-        return Value::Float(f);
+        return Some(Value::Float(f));
     }
-    Value::Str(s.to_string())
+    None
 }
 
 #[cfg(test)]

@@ -399,6 +399,45 @@ fn a_broken_json_snapshot_gets_its_diagnostic_at_line_and_column() {
     }
 }
 
+/// A YAML snapshot the fast path refuses is read again on the spanned path, which points at
+/// the line and column of what is wrong.
+#[test]
+fn a_broken_yaml_snapshot_gets_its_diagnostic_at_line_and_column() {
+    let good = "apiVersion: kilter.dev/v1alpha1
+kind: ClusterSnapshot
+nodes:
+  - name: a
+    labels: { pool: x }
+    allocatable: { cpu: \"4\", memory: 8Gi }
+pods:
+  - namespace: ns
+    name: p
+    node: a
+    containers:
+      - name: c
+        requests: { cpu: 100m }
+";
+    assert!(kilter::state::load_yaml_fast(good).is_some());
+    let cases = [
+        (good.replace("cpu: \"4\"", "cpu: true"), 6, 25),
+        (good.replace("- name: c", "- name: c\n        limit: 1"), 13, 9),
+        (good.replace("pool: x", "pool: x, pool: y"), 5, 24),
+        (good.replace("node: a", "node: b"), 10, 11),
+        (good.replace("name: p", "name: p\n  - *p"), 10, 5),
+        (good.replace("name: p", "name: [p]"), 9, 11),
+    ];
+    for (text, line, col) in cases {
+        assert!(kilter::state::load_yaml_fast(&text).is_none(), "{text}");
+        let file = kilter::syntax::source::SourceFile::new("snapshot.yaml", text.clone());
+        let diags = kilter::state::load(&file).expect_err(&text);
+        let at: Vec<_> = diags
+            .iter()
+            .map(|d| (d.start(), d.message.clone()))
+            .collect();
+        assert_eq!(at[0].0, (line, col), "{at:?}\n{text}");
+    }
+}
+
 /// Found by the `dsl` fuzz target: a comment holding one backtick made the file splitter
 /// think a CEL expression was open, so comments above an object came apart from it and the
 /// second `fmt` added a blank line the first had not.

@@ -665,8 +665,9 @@ fn identical_inputs_give_byte_identical_plans() {
         .unwrap();
 }
 
-/// The JSON fast path and the spanned reader agree on every generated cluster, written as
-/// pretty and as one-line JSON: both accept it, with the model it was written from.
+/// The fast paths and the spanned reader agree on every generated cluster, written as
+/// pretty and as one-line JSON and as block YAML: all accept it, with the model it was written
+/// from, or all refuse it.
 #[test]
 fn fast_and_spanned_snapshot_readers_give_equal_models() {
     let accepted = RefCell::new(0u32);
@@ -681,6 +682,7 @@ fn fast_and_spanned_snapshot_readers_give_equal_models() {
             } else {
                 serde_json::to_string(&s).unwrap()
             };
+            let yaml = kilter::syntax::emit::emit(&serde_json::to_value(&s).unwrap());
             let file = kilter::syntax::source::SourceFile::new("snapshot.json", json.clone());
             let fast = load_json_fast(&json);
             let spanned = load_spanned(&file);
@@ -690,6 +692,13 @@ fn fast_and_spanned_snapshot_readers_give_equal_models() {
                 prop_assert_eq!(&fast, &s);
                 *accepted.borrow_mut() += 1;
             }
+            // JSON is YAML: the YAML fast path reads it too, flow style and all. Written as
+            // block YAML, the cluster reads the same on both YAML paths as the JSON did.
+            let expected = spanned.ok();
+            prop_assert_eq!(&load_yaml_fast(&json), &expected);
+            let file = kilter::syntax::source::SourceFile::new("snapshot.yaml", yaml.clone());
+            prop_assert_eq!(&load_spanned(&file).ok(), &expected, "{}", yaml);
+            prop_assert_eq!(&load_yaml_fast(&yaml), &expected, "{}", yaml);
             Ok(())
         })
         .unwrap();

@@ -508,8 +508,9 @@ fn lint_knows_the_forecast_variables_and_field() {
     assert!(out.diagnostics.is_empty(), "{:#?}", out.diagnostics);
 }
 
-/// `gen-fleet` writes a snapshot the fast reader takes, a lint-clean bundle that plans on it,
-/// and manifests with one object per node and pod; the same arguments give the same files.
+/// `gen-fleet` writes a snapshot the fast readers take (as JSON and as YAML, planned the same),
+/// a lint-clean bundle that plans on it, and manifests with one object per node and pod; the
+/// same arguments give the same files.
 #[test]
 fn gen_fleet_writes_a_fleet_that_plans() {
     let dir = tempfile::tempdir().unwrap();
@@ -525,6 +526,7 @@ fn gen_fleet_writes_a_fleet_that_plans() {
             "--out",
             out,
             "--manifests",
+            "--yaml",
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
@@ -541,6 +543,17 @@ fn gen_fleet_writes_a_fleet_that_plans() {
         "json",
     ]));
     assert!(!plan["actions"].as_array().unwrap().is_empty(), "{plan}");
+    let yaml = std::fs::read_to_string(dir.path().join("snapshot.yaml")).unwrap();
+    assert_eq!(kilter::state::load_yaml_fast(&yaml).as_ref(), Some(&state));
+    let plan_yaml = json(&kilter(&[
+        "plan",
+        "--state",
+        &format!("{out}/snapshot.yaml"),
+        &format!("{out}/policies.kilter"),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(plan_yaml, plan);
     let manifests = std::fs::read_to_string(dir.path().join("manifests.yaml")).unwrap();
     let kinds: Vec<String> = manifests
         .split("---\n")
@@ -556,7 +569,12 @@ fn gen_fleet_writes_a_fleet_that_plans() {
     assert_eq!(kinds.iter().filter(|k| *k == "Pod").count(), 100);
     let again = tempfile::tempdir().unwrap();
     generate(again.path().to_str().unwrap());
-    for f in ["snapshot.json", "policies.kilter", "manifests.yaml"] {
+    for f in [
+        "snapshot.json",
+        "snapshot.yaml",
+        "policies.kilter",
+        "manifests.yaml",
+    ] {
         assert_eq!(
             std::fs::read(dir.path().join(f)).unwrap(),
             std::fs::read(again.path().join(f)).unwrap(),
