@@ -420,7 +420,11 @@ pods:
     assert!(kilter::state::load_yaml_fast(good).is_some());
     let cases = [
         (good.replace("cpu: \"4\"", "cpu: true"), 6, 25),
-        (good.replace("- name: c", "- name: c\n        limit: 1"), 13, 9),
+        (
+            good.replace("- name: c", "- name: c\n        limit: 1"),
+            13,
+            9,
+        ),
         (good.replace("pool: x", "pool: x, pool: y"), 5, 24),
         (good.replace("node: a", "node: b"), 10, 11),
         (good.replace("name: p", "name: p\n  - *p"), 10, 5),
