@@ -389,14 +389,19 @@ fn a_broken_json_snapshot_gets_its_diagnostic_at_line_and_column() {
     ];
     for (text, line, col) in cases {
         assert!(kilter::state::load_json_fast(&text).is_none(), "{text}");
-        let file = kilter::syntax::source::SourceFile::new("snapshot.json", text.clone());
-        let diags = kilter::state::load(&file).expect_err(&text);
-        let at: Vec<_> = diags
-            .iter()
-            .map(|d| (d.start(), d.message.clone()))
-            .collect();
-        assert_eq!(at[0].0, (line, col), "{at:?}\n{text}");
+        assert_refused_at("snapshot.json", &text, (line, col));
     }
+}
+
+/// `kilter::state::load` refuses the snapshot, its first diagnostic at `at` (line, column).
+fn assert_refused_at(name: &str, text: &str, at: (usize, usize)) {
+    let file = kilter::syntax::source::SourceFile::new(name, text);
+    let diags = kilter::state::load(&file).expect_err(text);
+    let found: Vec<_> = diags
+        .iter()
+        .map(|d| (d.start(), d.message.clone()))
+        .collect();
+    assert_eq!(found[0].0, at, "{found:?}\n{text}");
 }
 
 /// A YAML snapshot the fast path refuses is read again on the spanned path, which points at
@@ -432,13 +437,7 @@ pods:
     ];
     for (text, line, col) in cases {
         assert!(kilter::state::load_yaml_fast(&text).is_none(), "{text}");
-        let file = kilter::syntax::source::SourceFile::new("snapshot.yaml", text.clone());
-        let diags = kilter::state::load(&file).expect_err(&text);
-        let at: Vec<_> = diags
-            .iter()
-            .map(|d| (d.start(), d.message.clone()))
-            .collect();
-        assert_eq!(at[0].0, (line, col), "{at:?}\n{text}");
+        assert_refused_at("snapshot.yaml", &text, (line, col));
     }
 }
 
