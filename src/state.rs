@@ -19,7 +19,7 @@ pub use labels::{LabelLookup, Labels};
 pub const DO_NOT_DISRUPT: &str = "kilter.dev/do-not-disrupt";
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClusterState {
     /// When the snapshot was taken (RFC 3339); `kilter plan --at` overrides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,7 +35,7 @@ pub struct ClusterState {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Node {
     pub name: String,
     #[serde(default)]
@@ -72,7 +72,7 @@ pub struct Node {
 
 /// Whether the node's probe can carry out a governor change now.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeProbe {
     pub available: bool,
     /// Why not, e.g. `probe for node n1 unavailable (phi 9.4 > 8)`.
@@ -81,20 +81,38 @@ pub struct NodeProbe {
 }
 
 /// A PodDisruptionBudget's selector, its `matchLabels` read as [`Labels`] (no duplicate key).
+/// Unknown fields are refused, as everywhere in a snapshot (`LabelSelectorRequirement` itself
+/// would skip them).
 fn unique_selector<'de, D: serde::Deserializer<'de>>(d: D) -> Result<LabelSelector, D::Error> {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
     #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
     struct Selector {
         #[serde(default)]
         match_labels: Option<Labels>,
         #[serde(default)]
-        match_expressions: Option<Vec<LabelSelectorRequirement>>,
+        match_expressions: Option<Vec<Requirement>>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Requirement {
+        key: String,
+        operator: String,
+        #[serde(default)]
+        values: Option<Vec<String>>,
     }
     let s = Selector::deserialize(d)?;
     Ok(LabelSelector {
         match_labels: s.match_labels.map(|l| l.into_iter().collect()),
-        match_expressions: s.match_expressions,
+        match_expressions: s.match_expressions.map(|all| {
+            all.into_iter()
+                .map(|r| LabelSelectorRequirement {
+                    key: r.key,
+                    operator: r.operator,
+                    values: r.values,
+                })
+                .collect()
+        }),
     })
 }
 
@@ -103,6 +121,7 @@ fn yes() -> bool {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Taint {
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,6 +131,7 @@ pub struct Taint {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Toleration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
@@ -148,6 +168,7 @@ impl Toleration {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Resources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<CpuQuantity>,
@@ -156,7 +177,7 @@ pub struct Resources {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Pod {
     pub namespace: String,
     pub name: String,
@@ -203,12 +224,14 @@ fn running() -> String {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Owner {
     pub kind: String,
     pub name: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Container {
     pub name: String,
     #[serde(default)]
@@ -289,7 +312,7 @@ impl Pod {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Pdb {
     pub namespace: String,
     pub name: String,
@@ -332,7 +355,7 @@ impl Pdb {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecentAction {
     /// set_governor, cordon, uncordon, drain or resize.
     pub kind: String,
@@ -502,11 +525,33 @@ pub fn load(file: &Arc<SourceFile>) -> Result<ClusterState, Vec<Diagnostic>> {
 }
 
 /// The fast path for a JSON snapshot: serde_json straight into the model, no spans kept.
-/// It accepts only what the spanned reader accepts, with the same result (no unknown field
-/// besides a top-level `apiVersion` and `kind`, no duplicate key, every check passed);
-/// anything else returns `None`, and the spanned reader reads the file again to say where
-/// it is wrong. JSON is YAML, so both readers read the same text.
+/// It accepts only what the spanned reader accepts, with the same model: every struct of the
+/// model refuses unknown fields, label maps refuse duplicate keys, derived structs refuse a
+/// field given twice, and the snapshot checks run on the result. Anything else returns `None`,
+/// and the spanned reader reads the file again to say where it is wrong. JSON is YAML, so both
+/// readers read the same text.
 pub fn load_json_fast(text: &str) -> Option<ClusterState> {
+    /// A snapshot document: the model's fields, and the `apiVersion` and `kind` the spanned
+    /// reader leaves out. It takes them whatever their value; here only strings are taken, so
+    /// that no duplicate key can hide in them.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Document {
+        #[serde(default, rename = "apiVersion")]
+        _api_version: Option<String>,
+        #[serde(default, rename = "kind")]
+        _kind: Option<String>,
+        #[serde(default)]
+        time: Option<String>,
+        #[serde(default)]
+        nodes: Vec<Node>,
+        #[serde(default)]
+        pods: Vec<Pod>,
+        #[serde(default)]
+        pdbs: Vec<Pdb>,
+        #[serde(default)]
+        recent_actions: Vec<RecentAction>,
+    }
     if !text
         .trim_start_matches('\u{feff}')
         .trim_start()
@@ -514,15 +559,14 @@ pub fn load_json_fast(text: &str) -> Option<ClusterState> {
     {
         return None;
     }
-    let mut unknown = false;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let state: ClusterState = serde_ignored::deserialize(&mut de, |path| {
-        let top = matches!(&path, serde_ignored::Path::Map { parent: serde_ignored::Path::Root, key } if key == "apiVersion" || key == "kind");
-        unknown |= !top;
+    let d: Document = serde_json::from_str(text).ok()?;
+    checked(ClusterState {
+        time: d.time,
+        nodes: d.nodes,
+        pods: d.pods,
+        pdbs: d.pdbs,
+        recent_actions: d.recent_actions,
     })
-    .ok()?;
-    de.end().ok()?;
-    (!unknown).then_some(state).and_then(checked)
 }
 
 /// The fast path for a YAML snapshot: the parser's events straight into the model

@@ -393,6 +393,41 @@ fn a_broken_json_snapshot_gets_its_diagnostic_at_line_and_column() {
     }
 }
 
+/// What the spanned reader refuses, neither fast path takes: a key given twice at the top
+/// (even `kind`, which both leave out) or inside the value of one left out, an unknown field
+/// inside a PDB's selector requirement. Found on reading the JSON fast path again: it took the
+/// first three.
+#[test]
+fn fast_readers_refuse_what_the_spanned_reader_refuses() {
+    let requirement = |extra: &str| {
+        format!(
+            r#"{{"pdbs":[{{"namespace":"n","name":"p","currentHealthy":1,"selector":{{"matchExpressions":[{{"key":"a","operator":"Exists"{extra}}}]}}}}]}}"#
+        )
+    };
+    let refused = [
+        r#"{"kind":1,"kind":2}"#.to_string(),
+        r#"{"kind":{"a":1,"a":2}}"#.to_string(),
+        r#"{"apiVersion":"x","nodes":[],"apiVersion":"y"}"#.to_string(),
+        requirement(r#","extra":1"#),
+    ];
+    for text in &refused {
+        let file = kilter::syntax::source::SourceFile::new("snapshot.json", text.as_str());
+        assert!(kilter::state::load_spanned(&file).is_err(), "{text}");
+        assert!(kilter::state::load_json_fast(text).is_none(), "{text}");
+        assert!(kilter::state::load_yaml_fast(text).is_none(), "{text}");
+    }
+    let taken = [
+        r#"{"apiVersion":"kilter.dev/v1alpha1","kind":"ClusterSnapshot","nodes":[]}"#.to_string(),
+        requirement(""),
+    ];
+    for text in &taken {
+        let file = kilter::syntax::source::SourceFile::new("snapshot.json", text.as_str());
+        let spanned = kilter::state::load_spanned(&file).expect(text);
+        assert_eq!(kilter::state::load_json_fast(text).as_ref(), Some(&spanned));
+        assert_eq!(kilter::state::load_yaml_fast(text).as_ref(), Some(&spanned));
+    }
+}
+
 /// `kilter::state::load` refuses the snapshot, its first diagnostic at `at` (line, column).
 fn assert_refused_at(name: &str, text: &str, at: (usize, usize)) {
     let file = kilter::syntax::source::SourceFile::new(name, text);
