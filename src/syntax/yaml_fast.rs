@@ -224,11 +224,16 @@ impl Keys {
 
 /// The YAML 1.2 core schema, as the spanned reader resolves a scalar (tags are refused).
 fn resolve(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Value {
-    match style {
-        ScalarStyle::Plain => crate::syntax::yaml::resolve_plain_typed(&text)
-            .unwrap_or_else(|| Value::Str(text.into_owned())),
-        _ => Value::Str(text.into_owned()),
-    }
+    let typed = (style == ScalarStyle::Plain)
+        .then(|| crate::syntax::yaml::resolve_plain_typed(&text))
+        .flatten();
+    typed.unwrap_or_else(|| {
+        // The parser grows each scalar as it reads it; kept in the model as it is, the spare
+        // capacity adds about half again to a large snapshot's memory.
+        let mut s = text.into_owned();
+        s.shrink_to_fit();
+        Value::Str(s)
+    })
 }
 
 fn is_null(e: &Event<'_>) -> bool {
