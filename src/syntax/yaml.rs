@@ -411,21 +411,14 @@ impl Builder<'_> {
             }) => match key.take() {
                 None => *key = Some(node),
                 Some(k) => {
-                    let name = match k.value {
-                        Value::Str(s) => s,
-                        Value::Int(i) => i.to_string(),
-                        Value::Bool(b) => b.to_string(),
-                        Value::Float(f) => f.to_string(),
-                        Value::Null => "null".into(),
-                        Value::Seq(_) | Value::Map(_) => {
-                            self.diags.push(Diagnostic::error(
-                                crate::syntax::diag::code::SYNTAX,
-                                self.file,
-                                k.span,
-                                "mapping keys must be plain strings",
-                            ));
-                            return;
-                        }
+                    let Some(name) = key_name(k.value) else {
+                        self.diags.push(Diagnostic::error(
+                            crate::syntax::diag::code::SYNTAX,
+                            self.file,
+                            k.span,
+                            "mapping keys must be plain strings",
+                        ));
+                        return;
                     };
                     const LINEAR: usize = 16;
                     if entries.len() == LINEAR {
@@ -524,6 +517,23 @@ fn quoted_end(src: &str, span: Span) -> usize {
     span.end
 }
 
+/// The name a mapping key is read by: a scalar, typed ones written out (None: a collection).
+pub(crate) fn key_name(key: Value) -> Option<String> {
+    match key {
+        Value::Str(s) => Some(s),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Null => Some("null".into()),
+        Value::Seq(_) | Value::Map(_) => None,
+    }
+}
+
+/// Whether a plain scalar is a null in the YAML 1.2 core schema.
+pub(crate) fn is_null_word(s: &str) -> bool {
+    matches!(s, "" | "~" | "null" | "Null" | "NULL")
+}
+
 /// YAML 1.2 core schema resolution of a plain scalar.
 pub(crate) fn resolve_plain(s: &str) -> Value {
     resolve_plain_typed(s).unwrap_or_else(|| Value::Str(s.to_string()))
@@ -531,8 +541,10 @@ pub(crate) fn resolve_plain(s: &str) -> Value {
 
 /// What a plain scalar resolves to when it is not a string (None: a string).
 pub(crate) fn resolve_plain_typed(s: &str) -> Option<Value> {
+    if is_null_word(s) {
+        return Some(Value::Null);
+    }
     match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
         "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
         "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
         _ => {}

@@ -141,14 +141,10 @@ impl<'de> Events<'de> {
         Ok(false)
     }
 
-    /// A mapping key as the spanned reader names it: a scalar, typed ones written out.
+    /// A mapping key as the spanned reader names it (`yaml::key_name`).
     fn key(&mut self) -> Result<String, Refused> {
         match self.node()? {
-            Next::Scalar(Value::Str(s)) => Ok(s),
-            Next::Scalar(Value::Int(i)) => Ok(i.to_string()),
-            Next::Scalar(Value::Bool(b)) => Ok(b.to_string()),
-            Next::Scalar(Value::Float(f)) => Ok(f.to_string()),
-            Next::Scalar(Value::Null) => Ok("null".into()),
+            Next::Scalar(v) => crate::syntax::yaml::key_name(v).ok_or(Refused),
             _ => Err(Refused),
         }
     }
@@ -237,7 +233,7 @@ fn resolve(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Value {
 }
 
 fn is_null(e: &Event<'_>) -> bool {
-    matches!(e, Event::Scalar(t, ScalarStyle::Plain, ..) if matches!(&**t, "" | "~" | "null" | "Null" | "NULL"))
+    matches!(e, Event::Scalar(t, ScalarStyle::Plain, ..) if crate::syntax::yaml::is_null_word(t))
 }
 
 impl<'de> Events<'de> {
