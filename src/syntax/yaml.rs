@@ -142,6 +142,19 @@ fn node_count(n: &Node) -> usize {
 
 /// Splits at lines that start with `---`, returning (byte offset, text) per chunk.
 pub(crate) fn split_documents(text: &str) -> Vec<(usize, &str)> {
+    // Only a line that starts with a marker splits: without one the text is one chunk, found
+    // without walking a large snapshot line by line.
+    let may_split = ["\n---", "\n..."]
+        .iter()
+        .any(|m| text.starts_with(&m[1..]) || text.contains(m));
+    if !may_split {
+        return vec![(0, text)];
+    }
+    split_lines(text)
+}
+
+/// [`split_documents`], line by line.
+fn split_lines(text: &str) -> Vec<(usize, &str)> {
     let marker = |line: &str, m: &str| {
         line.starts_with(m) && line[3..].chars().next().is_none_or(char::is_whitespace)
     };
@@ -594,6 +607,21 @@ pub(crate) fn resolve_plain_typed(s: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The check that skips the line walk never changes where documents split.
+        #[test]
+        fn documents_split_as_the_line_walk_splits_them(
+            lines in proptest::collection::vec(
+                "(---|\\.\\.\\.|--|a: 1|# c|%YAML 1.2| |)( |x|\r|)",
+                0..8,
+            ),
+            first_newline in proptest::bool::ANY,
+        ) {
+            let text = format!("{}{}", if first_newline { "\n" } else { "" }, lines.join("\n"));
+            proptest::prop_assert_eq!(split_documents(&text), split_lines(&text));
+        }
+    }
 
     fn load(text: &str) -> (Vec<Document>, Vec<Diagnostic>) {
         parse(&SourceFile::new("t.yaml", text))

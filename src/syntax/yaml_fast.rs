@@ -143,8 +143,13 @@ impl<'de> Events<'de> {
 
     /// A mapping key as the spanned reader names it (`yaml::key_name`).
     fn key(&mut self) -> Result<String, Refused> {
-        match self.node()? {
-            Next::Scalar(v) => crate::syntax::yaml::key_name(v).ok_or(Refused),
+        match self.next()? {
+            // Not through `resolve`: a key is dropped with its mapping, so its spare capacity
+            // is not worth a copy.
+            Event::Scalar(text, style, ..) => match plain_typed(&text, style) {
+                Some(v) => crate::syntax::yaml::key_name(v).ok_or(Refused),
+                None => Ok(text.into_owned()),
+            },
             _ => Err(Refused),
         }
     }
@@ -220,16 +225,20 @@ impl Keys {
 
 /// The YAML 1.2 core schema, as the spanned reader resolves a scalar (tags are refused).
 fn resolve(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Value {
-    let typed = (style == ScalarStyle::Plain)
-        .then(|| crate::syntax::yaml::resolve_plain_typed(&text))
-        .flatten();
-    typed.unwrap_or_else(|| {
+    plain_typed(&text, style).unwrap_or_else(|| {
         // The parser grows each scalar as it reads it; kept in the model as it is, the spare
         // capacity adds about half again to a large snapshot's memory.
         let mut s = text.into_owned();
         s.shrink_to_fit();
         Value::Str(s)
     })
+}
+
+/// What a scalar resolves to when it is not a string (None: a string).
+fn plain_typed(text: &str, style: ScalarStyle) -> Option<Value> {
+    (style == ScalarStyle::Plain)
+        .then(|| crate::syntax::yaml::resolve_plain_typed(text))
+        .flatten()
 }
 
 fn is_null(e: &Event<'_>) -> bool {
