@@ -27,6 +27,9 @@ use crate::model::CpuQuantity;
 use crate::plan::{Action, PlannedAction};
 use crate::state::{ClusterState, Index, Pod, Resources};
 
+/// No slot in [`After::resized_slot`].
+const NOT_RESIZED: u32 = u32::MAX;
+
 /// A pod the plan resizes: where its containers' resources are in [`After`]'s copies.
 #[derive(Clone, Copy, Debug)]
 pub struct ResizedPod {
@@ -58,7 +61,9 @@ pub struct After<'a> {
     /// requests and limits before and after the plan are copied here at first touch, so
     /// checks read a few flat arrays instead of the pods themselves.
     pub resized_pods: Vec<ResizedPod>,
-    resized_slot: HashMap<usize, usize>,
+    /// Each pod's place in `resized_pods` (`NOT_RESIZED`: none), indexed by pod: plans touch
+    /// pods about in snapshot order, so this stays in cache where a hash map would not.
+    resized_slot: Vec<u32>,
     resources_before: Vec<(Resources, Resources)>,
     resources_after: Vec<(Resources, Resources)>,
     /// Nodes drained by the plan.
@@ -88,7 +93,11 @@ impl<'a> After<'a> {
             cursor: vec![0; nodes],
             moved: HashMap::new(),
             resized_pods: Vec::with_capacity(resizes),
-            resized_slot: HashMap::with_capacity(resizes),
+            resized_slot: if resizes == 0 {
+                Vec::new()
+            } else {
+                vec![NOT_RESIZED; state.pods.len()]
+            },
             resources_before: Vec::with_capacity(resizes),
             resources_after: Vec::with_capacity(resizes),
             drained: BTreeSet::new(),
@@ -197,21 +206,27 @@ impl<'a> After<'a> {
                     return;
                 };
                 self.resized[k] = Some((i, c));
-                let slot = *self.resized_slot.entry(i).or_insert_with(|| {
-                    let containers = &self.state.pods[i].containers;
-                    let start = self.resources_before.len();
-                    self.resources_before
-                        .extend(containers.iter().map(|c| (c.requests, c.limits)));
-                    self.resources_after
-                        .extend_from_slice(&self.resources_before[start..]);
-                    self.resized_pods.push(ResizedPod {
-                        pod: i,
-                        start,
-                        len: containers.len(),
-                    });
-                    self.resized_pods.len() - 1
-                });
-                let p = self.resized_pods[slot];
+                let slot = match self.resized_slot[i] {
+                    NOT_RESIZED => {
+                        let containers = &self.state.pods[i].containers;
+                        let start = self.resources_before.len();
+                        self.resources_before
+                            .extend(containers.iter().map(|c| (c.requests, c.limits)));
+                        self.resources_after
+                            .extend_from_slice(&self.resources_before[start..]);
+                        self.resized_pods.push(ResizedPod {
+                            pod: i,
+                            start,
+                            len: containers.len(),
+                        });
+                        // Resized pods are at most the pods, bounded by the snapshot size.
+                        let slot = u32::try_from(self.resized_pods.len() - 1).unwrap_or(u32::MAX);
+                        self.resized_slot[i] = slot;
+                        slot
+                    }
+                    slot => slot,
+                };
+                let p = self.resized_pods[slot as usize];
                 let after = &mut self.resources_after[p.start + c];
                 after.0.cpu = r.request.to.map(CpuQuantity);
                 after.1.cpu = r.limit.to.map(CpuQuantity);
@@ -221,7 +236,10 @@ impl<'a> After<'a> {
 
     /// Pod `i`, when the plan resizes it.
     pub fn resized(&self, i: usize) -> Option<ResizedPod> {
-        self.resized_slot.get(&i).map(|&s| self.resized_pods[s])
+        match self.resized_slot.get(i).copied() {
+            None | Some(NOT_RESIZED) => None,
+            Some(s) => Some(self.resized_pods[s as usize]),
+        }
     }
 
     /// Requests and limits of a resized pod's containers in the snapshot.
