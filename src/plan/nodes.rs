@@ -138,11 +138,16 @@ fn place(cx: &Cx<'_>, from: usize, evict: &[usize]) -> Result<Vec<(usize, usize)
         })
         .collect();
     let mut order = evict.to_vec();
-    order.sort_by_key(|&i| (std::cmp::Reverse(cx.pod(i).cpu_request()), cx.pod(i).key()));
+    order.sort_by_key(|&i| {
+        (
+            std::cmp::Reverse(cx.index.pod_requests[i].0),
+            cx.pod(i).key(),
+        )
+    });
     let mut out = Vec::new();
     for i in order {
         let p = cx.pod(i);
-        let (cpu, mem) = (p.cpu_request(), p.memory_request());
+        let (cpu, mem) = cx.index.pod_requests[i];
         let best = open
             .iter()
             .copied()
@@ -251,7 +256,7 @@ fn emit_drain(cx: &mut Cx<'_>, a: usize, d: PlannedDrain<'_>) {
     cx.act_for(a, Action::Drain(drain), reason);
     let policy = cx.active[a].name.clone();
     for &(i, j) in &d.placements {
-        let (cpu, mem) = (cx.pod(i).cpu_request(), cx.pod(i).memory_request());
+        let (cpu, mem) = cx.index.pod_requests[i];
         cx.ledger.placed_cpu[j] = cx.ledger.placed_cpu[j].saturating_add(cpu);
         cx.ledger.placed_memory[j] = cx.ledger.placed_memory[j].saturating_add(mem);
         cx.ledger

@@ -232,14 +232,14 @@ fn participants<'a>(
     for &i in &index.pods_by_node[n] {
         let pod = cx.pod(i);
         let Some((ti, t, a)) = resizing_policy(cx, policies, &plan.selected, i) else {
-            others = others.saturating_add(pod.cpu_request());
+            others = others.saturating_add(index.pod_requests[i].0);
             continue;
         };
         let pod_target = || Target::pod(&pod.namespace, &pod.name);
         if cx.ledger.evicted.contains(&i) {
             let r = "the pod is evicted in this plan; it keeps its CPU".to_string();
             cx.skip_for(a, pod_target(), SkipCause::PodEvicted, r);
-            others = others.saturating_add(pod.cpu_request());
+            others = others.saturating_add(index.pod_requests[i].0);
             continue;
         }
         if pod.qos() == QosClass::BestEffort {
@@ -252,7 +252,7 @@ fn participants<'a>(
             Err(e) => {
                 let r = format!("demand failed: {e}; the pod keeps its CPU");
                 cx.skip_for(a, pod_target(), SkipCause::Expression, r);
-                others = others.saturating_add(pod.cpu_request());
+                others = others.saturating_add(index.pod_requests[i].0);
                 continue;
             }
         };
