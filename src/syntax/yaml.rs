@@ -476,9 +476,7 @@ impl Builder<'_> {
         forced_str: bool,
         span: Span,
     ) -> Node {
-        let typed = (style == ScalarStyle::Plain && !forced_str)
-            .then(|| resolve_plain_typed(&text))
-            .flatten();
+        let typed = (!forced_str).then(|| plain_typed(&text, style)).flatten();
         if let Some(value) = typed {
             return Node::new(value, span);
         }
@@ -545,6 +543,14 @@ pub(crate) fn key_name(key: Value) -> Option<String> {
 /// Whether a plain scalar is a null in the YAML 1.2 core schema.
 pub(crate) fn is_null_word(s: &str) -> bool {
     matches!(s, "" | "~" | "null" | "Null" | "NULL")
+}
+
+/// What a scalar of this style resolves to when it is not a string (None: a string; only a
+/// plain scalar can be typed).
+pub(crate) fn plain_typed(text: &str, style: ScalarStyle) -> Option<Value> {
+    (style == ScalarStyle::Plain)
+        .then(|| resolve_plain_typed(text))
+        .flatten()
 }
 
 /// YAML 1.2 core schema resolution of a plain scalar.

@@ -13,6 +13,7 @@ use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAc
 use serde::de::{Deserializer, Visitor};
 
 use crate::syntax::tree::Value;
+use crate::syntax::yaml::plain_typed;
 
 /// Why the fast path stopped; the spanned path finds out what it was.
 #[derive(Debug)]
@@ -232,13 +233,6 @@ fn resolve(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Value {
         s.shrink_to_fit();
         Value::Str(s)
     })
-}
-
-/// What a scalar resolves to when it is not a string (None: a string).
-fn plain_typed(text: &str, style: ScalarStyle) -> Option<Value> {
-    (style == ScalarStyle::Plain)
-        .then(|| crate::syntax::yaml::resolve_plain_typed(text))
-        .flatten()
 }
 
 fn is_null(e: &Event<'_>) -> bool {
