@@ -383,14 +383,19 @@ pub struct Index<'a> {
     pub node_index: foldhash::HashMap<&'a str, usize>,
     /// The node each pod runs on (None: terminal, or on a node the snapshot lacks).
     pub pod_node: Vec<Option<u32>>,
-    /// The running pods of each node (index as in `state.nodes`), in snapshot order.
-    pub pods_by_node: Vec<Vec<usize>>,
+    /// The running pods of all nodes, node by node (node `n`'s at
+    /// `node_start[n]..node_start[n + 1]`), each node's in snapshot order: see [`Index::pods_of`].
+    node_pods: Vec<usize>,
+    /// [`Index::pod_key`] of each entry of `node_pods`: finding a node's pod by name scans
+    /// these contiguous keys.
+    node_pod_keys: Vec<u64>,
+    node_start: Vec<usize>,
     /// CPU (millicores) and memory (bytes) each pod requests (requests, or limits without them).
     pub pod_requests: Vec<(i64, i64)>,
     /// CPU and memory the running pods of each node request.
     pub node_requests: Vec<(i64, i64)>,
-    /// A hash of each pod's namespace and name: finding a named pod compares these before
-    /// reading any pod's strings.
+    /// A hash of each pod's namespace and name: finding a named pod compares these (node by
+    /// node, in `node_pod_keys`) before reading any pod's strings.
     pub pod_key: Vec<u64>,
     /// Each pod's workload (index in `workloads`; None: the pod has no owner).
     pub pod_workload: Vec<Option<u32>>,
@@ -415,7 +420,7 @@ impl<'a> Index<'a> {
         for (i, n) in state.nodes.iter().enumerate() {
             node_index.insert(n.name.as_str(), i);
         }
-        let mut pods_by_node = vec![Vec::new(); state.nodes.len()];
+        let mut node_start = vec![0usize; state.nodes.len() + 1];
         let mut node_requests = vec![(0i64, 0i64); state.nodes.len()];
         let mut pod_node = Vec::with_capacity(state.pods.len());
         let mut pod_requests = Vec::with_capacity(state.pods.len());
@@ -425,7 +430,7 @@ impl<'a> Index<'a> {
         let mut workload_ids: foldhash::HashMap<Workload<'a>, u32> = Default::default();
         // Snapshots usually list a node's pods together: reuse the last lookup.
         let mut last: Option<(&str, Option<usize>)> = None;
-        for (i, p) in state.pods.iter().enumerate() {
+        for p in &state.pods {
             pod_workload.push(p.owner.as_ref().map(|o| {
                 let w = Workload {
                     namespace: &p.namespace,
@@ -451,23 +456,45 @@ impl<'a> Index<'a> {
             };
             let n = n.filter(|_| !p.is_terminal());
             if let Some(n) = n {
-                pods_by_node[n].push(i);
+                node_start[n + 1] += 1;
                 let r = &mut node_requests[n];
                 *r = (r.0.saturating_add(req.0), r.1.saturating_add(req.1));
             }
             // Node counts are bounded far below u32::MAX by the snapshot size limit.
             pod_node.push(n.and_then(|n| u32::try_from(n).ok()));
         }
+        // Each node's pods, placed after counting them: two flat arrays instead of a list per node.
+        for n in 0..state.nodes.len() {
+            node_start[n + 1] += node_start[n];
+        }
+        let running = node_start[state.nodes.len()];
+        let (mut node_pods, mut node_pod_keys) = (vec![0; running], vec![0; running]);
+        let mut next = node_start.clone();
+        for (i, n) in pod_node.iter().enumerate() {
+            if let Some(n) = n {
+                let at = &mut next[*n as usize];
+                node_pods[*at] = i;
+                node_pod_keys[*at] = pod_key[i];
+                *at += 1;
+            }
+        }
         Index {
             node_index,
             pod_node,
-            pods_by_node,
+            node_pods,
+            node_pod_keys,
+            node_start,
             pod_requests,
             node_requests,
             pod_key,
             pod_workload,
             workloads,
         }
+    }
+
+    /// The running pods of node `n` (index as in `state.nodes`), in snapshot order.
+    pub fn pods_of(&self, n: usize) -> &[usize] {
+        &self.node_pods[self.node_start[n]..self.node_start[n + 1]]
     }
 
     /// The running pod `namespace/name` on node `n`, searched from position `from` of the
@@ -481,18 +508,25 @@ impl<'a> Index<'a> {
         namespace: &str,
         name: &str,
     ) -> Option<(usize, usize)> {
-        let pods = &self.pods_by_node[n];
+        let (first, end) = (self.node_start[n], self.node_start[n + 1]);
+        let keys = &self.node_pod_keys[first..end];
         let key = pod_key_hash(namespace, name);
-        let start = from.min(pods.len());
-        let (tail, head) = pods.split_at(start);
-        let found = head.iter().chain(tail).position(|&i| {
-            self.pod_key[i] == key && {
-                let p = &state.pods[i];
-                p.name == name && p.namespace == namespace
+        let start = from.min(keys.len());
+        // Equal hashes are checked by name: a collision reads on.
+        let probe = |range: std::ops::Range<usize>| {
+            let mut at = range.start;
+            while let Some(d) = keys[at..range.end].iter().position(|&k| k == key) {
+                at += d;
+                let p = &state.pods[self.node_pods[first + at]];
+                if p.name == name && p.namespace == namespace {
+                    return Some(at);
+                }
+                at += 1;
             }
-        })?;
-        let at = (start + found) % pods.len();
-        Some((pods[at], at))
+            None
+        };
+        let at = probe(start..keys.len()).or_else(|| probe(0..start))?;
+        Some((self.node_pods[first + at], at))
     }
 
     /// The node pod `i` runs on in the snapshot.

@@ -66,9 +66,10 @@ pub struct Cx<'a> {
     pub state: &'a ClusterState,
     pub now: DateTime<Utc>,
     pub env: Arc<Env>,
-    /// `cluster`, for the fast path and as a CEL value.
+    /// `cluster`, for the fast path.
     pub facts: ClusterFacts,
-    pub cluster: CelValue,
+    /// `cluster` as a CEL value for the interpreter, built at first use.
+    cluster: std::cell::OnceCell<CelValue>,
     pub node_index: BTreeMap<&'a str, usize>,
     pub index: &'a Index<'a>,
     /// The ScalingTarget of each workload of the snapshot (index as in `index.workloads`).
@@ -121,7 +122,7 @@ impl<'a> Cx<'a> {
             now,
             env: stdlib(),
             facts,
-            cluster: cluster_value(&facts),
+            cluster: std::cell::OnceCell::new(),
             node_index,
             index,
             workload_target: bundle.targets_of(index),
@@ -206,7 +207,7 @@ impl<'a> Cx<'a> {
                 .fast_bool(&self.vars(None, None), 0)
                 .unwrap_or_else(|| {
                     let mut ctx = crate::expr::context(&self.env);
-                    ctx.add_variable_from_value("cluster", self.cluster.clone());
+                    ctx.add_variable_from_value("cluster", self.cluster_value());
                     ctx.add_variable_from_value("now", now_value(self.now, tz));
                     ctx.add_variable_from_value("budget", self.policy_budget(p));
                     crate::expr::evaluate_bool(prog, &ctx, 0)
@@ -257,9 +258,16 @@ impl<'a> Cx<'a> {
             .map_or_else(super::budget::no_budget, |b| b.cel_value())
     }
 
+    /// `cluster` as a CEL value (the fast path reads `facts`).
+    pub fn cluster_value(&self) -> CelValue {
+        self.cluster
+            .get_or_init(|| cluster_value(&self.facts))
+            .clone()
+    }
+
     pub fn node_value(&self, n: usize) -> CelValue {
         self.node_values[n]
-            .get_or_init(|| node_value(&self.state.nodes[n], self.index.pods_by_node[n].len()))
+            .get_or_init(|| node_value(&self.state.nodes[n], self.index.pods_of(n).len()))
             .clone()
     }
 
@@ -267,7 +275,7 @@ impl<'a> Cx<'a> {
     pub fn vars<'v>(&'v self, n: Option<usize>, pod: Option<&'v Pod>) -> Vars<'v> {
         Vars {
             cluster: &self.facts,
-            node: n.map(|n| (&self.state.nodes[n], self.index.pods_by_node[n].len())),
+            node: n.map(|n| (&self.state.nodes[n], self.index.pods_of(n).len())),
             pod,
         }
     }
@@ -296,7 +304,7 @@ impl<'a> Cx<'a> {
             .fast_bool(&self.vars(Some(n), None), range)
             .unwrap_or_else(|| {
                 let mut ctx = crate::expr::context(&self.env);
-                ctx.add_variable_from_value("cluster", self.cluster.clone());
+                ctx.add_variable_from_value("cluster", self.cluster_value());
                 ctx.add_variable_from_value("now", now_value(self.now, self.active[a].tz));
                 ctx.add_variable_from_value("budget", self.budgets.node_value(n));
                 ctx.add_variable_from_value("node", self.node_value(n));

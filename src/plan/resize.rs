@@ -159,7 +159,7 @@ impl DemandScopes {
                 }
                 let root = self.roots.entry(a).or_insert_with(|| {
                     let mut ctx = crate::expr::context(&cx.env);
-                    ctx.add_variable_from_value("cluster", cx.cluster.clone());
+                    ctx.add_variable_from_value("cluster", cx.cluster_value());
                     ctx.add_variable_from_value("now", now_value(cx.now, cx.active[a].tz));
                     ctx.add_variable_from_value("node", cx.node_value(self.n));
                     ctx
@@ -229,7 +229,7 @@ fn participants<'a>(
     };
     let mut parts = Vec::new();
     let mut others = cx.ledger.placed_cpu[n];
-    for &i in &index.pods_by_node[n] {
+    for &i in index.pods_of(n) {
         let pod = cx.pod(i);
         let Some((ti, t, a)) = resizing_policy(cx, policies, &plan.selected, i) else {
             others = others.saturating_add(index.pod_requests[i].0);
@@ -470,7 +470,7 @@ fn apply(
     parts: &[Participant<'_>],
     alloc: &[i64],
 ) {
-    let mut changes = moves(cx, allocatable, parts, alloc);
+    let changes = moves(cx, allocatable, parts, alloc);
     // Requests may not exceed what the market hands out: decreases first, then increases
     // while there is headroom.
     let mut total: i64 = parts
@@ -480,14 +480,40 @@ fn apply(
             c.requests.cpu.or(c.limits.cpu).map_or(0, |q| q.0)
         })
         .fold(0, i64::saturating_add);
-    changes.sort_by_key(|c| (c.counted().1.saturating_sub(c.counted().0), c.part));
+    // Changes come in participant order, so the place breaks ties as the participant would.
+    let mut order: Vec<(i64, usize)> = changes
+        .iter()
+        .enumerate()
+        .map(|(j, c)| {
+            let (from, to) = c.counted();
+            (to.saturating_sub(from), j)
+        })
+        .collect();
+    order.sort_unstable();
     // Each pod's container resources as the changes admitted so far leave them: the QoS
     // class is a property of the whole pod, so a change is checked against its sibling
-    // containers' changes too.
-    let mut after: std::collections::BTreeMap<usize, Vec<(Resources, Resources)>> =
-        Default::default();
+    // containers' changes too. A pod's participants are adjacent in `parts`; each pod's
+    // containers are copied once into one flat array, at `start[k]` for participant k.
+    let mut resources: Vec<(Resources, Resources)> = Vec::new();
+    let mut start = Vec::with_capacity(parts.len());
+    for (k, p) in parts.iter().enumerate() {
+        if k == 0 || parts[k - 1].pod != p.pod {
+            let at = resources.len();
+            resources.extend(
+                cx.pod(p.pod)
+                    .containers
+                    .iter()
+                    .map(|c| (c.requests, c.limits)),
+            );
+            start.push(at);
+        } else {
+            start.push(start[k - 1]);
+        }
+    }
     let market = Market { n, capacity };
-    for ch in changes {
+    let mut admitted = vec![false; changes.len()];
+    for (_, j) in order {
+        let ch = &changes[j];
         let p = &parts[ch.part];
         let pod = cx.pod(p.pod);
         let c = &pod.containers[p.container];
@@ -501,18 +527,13 @@ fn apply(
             cx.skip_for(p.policy, target(), SkipCause::MarketCapacity, r);
             continue;
         }
-        let mut next = match after.get(&p.pod) {
-            Some(r) => r.clone(),
-            None => pod
-                .containers
-                .iter()
-                .map(|c| (c.requests, c.limits))
-                .collect(),
-        };
+        let next = &mut resources[start[ch.part]..start[ch.part] + pod.containers.len()];
+        let kept = next[p.container];
         next[p.container].0.cpu = ch.request.map(CpuQuantity);
         next[p.container].1.cpu = ch.limit.map(CpuQuantity);
         let qos = crate::state::qos_class(next.iter().copied());
         if qos != pod.qos() {
+            next[p.container] = kept;
             let r = format!(
                 "would change the pod's QoS class from {:?} to {qos:?}",
                 pod.qos(),
@@ -520,9 +541,12 @@ fn apply(
             cx.skip_for(p.policy, target(), SkipCause::QosClass, r);
             continue;
         }
-        after.insert(p.pod, next);
         total = total.saturating_sub(old_req).saturating_add(new_req);
-        emit(cx, &market, p, &ch, alloc[ch.part]);
+        admitted[j] = true;
+    }
+    // Emitted in the node's pod order (the changes'), as the verifier reads a node's pods.
+    for (ch, _) in changes.iter().zip(admitted).filter(|(_, a)| *a) {
+        emit(cx, &market, &parts[ch.part], ch, alloc[ch.part]);
     }
 }
 
