@@ -23,6 +23,8 @@ use crate::state::{ClusterState, Index, Node, Pod};
 /// A policy that is active now: in a schedule window (or unscheduled) and `when` true.
 pub struct Active<'a> {
     pub policy: &'a Policy,
+    /// Its place in the bundle's policies.
+    pub at: usize,
     pub name: Arc<str>,
     pub priority: i32,
     pub kind: ActionKind,
@@ -152,8 +154,8 @@ impl<'a> Cx<'a> {
 
     fn activate(&mut self) {
         let mut active = Vec::new();
-        for p in &self.bundle.policies {
-            if let Some(a) = self.activate_one(p) {
+        for (place, p) in self.bundle.policies.iter().enumerate() {
+            if let Some(a) = self.activate_one(place, p) {
                 active.push(a);
             }
         }
@@ -169,7 +171,7 @@ impl<'a> Cx<'a> {
     }
 
     /// Whether a policy is active now (schedule window, `when`); failures are reported as skips.
-    fn activate_one(&mut self, p: &'a Policy) -> Option<Active<'a>> {
+    fn activate_one(&mut self, place: usize, p: &'a Policy) -> Option<Active<'a>> {
         let name = p.metadata.name.clone().unwrap_or_default();
         let kind = p.spec.action.kinds().first().copied()?;
         let at = action_type(kind);
@@ -233,6 +235,7 @@ impl<'a> Cx<'a> {
         }
         Some(Active {
             policy: p,
+            at: place,
             name: name.as_str().into(),
             priority: p.spec.priority(),
             kind,

@@ -49,6 +49,11 @@ pub struct Bundle {
     /// ScalingTargets by workload name (index in `targets`).
     targets_by_workload: foldhash::HashMap<String, Vec<usize>>,
     programs: BTreeMap<String, Arc<Result<crate::expr::Bounded, String>>>,
+    /// Each target's compiled `demand` (index as in `targets`).
+    demands: Vec<Option<Arc<Result<crate::expr::Bounded, String>>>>,
+    /// For each policy (index as in `policies`), the targets its resize `targetSelector`
+    /// selects, a bit per target (empty for a policy that does not resize).
+    selects: Vec<Vec<u64>>,
 }
 
 impl Default for Bundle {
@@ -81,6 +86,29 @@ impl Bundle {
                 .entry(src.to_string())
                 .or_insert_with(|| Arc::new(crate::expr::compile_bounded(src)));
         }
+        let demands = targets
+            .iter()
+            .map(|t| t.spec.demand.as_deref().map(|src| programs[src].clone()))
+            .collect();
+        let selects = policies
+            .iter()
+            .map(|p| {
+                let Some(r) = &p.spec.action.resize else {
+                    return Vec::new();
+                };
+                let mut bits = vec![0u64; targets.len().div_ceil(64)];
+                for (ti, t) in targets.iter().enumerate() {
+                    let labels = t.metadata.labels.as_ref();
+                    if crate::model::selector::matches(
+                        &r.target_selector,
+                        labels.unwrap_or(&Default::default()),
+                    ) {
+                        bits[ti / 64] |= 1 << (ti % 64);
+                    }
+                }
+                bits
+            })
+            .collect();
         let mut targets_by_workload: foldhash::HashMap<String, Vec<usize>> = Default::default();
         for (i, t) in targets.iter().enumerate() {
             targets_by_workload
@@ -95,7 +123,22 @@ impl Bundle {
             default_budget: budget::default_budget(),
             targets_by_workload,
             programs,
+            demands,
+            selects,
         }
+    }
+
+    /// The compiled `demand` of target `ti` (index in `targets`).
+    pub fn demand(&self, ti: usize) -> Option<&Result<crate::expr::Bounded, String>> {
+        self.demands[ti].as_deref()
+    }
+
+    /// Whether policy `p`'s resize `targetSelector` selects target `ti` (indexes in
+    /// `policies` and `targets`).
+    pub fn selects(&self, p: usize, ti: usize) -> bool {
+        self.selects[p]
+            .get(ti / 64)
+            .is_some_and(|w| w & (1 << (ti % 64)) != 0)
     }
 
     /// The ScalingTarget (index in `targets`) of a workload: same namespace, kind and name as

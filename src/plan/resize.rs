@@ -49,86 +49,14 @@ impl Method for Resize {
                 applies[n].push(a);
             }
         }
-        let programs: Programs = cx
-            .bundle
-            .targets
-            .iter()
-            .map(|t| t.spec.demand.as_deref().map(|src| cx.bundle.program(src)))
-            .collect();
-        let selected = Selected::new(cx, &policies);
-        let plan = PerPlan { programs, selected };
         let order: Vec<usize> = cx.node_index.values().copied().collect();
         for n in order {
             if !applies[n].is_empty() {
-                plan_node(cx, n, &applies[n], &plan);
+                plan_node(cx, n, &applies[n]);
             }
         }
     }
 }
-
-/// What every node's market reads the same way, worked out once per plan.
-struct PerPlan {
-    programs: Programs,
-    selected: Selected,
-}
-
-/// Whether each resize policy's targetSelector selects each ScalingTarget, matched once per
-/// plan instead of once per pod: a bit per target and resize policy.
-struct Selected {
-    /// Each active policy's place among the resize policies (None: not one).
-    place: Vec<Option<usize>>,
-    policies: usize,
-    bits: Vec<u64>,
-}
-
-impl Selected {
-    fn new(cx: &Cx<'_>, policies: &[usize]) -> Self {
-        let mut place = vec![None; cx.active.len()];
-        for (k, &a) in policies.iter().enumerate() {
-            place[a] = Some(k);
-        }
-        let n = policies.len();
-        let mut bits = vec![0u64; (cx.bundle.targets.len() * n).div_ceil(64)];
-        for (ti, t) in cx.bundle.targets.iter().enumerate() {
-            for (k, &a) in policies.iter().enumerate() {
-                if selects_target(cx, a, t) {
-                    let at = ti * n + k;
-                    bits[at / 64] |= 1 << (at % 64);
-                }
-            }
-        }
-        Selected {
-            place,
-            policies: n,
-            bits,
-        }
-    }
-
-    fn get(&self, a: usize, ti: usize) -> bool {
-        self.place[a].is_some_and(|k| {
-            let at = ti * self.policies + k;
-            self.bits[at / 64] & (1 << (at % 64)) != 0
-        })
-    }
-}
-
-fn selects_target(cx: &Cx<'_>, a: usize, t: &ScalingTarget) -> bool {
-    let sel = &cx.active[a]
-        .policy
-        .spec
-        .action
-        .resize
-        .as_ref()
-        .expect("resize policy")
-        .target_selector;
-    crate::model::selector::matches(
-        sel,
-        t.metadata.labels.as_ref().unwrap_or(&Default::default()),
-    )
-}
-
-/// Each target's demand program, compiled once per plan (index as in `bundle.targets`).
-type Programs = Vec<Option<std::sync::Arc<Result<crate::expr::Bounded, String>>>>;
 
 /// The CEL contexts a node's demand expressions run in: one root per policy (cluster, now,
 /// node), and a child scope per pod that adds only `pod`.
@@ -186,16 +114,16 @@ fn smooth(pod: &Pod, measured: f64) -> f64 {
 fn resizing_policy<'a>(
     cx: &mut Cx<'a>,
     policies: &[usize],
-    selected: &Selected,
     i: usize,
 ) -> Option<(usize, &'a ScalingTarget, usize)> {
     let (ti, t) = cx.target_of(i)?;
     let pod = cx.pod(i);
-    let a = policies.iter().copied().find(|&a| selected.get(a, ti))?;
+    let selects = |a: usize| cx.bundle.selects(cx.active[a].at, ti);
+    let a = policies.iter().copied().find(|&a| selects(a))?;
     let losers: Vec<usize> = policies
         .iter()
         .copied()
-        .filter(|&b| b != a && selected.get(b, ti))
+        .filter(|&b| b != a && selects(b))
         .collect();
     for b in losers {
         let holder = super::claims::Holder {
@@ -219,7 +147,6 @@ fn participants<'a>(
     cx: &mut Cx<'a>,
     n: usize,
     policies: &[usize],
-    plan: &PerPlan,
     budget: Option<&'a crate::model::Budget>,
 ) -> (Vec<Participant<'a>>, i64) {
     let index = cx.index;
@@ -231,7 +158,7 @@ fn participants<'a>(
     let mut others = cx.ledger.placed_cpu[n];
     for &i in index.pods_of(n) {
         let pod = cx.pod(i);
-        let Some((ti, t, a)) = resizing_policy(cx, policies, &plan.selected, i) else {
+        let Some((ti, t, a)) = resizing_policy(cx, policies, i) else {
             others = others.saturating_add(index.pod_requests[i].0);
             continue;
         };
@@ -247,7 +174,7 @@ fn participants<'a>(
             cx.skip_for(a, pod_target(), SkipCause::QosClass, r);
             continue;
         }
-        let demand = match scopes.demand(cx, a, plan.programs[ti].as_deref(), pod) {
+        let demand = match scopes.demand(cx, a, cx.bundle.demand(ti), pod) {
             Ok(d) => d,
             Err(e) => {
                 let r = format!("demand failed: {e}; the pod keeps its CPU");
@@ -289,7 +216,7 @@ fn participants<'a>(
     (parts, others)
 }
 
-fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], plan: &PerPlan) {
+fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize]) {
     let allocatable = cx.node(n).allocatable.cpu.map_or(0, |q| q.0);
     let budget = cx
         .budgets
@@ -300,7 +227,7 @@ fn plan_node(cx: &mut Cx<'_>, n: usize, policies: &[usize], plan: &PerPlan) {
     let reserve = budget
         .and_then(|b| b.spec.cpu.as_ref()?.reserve)
         .map_or(0, |q| q.0);
-    let (parts, others) = participants(cx, n, policies, plan, budget);
+    let (parts, others) = participants(cx, n, policies, budget);
     if parts.is_empty() {
         return;
     }

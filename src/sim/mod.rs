@@ -50,6 +50,8 @@ pub struct After<'a> {
     pub evicted_by: BTreeMap<usize, Vec<usize>>,
     /// Where the last pod lookup on each node ended.
     cursor: Vec<usize>,
+    /// The node of the last pod lookup.
+    last_node: Option<(&'a str, usize)>,
     /// Whether each node takes new pods after the plan.
     pub unschedulable: Vec<bool>,
     /// Each node's governor after the plan.
@@ -91,6 +93,7 @@ impl<'a> After<'a> {
             unschedulable: state.nodes.iter().map(|n| n.unschedulable).collect(),
             governor: state.nodes.iter().map(|n| n.governor.as_deref()).collect(),
             cursor: vec![0; nodes],
+            last_node: None,
             moved: HashMap::new(),
             resized_pods: Vec::with_capacity(resizes),
             resized_slot: if resizes == 0 {
@@ -137,7 +140,18 @@ impl<'a> After<'a> {
     fn pod(&mut self, k: usize, node: &str, namespace: &str, name: &str) -> Option<usize> {
         // Plans name a node's pods in the order the node lists them: start where the last
         // lookup on this node ended.
-        let i = self.index.node_index.get(node).copied().and_then(|n| {
+        // A node's resizes come together: the last node found is checked before hashing.
+        let n = match self.last_node {
+            Some((name, n)) if name == node => Some(n),
+            _ => {
+                let n = self.index.node_index.get(node).copied();
+                if let Some(n) = n {
+                    self.last_node = Some((self.state.nodes[n].name.as_str(), n));
+                }
+                n
+            }
+        };
+        let i = n.and_then(|n| {
             let (i, at) = self
                 .index
                 .find_pod(self.state, n, self.cursor[n], namespace, name)?;
