@@ -867,6 +867,58 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// The flat per-node index lists what a list per node would, and finds every
+        /// running pod by name from any starting place; terminal pods, pods on unknown
+        /// nodes and names not on the node are not found.
+        #[test]
+        fn the_index_lists_and_finds_each_nodes_pods(
+            pods in proptest::collection::vec((0usize..4, 0usize..3, 0u8..3, proptest::bool::ANY), 0..40),
+            from in 0usize..50,
+        ) {
+            let nodes = ["a", "b", "c"];
+            let state = ClusterState {
+                nodes: nodes
+                    .iter()
+                    .map(|n| Node { name: n.to_string(), ..Default::default() })
+                    .collect(),
+                // Names repeat across namespaces and nodes, and "d" is no node.
+                pods: pods
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(node, ns, name, done))| Pod {
+                        namespace: format!("ns{ns}"),
+                        name: format!("p{name}-{}", i % 5),
+                        node: ["a", "b", "c", "d"][node].to_string(),
+                        phase: if done { "Succeeded" } else { "Running" }.into(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            };
+            let index = Index::new(&state);
+            for (n, node) in nodes.iter().enumerate() {
+                let expected: Vec<usize> = (0..state.pods.len())
+                    .filter(|&i| state.pods[i].node == *node && !state.pods[i].is_terminal())
+                    .collect();
+                proptest::prop_assert_eq!(index.pods_of(n), expected.as_slice());
+                for p in &state.pods {
+                    let found = index.find_pod(&state, n, from, &p.namespace, &p.name);
+                    // The first running pod of that name on the node, from `from` on, wrapping.
+                    let at = from.min(expected.len());
+                    let want = (at..expected.len())
+                        .chain(0..at)
+                        .find(|&k| {
+                            let q = &state.pods[expected[k]];
+                            q.namespace == p.namespace && q.name == p.name
+                        })
+                        .map(|k| (expected[k], k));
+                    proptest::prop_assert_eq!(found, want);
+                }
+            }
+        }
+    }
+
     #[test]
     fn pdb_allowance_follows_the_disruption_controller() {
         let p = |min, max, healthy, expected| Pdb {
