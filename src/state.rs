@@ -385,18 +385,15 @@ pub struct Index<'a> {
     pub pod_node: Vec<Option<u32>>,
     /// The running pods of all nodes, node by node (node `n`'s at
     /// `node_start[n]..node_start[n + 1]`), each node's in snapshot order: see [`Index::pods_of`].
-    node_pods: Vec<usize>,
-    /// [`Index::pod_key`] of each entry of `node_pods`: finding a node's pod by name scans
-    /// these contiguous keys.
+    node_pods: Vec<u32>,
+    /// A hash of the namespace and name of each entry of `node_pods`: finding a node's pod by
+    /// name compares these contiguous keys before reading any pod's strings.
     node_pod_keys: Vec<u64>,
-    node_start: Vec<usize>,
+    node_start: Vec<u32>,
     /// CPU (millicores) and memory (bytes) each pod requests (requests, or limits without them).
     pub pod_requests: Vec<(i64, i64)>,
     /// CPU and memory the running pods of each node request.
     pub node_requests: Vec<(i64, i64)>,
-    /// A hash of each pod's namespace and name: finding a named pod compares these (node by
-    /// node, in `node_pod_keys`) before reading any pod's strings.
-    pub pod_key: Vec<u64>,
     /// Each pod's workload (index in `workloads`; None: the pod has no owner).
     pub pod_workload: Vec<Option<u32>>,
     /// The distinct workloads pods belong to.
@@ -420,7 +417,7 @@ impl<'a> Index<'a> {
         for (i, n) in state.nodes.iter().enumerate() {
             node_index.insert(n.name.as_str(), i);
         }
-        let mut node_start = vec![0usize; state.nodes.len() + 1];
+        let mut node_start = vec![0u32; state.nodes.len() + 1];
         let mut node_requests = vec![(0i64, 0i64); state.nodes.len()];
         let mut pod_node = Vec::with_capacity(state.pods.len());
         let mut pod_requests = Vec::with_capacity(state.pods.len());
@@ -467,14 +464,15 @@ impl<'a> Index<'a> {
         for n in 0..state.nodes.len() {
             node_start[n + 1] += node_start[n];
         }
-        let running = node_start[state.nodes.len()];
+        let running = node_start[state.nodes.len()] as usize;
         let (mut node_pods, mut node_pod_keys) = (vec![0; running], vec![0; running]);
         let mut next = node_start.clone();
         for (i, n) in pod_node.iter().enumerate() {
             if let Some(n) = n {
                 let at = &mut next[*n as usize];
-                node_pods[*at] = i;
-                node_pod_keys[*at] = pod_key[i];
+                // Pods are bounded far below u32::MAX by the snapshot size limit.
+                node_pods[*at as usize] = i as u32;
+                node_pod_keys[*at as usize] = pod_key[i];
                 *at += 1;
             }
         }
@@ -486,15 +484,19 @@ impl<'a> Index<'a> {
             node_start,
             pod_requests,
             node_requests,
-            pod_key,
             pod_workload,
             workloads,
         }
     }
 
     /// The running pods of node `n` (index as in `state.nodes`), in snapshot order.
-    pub fn pods_of(&self, n: usize) -> &[usize] {
-        &self.node_pods[self.node_start[n]..self.node_start[n + 1]]
+    pub fn pods_of(&self, n: usize) -> impl ExactSizeIterator<Item = usize> + '_ {
+        self.node_pods[self.range(n)].iter().map(|&i| i as usize)
+    }
+
+    /// Where node `n`'s pods are in `node_pods` and `node_pod_keys`.
+    fn range(&self, n: usize) -> std::ops::Range<usize> {
+        self.node_start[n] as usize..self.node_start[n + 1] as usize
     }
 
     /// The running pod `namespace/name` on node `n`, searched from position `from` of the
@@ -508,8 +510,9 @@ impl<'a> Index<'a> {
         namespace: &str,
         name: &str,
     ) -> Option<(usize, usize)> {
-        let (first, end) = (self.node_start[n], self.node_start[n + 1]);
-        let keys = &self.node_pod_keys[first..end];
+        let range = self.range(n);
+        let first = range.start;
+        let keys = &self.node_pod_keys[range];
         let key = pod_key_hash(namespace, name);
         let start = from.min(keys.len());
         // Equal hashes are checked by name: a collision reads on.
@@ -517,7 +520,7 @@ impl<'a> Index<'a> {
             let mut at = range.start;
             while let Some(d) = keys[at..range.end].iter().position(|&k| k == key) {
                 at += d;
-                let p = &state.pods[self.node_pods[first + at]];
+                let p = &state.pods[self.node_pods[first + at] as usize];
                 if p.name == name && p.namespace == namespace {
                     return Some(at);
                 }
@@ -526,7 +529,7 @@ impl<'a> Index<'a> {
             None
         };
         let at = probe(start..keys.len()).or_else(|| probe(0..start))?;
-        Some((self.node_pods[first + at], at))
+        Some((self.node_pods[first + at] as usize, at))
     }
 
     /// The node pod `i` runs on in the snapshot.
@@ -901,7 +904,7 @@ mod tests {
                 let expected: Vec<usize> = (0..state.pods.len())
                     .filter(|&i| state.pods[i].node == *node && !state.pods[i].is_terminal())
                     .collect();
-                proptest::prop_assert_eq!(index.pods_of(n), expected.as_slice());
+                proptest::prop_assert_eq!(index.pods_of(n).collect::<Vec<_>>(), expected.clone());
                 for p in &state.pods {
                     let found = index.find_pod(&state, n, from, &p.namespace, &p.name);
                     // The first running pod of that name on the node, from `from` on, wrapping.

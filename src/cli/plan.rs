@@ -51,6 +51,9 @@ pub fn run(a: Args) -> u8 {
         None => chrono::Utc::now(),
     };
     let plan = crate::plan::plan(&bundle, &state, at);
+    // The plan owns what it shows: the snapshot's memory is given back before the text is
+    // built, so the two never add up.
+    drop(state);
     let text = match a.format {
         Format::Human => crate::plan::render_human(&plan, &at.to_rfc3339()),
         Format::Json => crate::plan::render_json(&plan),

@@ -60,7 +60,7 @@ fn eviction(cx: &Cx<'_>, n: usize, allow_empty_dir: bool) -> Result<Eviction, Bl
     let mut evict = Vec::new();
     let mut stays = Vec::new();
     let mut pdb_need: BTreeMap<usize, i64> = BTreeMap::new();
-    for &i in cx.index.pods_of(n) {
+    for i in cx.index.pods_of(n) {
         let p = cx.pod(i);
         if p.terminating {
             continue; // already leaving: an earlier drain or its owner deleted it

@@ -156,7 +156,7 @@ fn participants<'a>(
     };
     let mut parts = Vec::new();
     let mut others = cx.ledger.placed_cpu[n];
-    for &i in index.pods_of(n) {
+    for i in index.pods_of(n) {
         let pod = cx.pod(i);
         let Some((ti, t, a)) = resizing_policy(cx, policies, i) else {
             others = others.saturating_add(index.pod_requests[i].0);

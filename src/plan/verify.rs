@@ -301,7 +301,7 @@ impl<'a> Verifier<'a> {
                 .and_then(|c| c.allow_empty_dir)
                 .unwrap_or(false);
             let evicted: BTreeSet<usize> = self.evicted_by(k).iter().copied().collect();
-            for &i in self.after.index.pods_of(n) {
+            for i in self.after.index.pods_of(n) {
                 let p = &self.state.pods[i];
                 if p.terminating {
                     // Already leaving: nothing to check but that it is not evicted again.
