@@ -38,7 +38,9 @@ pub(crate) use nodes::tolerates_all;
 pub use render::{render_human, render_json};
 pub use verify::{Violation, verify, verify_indexed};
 
-/// The validated objects a plan is made from, with their CEL compiled once.
+/// The validated objects a plan is made from, with their CEL compiled once. Built by
+/// [`Bundle::new`], which also works out what every plan reads the same way (targets by
+/// workload, what each resize policy selects): the objects are not changed afterwards.
 #[derive(Clone, Debug)]
 pub struct Bundle {
     pub policies: Vec<Policy>,
