@@ -50,7 +50,7 @@ pub struct After<'a> {
     pub evicted_by: BTreeMap<usize, Vec<usize>>,
     /// Where the last pod lookup on each node ended.
     cursor: Vec<usize>,
-    /// The node of the last pod lookup.
+    /// The node of the last node lookup ([`After::find_node`]).
     last_node: Option<(&'a str, usize)>,
     /// Whether each node takes new pods after the plan.
     pub unschedulable: Vec<bool>,
@@ -126,8 +126,23 @@ impl<'a> After<'a> {
         }
     }
 
+    /// Node `name`'s place in the snapshot. Actions on one node come together, so the last
+    /// node found is compared before the name is hashed.
+    fn find_node(&mut self, name: &str) -> Option<usize> {
+        match self.last_node {
+            Some((last, n)) if last == name => Some(n),
+            _ => {
+                let n = self.index.node_index.get(name).copied();
+                if let Some(n) = n {
+                    self.last_node = Some((self.state.nodes[n].name.as_str(), n));
+                }
+                n
+            }
+        }
+    }
+
     fn node(&mut self, k: usize, name: &str) -> Option<usize> {
-        let n = self.index.node_index.get(name).copied();
+        let n = self.find_node(name);
         if n.is_none() {
             self.unknown
                 .push((k, format!("node {name} is not in the snapshot")));
@@ -140,18 +155,7 @@ impl<'a> After<'a> {
     fn pod(&mut self, k: usize, node: &str, namespace: &str, name: &str) -> Option<usize> {
         // Plans name a node's pods in the order the node lists them: start where the last
         // lookup on this node ended.
-        // A node's resizes come together: the last node found is checked before hashing.
-        let n = match self.last_node {
-            Some((name, n)) if name == node => Some(n),
-            _ => {
-                let n = self.index.node_index.get(node).copied();
-                if let Some(n) = n {
-                    self.last_node = Some((self.state.nodes[n].name.as_str(), n));
-                }
-                n
-            }
-        };
-        let i = n.and_then(|n| {
+        let i = self.find_node(node).and_then(|n| {
             let (i, at) = self
                 .index
                 .find_pod(self.state, n, self.cursor[n], namespace, name)?;
