@@ -277,9 +277,9 @@ impl Executor {
                 let pair = |req: Option<i64>, lim: Option<i64>| json!({ "request": q(req), "limit": q(lim) });
                 crate::kube::resize(
                     c,
-                    &r.namespace,
-                    &r.pod,
-                    &r.container,
+                    r.namespace(),
+                    r.pod(),
+                    r.container(),
                     q(r.request.to).as_deref(),
                     q(r.limit.to).as_deref(),
                 )

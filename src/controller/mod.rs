@@ -662,7 +662,7 @@ fn publish(shared: &Shared, plan: &Plan) {
         if let Action::Resize(r) = &a.action {
             shared
                 .metrics
-                .allocation(&r.namespace, &r.pod, &r.container, r.allocation);
+                .allocation(r.namespace(), r.pod(), r.container(), r.allocation);
         }
     }
 }
@@ -766,7 +766,7 @@ async fn write_statuses(
 fn action_event(client: kube::Client, a: &crate::plan::PlannedAction, result: &str, message: &str) {
     use crate::kube::status::Regarding;
     let regarding = match &a.action {
-        Action::Resize(r) => Regarding::pod(&r.namespace, &r.pod),
+        Action::Resize(r) => Regarding::pod(r.namespace(), r.pod()),
         other => Regarding::node(other.node()),
     };
     let warning = result != "executed";

@@ -139,19 +139,80 @@ pub struct DrainNode {
     pub step: u8,
 }
 
+/// A container's node, namespace, pod and container names, held in one allocation: a fleet's
+/// plan holds a resize per container, and four strings each cost four allocations.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ContainerNames {
+    /// The four names one after another.
+    text: Box<str>,
+    /// Where the namespace, the pod and the container name start in `text`.
+    starts: [u32; 3],
+}
+
+impl ContainerNames {
+    /// # Panics
+    /// If the names together are 4 GiB or longer.
+    pub fn new(node: &str, namespace: &str, pod: &str, container: &str) -> Self {
+        let mut text =
+            String::with_capacity(node.len() + namespace.len() + pod.len() + container.len());
+        let mut starts = [0u32; 3];
+        text.push_str(node);
+        for (start, part) in starts.iter_mut().zip([namespace, pod, container]) {
+            *start = u32::try_from(text.len()).expect("names shorter than 4 GiB");
+            text.push_str(part);
+        }
+        ContainerNames {
+            text: text.into_boxed_str(),
+            starts,
+        }
+    }
+
+    fn part(&self, k: usize) -> &str {
+        let at = |k: usize| match k {
+            0 => 0,
+            1..=3 => self.starts[k - 1] as usize,
+            _ => self.text.len(),
+        };
+        &self.text[at(k)..at(k + 1)]
+    }
+}
+
+impl std::fmt::Debug for ContainerNames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContainerNames")
+            .field("node", &self.part(0))
+            .field("namespace", &self.part(1))
+            .field("pod", &self.part(2))
+            .field("container", &self.part(3))
+            .finish()
+    }
+}
+
 /// One container's CPU, in millicores; `None` is an unset request or limit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ResizeContainer {
-    pub node: String,
-    pub namespace: String,
-    pub pod: String,
-    pub container: String,
+    pub names: ContainerNames,
     pub request: Change<Option<i64>>,
     pub limit: Change<Option<i64>>,
     /// The market's allocation and what it had to hand out on the node.
     pub allocation: i64,
     pub market_capacity: i64,
     pub demand: f64,
+}
+
+impl ResizeContainer {
+    pub fn node(&self) -> &str {
+        self.names.part(0)
+    }
+    pub fn namespace(&self) -> &str {
+        self.names.part(1)
+    }
+    pub fn pod(&self) -> &str {
+        self.names.part(2)
+    }
+    pub fn container(&self) -> &str {
+        self.names.part(3)
+    }
 }
 
 /// One action, with the fields an executor needs.
@@ -187,13 +248,13 @@ impl Action {
             Action::SetGovernor(g) => &g.node,
             Action::Cordon { node, .. } | Action::Uncordon { node } => node,
             Action::Drain(d) => &d.node,
-            Action::Resize(r) => &r.node,
+            Action::Resize(r) => r.node(),
         }
     }
 
     pub fn target(&self) -> Target {
         match self {
-            Action::Resize(r) => Target::container(&r.namespace, &r.pod, &r.container),
+            Action::Resize(r) => Target::container(r.namespace(), r.pod(), r.container()),
             _ => Target::node(self.node()),
         }
     }
@@ -201,7 +262,12 @@ impl Action {
     /// [`Target::key`] of [`Action::target`], without building the target.
     pub fn target_key(&self) -> [Option<&str>; 4] {
         match self {
-            Action::Resize(r) => [None, Some(&r.namespace), Some(&r.pod), Some(&r.container)],
+            Action::Resize(r) => [
+                None,
+                Some(r.namespace()),
+                Some(r.pod()),
+                Some(r.container()),
+            ],
             _ => [Some(self.node()), None, None, None],
         }
     }
@@ -255,7 +321,7 @@ impl Action {
                     "demand": (r.demand * 1000.0).round() / 1000.0,
                     "from": pair(r.request.from, r.limit.from),
                     "marketCapacity": q(r.market_capacity),
-                    "node": r.node,
+                    "node": r.node(),
                 })
             }
         };
@@ -312,7 +378,7 @@ impl PlannedAction {
             (Reason::Text(s), _) => std::borrow::Cow::Borrowed(s),
             (Reason::Market { bid, max_step }, Action::Resize(r)) => format!(
                 "market on {}: allocation {}m of {}m (bid {bid:.2} = weight × namespace weight × demand {:.2}){}",
-                r.node,
+                r.node(),
                 r.allocation,
                 r.market_capacity,
                 r.demand,

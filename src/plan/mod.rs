@@ -30,8 +30,8 @@ use crate::state::{ClusterState, Index};
 use crate::syntax::load::Document;
 
 pub use action::{
-    Action, ActionType, Change, DrainNode, GovernorChange, Invariant, Placement, PlannedAction,
-    PodRef, Reason, ResizeContainer, SkipCause, Skipped, Target,
+    Action, ActionType, Change, ContainerNames, DrainNode, GovernorChange, Invariant, Placement,
+    PlannedAction, PodRef, Reason, ResizeContainer, SkipCause, Skipped, Target,
 };
 pub use context::Cx;
 pub(crate) use nodes::tolerates_all;

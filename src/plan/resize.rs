@@ -9,7 +9,9 @@
 //! node's requests pass what the market may hand out.
 
 use super::Method;
-use super::action::{Action, Change as Moved, Reason, ResizeContainer, SkipCause, Target};
+use super::action::{
+    Action, Change as Moved, ContainerNames, Reason, ResizeContainer, SkipCause, Target,
+};
 use super::context::Cx;
 use super::cooldown::Object;
 use super::market::{Bidder, water_fill};
@@ -480,16 +482,12 @@ fn apply(
 fn emit(cx: &mut Cx<'_>, m: &Market, p: &Participant<'_>, ch: &Change, allocation: i64) {
     let pod = cx.pod(p.pod);
     let c = &pod.containers[p.container];
-    let node = cx.node(m.n).name.clone();
     let reason = Reason::Market {
         bid: p.bid,
         max_step: p.range.max_step,
     };
     let action = Action::Resize(ResizeContainer {
-        node,
-        namespace: pod.namespace.clone(),
-        pod: pod.name.clone(),
-        container: c.name.clone(),
+        names: ContainerNames::new(&cx.node(m.n).name, &pod.namespace, &pod.name, &c.name),
         request: Moved {
             from: ch.from.0,
             to: ch.request,

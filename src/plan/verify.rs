@@ -591,7 +591,7 @@ impl<'a> Verifier<'a> {
         if r.request.to.is_some_and(|v| v < 1) || r.limit.to.is_some_and(|v| v < 1) {
             bad.push("sets CPU below 1m".into());
         }
-        if let Some(step) = target.and_then(|t| max_step(t, &r.container)) {
+        if let Some(step) = target.and_then(|t| max_step(t, r.container())) {
             let moved = |ch: super::Change<Option<i64>>| match (ch.from, ch.to) {
                 (Some(f), Some(t)) => t.saturating_sub(f).saturating_abs(),
                 _ => 0,
@@ -604,7 +604,12 @@ impl<'a> Verifier<'a> {
             out.push(violation(
                 Invariant::ResizeBounds,
                 vec![k],
-                format!("resize of {}/{}/{} {b}", r.namespace, r.pod, r.container),
+                format!(
+                    "resize of {}/{}/{} {b}",
+                    r.namespace(),
+                    r.pod(),
+                    r.container()
+                ),
             ));
         }
     }
@@ -837,7 +842,7 @@ impl<'a> Verifier<'a> {
                 Action::Resize(r) => {
                     let cd =
                         self.after.resized[k].and_then(|(i, _)| self.target_of(i)?.spec.cooldown);
-                    (Acted::Pod(&r.namespace, &r.pod), cd)
+                    (Acted::Pod(r.namespace(), r.pod()), cd)
                 }
                 other => (Acted::Node(other.node()), None),
             };
@@ -914,7 +919,7 @@ impl<'a> Verifier<'a> {
                     let mut containers: Vec<&str> = kinds
                         .iter()
                         .filter_map(|a| match a {
-                            Action::Resize(r) => Some(r.container.as_str()),
+                            Action::Resize(r) => Some(r.container()),
                             _ => None,
                         })
                         .collect();

@@ -206,19 +206,21 @@ impl<'a> After<'a> {
                 }
             }
             Action::Resize(r) => {
-                let Some(i) = self.pod(k, &r.node, &r.namespace, &r.pod) else {
+                let Some(i) = self.pod(k, r.node(), r.namespace(), r.pod()) else {
                     return;
                 };
                 let Some(c) = self.state.pods[i]
                     .containers
                     .iter()
-                    .position(|c| c.name == r.container)
+                    .position(|c| c.name == r.container())
                 else {
                     self.unknown.push((
                         k,
                         format!(
                             "pod {}/{} has no container {}",
-                            r.namespace, r.pod, r.container
+                            r.namespace(),
+                            r.pod(),
+                            r.container()
                         ),
                     ));
                     return;

@@ -986,7 +986,7 @@ fn oscillation(
         Action::Uncordon { node } => (1, node.clone(), 1, 0),
         Action::Resize(r) => (
             2,
-            format!("{}/{}/{}", r.namespace, r.pod, r.container),
+            format!("{}/{}/{}", r.namespace(), r.pod(), r.container()),
             r.limit.from.or(r.request.from).unwrap_or(0),
             r.limit.to.or(r.request.to).unwrap_or(0),
         ),

@@ -502,14 +502,14 @@ fn check_market(b: &Bundle, s: &ClusterState, p: &Plan) -> Result<(), TestCaseEr
         let planner::Action::Resize(r) = &a.action else {
             continue;
         };
-        let e = per_node.entry(&r.node).or_insert((0, r.market_capacity));
+        let e = per_node.entry(r.node()).or_insert((0, r.market_capacity));
         e.0 += r.allocation;
-        let pi = s.pods.iter().position(|x| x.name == r.pod).unwrap();
+        let pi = s.pods.iter().position(|x| x.name == r.pod()).unwrap();
         let pod = &s.pods[pi];
         let ci = pod
             .containers
             .iter()
-            .position(|c| c.name == r.container)
+            .position(|c| c.name == r.container())
             .unwrap();
         let owner = pod.owner.as_ref().unwrap();
         let t = b

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use kilter::plan::{
-    Action, Bundle, Change, DrainNode, GovernorChange, Invariant, Placement, Plan, PlannedAction,
-    PodRef, ResizeContainer, SkipCause, plan, verify,
+    Action, Bundle, Change, ContainerNames, DrainNode, GovernorChange, Invariant, Placement, Plan,
+    PlannedAction, PodRef, ResizeContainer, SkipCause, plan, verify,
 };
 use kilter::state::ClusterState;
 use kilter::syntax::source::SourceFile;
@@ -111,10 +111,7 @@ fn governor(node: &str, from: &str, to: &str) -> Action {
 
 fn resize(pod: &str, container: &str, request: (i64, i64), limit: (i64, i64)) -> Action {
     Action::Resize(ResizeContainer {
-        node: "a".into(),
-        namespace: "app".into(),
-        pod: pod.into(),
-        container: container.into(),
+        names: ContainerNames::new("a", "app", pod, container),
         request: Change {
             from: Some(request.0),
             to: Some(request.1),
