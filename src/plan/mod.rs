@@ -307,12 +307,19 @@ impl Plan {
             })
             .collect();
         order.sort_unstable();
-        let order: Vec<usize> = order.into_iter().map(|(_, _, k)| k).collect();
-        let mut slots: Vec<Option<PlannedAction>> = std::mem::take(&mut self.actions)
-            .into_iter()
-            .map(Some)
-            .collect();
-        self.actions = order.into_iter().filter_map(|k| slots[k].take()).collect();
+        let mut order: Vec<usize> = order.into_iter().map(|(_, _, k)| k).collect();
+        // Moved in place, one cycle of the permutation at a time: no second vector of actions.
+        for start in 0..order.len() {
+            let mut j = start;
+            while order[j] != usize::MAX {
+                let k = std::mem::replace(&mut order[j], usize::MAX);
+                if k == start {
+                    break;
+                }
+                self.actions.swap(j, k);
+                j = k;
+            }
+        }
         self.skipped.sort_by(|a, b| {
             a.target
                 .key()
@@ -332,26 +339,31 @@ impl Plan {
 fn key_prefix(key: &[Option<&str>]) -> u128 {
     let mut out = [0u8; 16];
     let mut at = 0;
+    // Writes a byte; true once the prefix is full, when the rest of the key cannot matter.
     let mut put = |b: u8| {
-        if at < out.len() {
-            out[at] = b;
-            at += 1;
-        }
+        out[at] = b;
+        at += 1;
+        at == 16
     };
-    for part in key {
+    'key: for part in key {
         match part {
-            None => put(0),
+            None => {
+                if put(0) {
+                    break;
+                }
+            }
             Some(s) => {
-                put(1);
-                // Each byte writes at least one: past 16 the prefix is full.
-                for &b in s.as_bytes().iter().take(16) {
-                    put(b);
-                    if b == 0 {
-                        put(255);
+                if put(1) {
+                    break;
+                }
+                for &b in s.as_bytes() {
+                    if put(b) || (b == 0 && put(255)) {
+                        break 'key;
                     }
                 }
-                put(0);
-                put(1);
+                if put(0) || put(1) {
+                    break;
+                }
             }
         }
     }
@@ -360,7 +372,7 @@ fn key_prefix(key: &[Option<&str>]) -> u128 {
 
 #[cfg(test)]
 mod tests {
-    use super::key_prefix;
+    use super::*;
     use proptest::prelude::*;
 
     fn part() -> impl Strategy<Value = Option<String>> {
@@ -385,5 +397,62 @@ mod tests {
                 prop_assert_eq!(pa, pb);
             }
         }
+
+        #[test]
+        fn sorting_a_plan_orders_its_actions_and_keeps_every_one(
+            actions in proptest::collection::vec(action(), 0..40),
+        ) {
+            let mut p = Plan {
+                actions: actions.clone(),
+                skipped: Vec::new(),
+                budgets: Vec::new(),
+                warnings: Vec::new(),
+            };
+            p.sort();
+            let key = |a: &PlannedAction| {
+                (a.action.target_key().map(|s| s.map(str::to_owned)), a.kind(), a.policy.clone())
+            };
+            let keys: Vec<_> = p.actions.iter().map(key).collect();
+            prop_assert!(keys.is_sorted());
+            let mut before: Vec<String> = actions.iter().map(|a| format!("{a:?}")).collect();
+            let mut after: Vec<String> = p.actions.iter().map(|a| format!("{a:?}")).collect();
+            before.sort();
+            after.sort();
+            prop_assert_eq!(before, after);
+        }
+    }
+
+    /// Actions on a few nodes and pods with names that share long prefixes.
+    fn action() -> impl Strategy<Value = PlannedAction> {
+        let name = || prop_oneof!["[ab]{0,3}", "node-with-a-long-name-[ab]{0,2}"];
+        let action = prop_oneof![
+            name().prop_map(|node| Action::Uncordon { node }),
+            (name(), any::<bool>())
+                .prop_map(|(node, drain_step)| Action::Cordon { node, drain_step }),
+            (name(), name(), name(), 0..3i64).prop_map(|(ns, pod, c, to)| {
+                Action::Resize(ResizeContainer {
+                    names: ContainerNames::new("n", &ns, &pod, &c),
+                    request: Change {
+                        from: Some(1),
+                        to: Some(to),
+                    },
+                    limit: Change {
+                        from: None,
+                        to: None,
+                    },
+                    allocation: to,
+                    market_capacity: 1,
+                    demand: 1.0,
+                })
+            }),
+        ];
+        (action, prop_oneof![Just("p1"), Just("p2")], 0..3u8).prop_map(|(action, policy, n)| {
+            PlannedAction {
+                action,
+                policy: policy.into(),
+                why: Reason::Text(format!("reason {n}")),
+                enforce: n == 0,
+            }
+        })
     }
 }
