@@ -375,6 +375,95 @@ impl Fast {
     }
 }
 
+/// A float expression: float leaves and literals, `+ - * /`, negation, `min` and `max`, so
+/// every value in it is a float and is carried untagged. It computes what [`Fast::eval`]
+/// computes for the same expression, and answers exactly when that does.
+#[derive(Debug)]
+pub enum Num {
+    Const(f64),
+    Leaf(Leaf),
+    Neg(Box<Num>),
+    Arith(Arith, Box<Num>, Box<Num>),
+    Min(Vec<Num>),
+    Max(Vec<Num>),
+}
+
+impl Num {
+    /// The float form of `f`; `None` when any part of it may be something other than a float.
+    pub fn of(f: &Fast) -> Option<Num> {
+        let b = |f: &Fast| Num::of(f).map(Box::new);
+        let all = |args: &[Fast]| args.iter().map(Num::of).collect::<Option<Vec<_>>>();
+        Some(match f {
+            Fast::Float(v) => Num::Const(*v),
+            Fast::Leaf(l) if float_leaf(*l) => Num::Leaf(*l),
+            Fast::Neg(x) => Num::Neg(b(x)?),
+            Fast::Arith(op, x, y) if !matches!(op, Arith::Rem) => Num::Arith(*op, b(x)?, b(y)?),
+            Fast::Min(args) if !args.is_empty() => Num::Min(all(args)?),
+            Fast::Max(args) if !args.is_empty() => Num::Max(all(args)?),
+            _ => return None,
+        })
+    }
+
+    pub fn eval<'a>(&self, r: &dyn Resolve<'a>) -> Option<f64> {
+        Some(match self {
+            Num::Const(v) => *v,
+            Num::Leaf(l) => match r.leaf(*l)? {
+                V::Float(f) => f,
+                _ => return None,
+            },
+            Num::Neg(x) => -x.eval(r)?,
+            Num::Arith(op, a, b) => {
+                let (a, b) = (a.eval(r)?, b.eval(r)?);
+                match op {
+                    Arith::Add => a + b,
+                    Arith::Sub => a - b,
+                    Arith::Mul => a * b,
+                    Arith::Div => a / b,
+                    Arith::Rem => return None,
+                }
+            }
+            Num::Min(args) | Num::Max(args) => {
+                let keep = if matches!(self, Num::Min(_)) {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                };
+                let (first, rest) = args.split_first()?;
+                let mut acc = first.eval(r)?;
+                for x in rest {
+                    let x = x.eval(r)?;
+                    // NaN has no order: the interpreter decides, as on the tagged path.
+                    if acc.partial_cmp(&x)? != keep {
+                        acc = x;
+                    }
+                }
+                acc
+            }
+        })
+    }
+}
+
+/// The leaves whose values are floats.
+fn float_leaf(l: Leaf) -> bool {
+    matches!(
+        l,
+        Leaf::NodeCpuUtilization
+            | Leaf::NodeCpuForecast
+            | Leaf::NodeMemoryUtilization
+            | Leaf::NodePowerWatts
+            | Leaf::PodCpuUsage
+            | Leaf::PodCpuForecast
+            | Leaf::PodCpuRequest
+            | Leaf::PodCpuLimit
+            | Leaf::PodMemoryUsage
+            | Leaf::PodMemoryRequest
+            | Leaf::PodMemoryLimit
+            | Leaf::ClusterCpuUtilization
+            | Leaf::ClusterMemoryUtilization
+            | Leaf::ClusterPowerWatts
+    )
+}
+
 /// CEL equality as the interpreter has it: numbers compare across types, other kinds are
 /// never equal to each other; maps are left to the interpreter.
 fn eq(a: V<'_>, b: V<'_>) -> Option<bool> {

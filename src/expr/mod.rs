@@ -982,6 +982,8 @@ pub struct Bounded {
     pub max_range: u64,
     /// The same expression on the native fast path, when it uses only forms that has.
     pub fast: Option<fast::Fast>,
+    /// And in float form, when it is a float expression.
+    pub num: Option<fast::Num>,
 }
 
 impl Bounded {
@@ -1010,10 +1012,12 @@ impl Bounded {
             ok
         };
         let fast = fast::compile(e);
+        let num = fast.as_ref().and_then(fast::Num::of);
         Ok(Bounded {
             program,
             max_range,
             fast,
+            num,
         })
     }
 
@@ -1036,6 +1040,14 @@ impl Bounded {
         r: &dyn fast::Resolve<'a>,
         range: u64,
     ) -> Option<Result<f64, String>> {
+        if let Some(n) = &self.num {
+            if let Err(e) = self.admit(range) {
+                return Some(Err(e));
+            }
+            if let Some(v) = n.eval(r) {
+                return Some(fraction(v));
+            }
+        }
         let v = self.fast_value(r, range, |v| match v {
             fast::V::Float(f) => Some(f),
             fast::V::Int(i) => Some(i as f64),

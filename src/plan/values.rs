@@ -508,6 +508,7 @@ mod tests {
     #[test]
     fn the_fast_path_agrees_with_the_interpreter() {
         let answered = std::cell::Cell::new(0usize);
+        let floats = std::cell::Cell::new(0usize);
         let env = std::sync::Arc::new(cel::Env::stdlib());
         let now = chrono::DateTime::<chrono::Utc>::from_timestamp(1_795_000_000, 0).unwrap();
         let cases = (
@@ -534,7 +535,24 @@ mod tests {
                     node: Some((node, *pods)),
                     pod: Some(pod),
                 };
-                let Some(v) = fast.eval(&vars) else { continue };
+                let v = fast.eval(&vars);
+                if let Some(num) = &b.num {
+                    let (n, f) = (
+                        num.eval(&vars),
+                        v.map(|v| match v {
+                            V::Float(f) => f,
+                            other => panic!(
+                                "`{src}` is a float expression, the fast path gave {other:?}"
+                            ),
+                        }),
+                    );
+                    prop_assert!(
+                        n.map(f64::to_bits) == f.map(f64::to_bits),
+                        "`{src}`: float form {n:?}, fast path {f:?}"
+                    );
+                    floats.set(floats.get() + usize::from(n.is_some()));
+                }
+                let Some(v) = v else { continue };
                 answered.set(answered.get() + 1);
                 let mut ctx = crate::expr::context(&env);
                 ctx.add_variable_from_value("cluster", cluster_value(&facts));
@@ -558,6 +576,12 @@ mod tests {
             answered.get() > 20_000,
             "the fast path answered only {} evaluations",
             answered.get()
+        );
+        // About 19,000: the float expressions, answered in float form.
+        assert!(
+            floats.get() > 5_000,
+            "the float form answered only {} evaluations",
+            floats.get()
         );
     }
 }
