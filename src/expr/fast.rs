@@ -343,21 +343,8 @@ impl Fast {
                 })
             }
             Fast::Arith(op, a, b) => arith(*op, a.eval(r)?, b.eval(r)?)?,
-            Fast::Min(args) | Fast::Max(args) => {
-                let keep = if matches!(self, Fast::Min(_)) {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                };
-                let mut acc = args.first()?.eval(r)?;
-                for x in &args[1..] {
-                    let x = x.eval(r)?;
-                    if ord(acc, x)? != keep {
-                        acc = x;
-                    }
-                }
-                acc
-            }
+            Fast::Min(args) => extreme(Ordering::Less, args.iter().map(|x| x.eval(r)), ord)?,
+            Fast::Max(args) => extreme(Ordering::Greater, args.iter().map(|x| x.eval(r)), ord)?,
             Fast::Size(x) => match x.eval(r)? {
                 V::Labels(m) => V::Int(i64::try_from(m.len()).ok()?),
                 V::Str(s) => V::Int(i64::try_from(s.chars().count()).ok()?),
@@ -412,32 +399,15 @@ impl Num {
                 _ => return None,
             },
             Num::Neg(x) => -x.eval(r)?,
-            Num::Arith(op, a, b) => {
-                let (a, b) = (a.eval(r)?, b.eval(r)?);
-                match op {
-                    Arith::Add => a + b,
-                    Arith::Sub => a - b,
-                    Arith::Mul => a * b,
-                    Arith::Div => a / b,
-                    Arith::Rem => return None,
-                }
-            }
-            Num::Min(args) | Num::Max(args) => {
-                let keep = if matches!(self, Num::Min(_)) {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                };
-                let (first, rest) = args.split_first()?;
-                let mut acc = first.eval(r)?;
-                for x in rest {
-                    let x = x.eval(r)?;
-                    // NaN has no order: the interpreter decides, as on the tagged path.
-                    if acc.partial_cmp(&x)? != keep {
-                        acc = x;
-                    }
-                }
-                acc
+            Num::Arith(op, a, b) => float_arith(*op, a.eval(r)?, b.eval(r)?)?,
+            // NaN has no order: the interpreter decides, as on the tagged path.
+            Num::Min(args) => extreme(Ordering::Less, args.iter().map(|x| x.eval(r)), |a, b| {
+                a.partial_cmp(&b)
+            })?,
+            Num::Max(args) => {
+                extreme(Ordering::Greater, args.iter().map(|x| x.eval(r)), |a, b| {
+                    a.partial_cmp(&b)
+                })?
             }
         })
     }
@@ -515,15 +485,38 @@ fn arith<'a>(op: Arith, a: V<'a>, b: V<'a>) -> Option<V<'a>> {
             Arith::Div => a.checked_div(b)?,
             Arith::Rem => a.checked_rem(b)?,
         }),
-        (V::Float(a), V::Float(b)) => V::Float(match op {
-            Arith::Add => a + b,
-            Arith::Sub => a - b,
-            Arith::Mul => a * b,
-            Arith::Div => a / b,
-            Arith::Rem => return None,
-        }),
+        (V::Float(a), V::Float(b)) => V::Float(float_arith(op, a, b)?),
         _ => return None,
     })
+}
+
+/// Float arithmetic as CEL has it; `%` is the interpreter's to report.
+fn float_arith(op: Arith, a: f64, b: f64) -> Option<f64> {
+    Some(match op {
+        Arith::Add => a + b,
+        Arith::Sub => a - b,
+        Arith::Mul => a * b,
+        Arith::Div => a / b,
+        Arith::Rem => return None,
+    })
+}
+
+/// `min` (`keep` Less) or `max` (`keep` Greater) of values evaluated in order: each value
+/// replaces the one kept so far unless that one orders `keep` against it. `None` when there
+/// are none, when one has no value, or when two do not order.
+fn extreme<T: Copy>(
+    keep: Ordering,
+    mut values: impl Iterator<Item = Option<T>>,
+    ord: impl Fn(T, T) -> Option<Ordering>,
+) -> Option<T> {
+    let mut acc = values.next()??;
+    for x in values {
+        let x = x?;
+        if ord(acc, x)? != keep {
+            acc = x;
+        }
+    }
+    Some(acc)
 }
 
 #[cfg(test)]
